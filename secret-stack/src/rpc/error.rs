@@ -1,0 +1,69 @@
+//! Errors of RPC calls: the JS-compatible error object that travels on the wire, and the error a
+//! local caller sees.
+
+use serde::{Deserialize, Serialize};
+
+/// An error as it travels between peers: `{"message", "name", "stack"}` (JS key order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct RemoteError {
+    /// The human-readable message, e.g. `no async:missing`.
+    pub message: String,
+    /// The error class name; JS uses `Error` for nearly everything.
+    #[serde(default = "default_error_name")]
+    pub name: String,
+    /// A free-form stack trace; receivers must not depend on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+fn default_error_name() -> String {
+    "Error".to_owned()
+}
+
+impl RemoteError {
+    /// An error named `Error` with `message` and no stack.
+    pub fn new(message: impl Into<String>) -> Self {
+        RemoteError {
+            message: message.into(),
+            name: default_error_name(),
+            stack: None,
+        }
+    }
+
+    /// An error with an explicit `name`.
+    pub fn named(name: impl Into<String>, message: impl Into<String>) -> Self {
+        RemoteError {
+            message: message.into(),
+            name: name.into(),
+            stack: None,
+        }
+    }
+}
+
+/// Why a call made through a connection (or the local app) failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum RpcError {
+    /// The peer answered with an error object.
+    #[error("remote error: {0}")]
+    Remote(RemoteError),
+    /// The connection ended before the call finished (JS: `unexpected end of parent stream`).
+    #[error("unexpected end of parent stream")]
+    ConnectionLost,
+    /// The connection was already closed when the call was made (JS: `stream is closed`).
+    #[error("stream is closed")]
+    Closed,
+    /// The connection is closing and takes no new calls (JS: `parent stream is closing`).
+    #[error("parent stream is closing")]
+    Closing,
+    /// The call's deadline passed before the answer arrived.
+    #[error("call timed out")]
+    Timeout,
+    /// A value could not be encoded or the answer could not be decoded into the expected type.
+    #[error("invalid value: {0}")]
+    InvalidValue(String),
+    /// The peer broke the protocol (a malformed frame, an oversize body, ...).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}

@@ -1,0 +1,18 @@
+//! muxrpc: many concurrent calls and streams over one connection, in both directions.
+//!
+//! The data path, in the order the bytes travel: [`codec`] frames [`packet::Packet`]s, the engine
+//! routes them to calls and streams, and [`dispatch`] finds the plugin method that answers.
+
+pub mod body;
+pub mod caller;
+pub mod dispatch;
+pub mod error;
+pub mod manifest;
+pub mod permissions;
+
+pub use body::Body;
+pub use caller::Caller;
+pub use dispatch::{CallContext, Incoming, Method, MethodTable, Reply};
+pub use error::{RemoteError, RpcError};
+pub use manifest::{CallKind, Manifest};
+pub use permissions::Permissions;

@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests: loading the vectors of `../shared/vectors`.
+
+pub mod vectors;

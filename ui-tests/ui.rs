@@ -1,0 +1,7 @@
+//! Compile-pass and compile-fail cases of the `#[plugin]` macro.
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.pass("pass/*.rs");
+    t.compile_fail("fail/*.rs");
+}
