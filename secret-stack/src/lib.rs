@@ -11,4 +11,5 @@
 pub mod box_stream;
 pub mod handshake;
 pub mod keys;
+pub mod multiserver;
 pub mod rpc;
