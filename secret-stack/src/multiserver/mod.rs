@@ -3,6 +3,7 @@
 //! - [`address`]: the address grammar — `;` alternatives of `~`-joined sections, `!` escapes.
 //! - Typed views of sections: [`NetAddress`], [`UnixAddress`], [`WsAddress`], [`ShsAddress`],
 //!   [`OnionAddress`] (parse only).
+//! - [`object_address`]: secret-stack's `{host, port, key}` form.
 //! - Plugin traits: [`Transport`] (open and accept byte streams) and [`Transform`] (what runs over
 //!   them before RPC: `shs`, [`NoAuth`]...), like JS `app.multiserver.transport/transform`.
 //! - Built-in transports: [`Net`] (TCP), [`Unix`] (Unix sockets), [`Ws`] (WebSocket).
@@ -32,6 +33,7 @@ pub mod address;
 pub mod config;
 pub mod net;
 pub mod noauth;
+pub mod object_address;
 pub mod onion;
 pub mod registry;
 pub mod scope;
@@ -46,6 +48,7 @@ pub use address::{Address, AddressError, Multiaddress, Protocol};
 pub use config::{ConfigError, Connections, IncomingEntry, ListenConfig, OutgoingEntry};
 pub use net::{Net, NetAddress};
 pub use noauth::NoAuth;
+pub use object_address::{ObjectKey, object_address};
 pub use onion::OnionAddress;
 pub use registry::{
     AddressBook, Candidate, ConnectError, Established, ListenError, Multiserver, RegistryError,

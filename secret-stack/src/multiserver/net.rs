@@ -225,6 +225,22 @@ async fn bind_all(port: u16) -> io::Result<TcpListener> {
     }
 }
 
+/// The `net` sections a listener bound to `port` prints for `scope` (JS net `stringify`): one per
+/// host of [`Announce::hosts`], IPv6 zones dropped.
+pub fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<Protocol> {
+    announce
+        .hosts(scope)
+        .into_iter()
+        .filter_map(|host| match (NetAddress { host, port }).to_protocol() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!("net: cannot print listener address: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
 /// A listening TCP socket.
 struct NetListener {
     listener: BoundTcp,
@@ -252,18 +268,7 @@ impl Listener for NetListener {
     }
 
     fn address(&self, scope: Scope) -> Vec<Protocol> {
-        let port = self.listener.port;
-        self.announce
-            .hosts(scope)
-            .into_iter()
-            .filter_map(|host| match (NetAddress { host, port }).to_protocol() {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    tracing::warn!("net: cannot print listener address: {e}");
-                    None
-                }
-            })
-            .collect()
+        listener_addresses(&self.announce, self.listener.port, scope)
     }
 
     fn is_device_only(&self) -> bool {

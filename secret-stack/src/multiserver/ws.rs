@@ -216,6 +216,27 @@ impl Transport for Ws {
     }
 }
 
+/// The `ws` sections a listener bound to `port` prints for `scope` (JS ws `stringify`): one per host
+/// of [`Announce::hosts`], the port left out when it is 80.
+pub fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<Protocol> {
+    announce
+        .hosts(scope)
+        .into_iter()
+        .filter_map(|host| {
+            let address = WsAddress {
+                secure: false,
+                host,
+                port: (port != 80).then_some(port),
+                path: "/".into(),
+            };
+            address
+                .to_protocol()
+                .map_err(|e| tracing::warn!("ws: cannot print listener address: {e}"))
+                .ok()
+        })
+        .collect()
+}
+
 type Upgrade = BoxFuture<'static, io::Result<Connection>>;
 
 /// A TCP listener upgrading each connection to a WebSocket; upgrades run concurrently so a slow
@@ -252,23 +273,7 @@ impl Listener for WsListener {
     }
 
     fn address(&self, scope: Scope) -> Vec<Protocol> {
-        let port = self.bound.port;
-        self.announce
-            .hosts(scope)
-            .into_iter()
-            .filter_map(|host| {
-                let address = WsAddress {
-                    secure: false,
-                    host,
-                    port: (port != 80).then_some(port),
-                    path: "/".into(),
-                };
-                address
-                    .to_protocol()
-                    .map_err(|e| tracing::warn!("ws: cannot print listener address: {e}"))
-                    .ok()
-            })
-            .collect()
+        listener_addresses(&self.announce, self.bound.port, scope)
     }
 
     fn is_device_only(&self) -> bool {
