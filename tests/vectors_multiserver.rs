@@ -98,8 +98,12 @@ fn ws_json(a: &WsAddress) -> Value {
 fn parse_with_plugin(plugin: &str, input: &str, key: PublicKey) -> Option<Value> {
     let section: Protocol = input.parse().ok()?;
     match plugin {
-        "net" => NetAddress::from_protocol(&section).ok().map(|a| net_json(&a)),
-        "shs" => ShsAddress::from_protocol(&section).ok().map(|a| shs_json(&a)),
+        "net" => NetAddress::from_protocol(&section)
+            .ok()
+            .map(|a| net_json(&a)),
+        "shs" => ShsAddress::from_protocol(&section)
+            .ok()
+            .map(|a| shs_json(&a)),
         "onion" => OnionAddress::from_protocol(&section)
             .ok()
             .map(|a| json!({"name": "onion", "host": a.host, "port": a.port})),
@@ -173,9 +177,14 @@ fn compose_parse() {
                 let Err(ConnectError::Unparseable { reasons, .. }) = plan else {
                     panic!("{input:?} should be unparseable by {suite}");
                 };
-                assert!(reasons.iter().any(
-                    |(_, e)| matches!(e, AddressError::SectionCount { expected: 2, got: 1, .. })
-                ));
+                assert!(reasons.iter().any(|(_, e)| matches!(
+                    e,
+                    AddressError::SectionCount {
+                        expected: 2,
+                        got: 1,
+                        ..
+                    }
+                )));
                 let net = NetAddress::from_protocol(input.parse::<Address>().unwrap().transport());
                 assert_eq!(net_json(&net.unwrap()), expected[0]);
                 continue;
@@ -231,7 +240,10 @@ fn strings(v: &Value) -> Vec<String> {
     match v {
         Value::Null => Vec::new(),
         Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items.iter().map(|s| s.as_str().unwrap().to_owned()).collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect(),
         other => panic!("expected strings, got {other}"),
     }
 }
@@ -243,7 +255,11 @@ fn printed(transport: &Value, scope: Scope, key: Option<PublicKey>) -> Option<St
         .map(|s| s.parse::<Scope>().unwrap())
         .collect::<Vec<_>>();
     let announce = Announce {
-        scopes: if scopes.is_empty() { vec![Scope::Device] } else { scopes },
+        scopes: if scopes.is_empty() {
+            vec![Scope::Device]
+        } else {
+            scopes
+        },
         host: transport["host"].as_str().map(str::to_owned),
         external: strings(&transport["external"]),
     };

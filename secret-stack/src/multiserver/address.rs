@@ -23,7 +23,9 @@ pub enum AddressError {
     #[error("empty multiserver address")]
     Empty,
     /// A section had no name: an empty alternative, a leading or doubled `~`, a trailing `~` or `;`.
-    #[error("missing protocol name at byte {at} (empty section: leading, doubled or trailing '~' or ';'?)")]
+    #[error(
+        "missing protocol name at byte {at} (empty section: leading, doubled or trailing '~' or ';'?)"
+    )]
     MissingName {
         /// Byte offset of the missing name.
         at: usize,
@@ -345,8 +347,8 @@ fn is_escapable(ch: char) -> bool {
 fn check_name(name: &str, at: usize) -> Result<(), AddressError> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-    let rest_ok = name.len() >= 2
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let rest_ok =
+        name.len() >= 2 && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if name.is_empty() {
         Err(AddressError::MissingName { at })
     } else if first_ok && rest_ok {

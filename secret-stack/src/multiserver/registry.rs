@@ -175,7 +175,10 @@ impl Multiserver {
     }
 
     /// Registers a transport.
-    pub fn add_transport<T: Transport>(&mut self, transport: T) -> Result<&mut Self, RegistryError> {
+    pub fn add_transport<T: Transport>(
+        &mut self,
+        transport: T,
+    ) -> Result<&mut Self, RegistryError> {
         let name = Transport::name(&transport).to_owned();
         if self.transport(&name).is_some() {
             return Err(RegistryError::DuplicateTransport(name));
@@ -185,7 +188,10 @@ impl Multiserver {
     }
 
     /// Registers a transform.
-    pub fn add_transform<T: Transform>(&mut self, transform: T) -> Result<&mut Self, RegistryError> {
+    pub fn add_transform<T: Transform>(
+        &mut self,
+        transform: T,
+    ) -> Result<&mut Self, RegistryError> {
         let name = Transform::name(&transform).to_owned();
         if self.transform(&name).is_some() {
             return Err(RegistryError::DuplicateTransform(name));
@@ -215,7 +221,10 @@ impl Multiserver {
     pub fn add_outgoing_entries(&mut self, entries: &[OutgoingEntry]) -> &mut Self {
         for entry in entries {
             if let Err(e) = self.add_outgoing(&entry.transport, &entry.transform) {
-                warn!("multiserver: skipping outgoing {}~{}: {e}", entry.transport, entry.transform);
+                warn!(
+                    "multiserver: skipping outgoing {}~{}: {e}",
+                    entry.transport, entry.transform
+                );
             }
         }
         self
@@ -223,12 +232,18 @@ impl Multiserver {
 
     /// Names of the registered transports, in registration order.
     pub fn transport_names(&self) -> Vec<String> {
-        self.transports.iter().map(|t| t.name().to_owned()).collect()
+        self.transports
+            .iter()
+            .map(|t| t.name().to_owned())
+            .collect()
     }
 
     /// Names of the registered transforms, in registration order.
     pub fn transform_names(&self) -> Vec<String> {
-        self.transforms.iter().map(|t| t.name().to_owned()).collect()
+        self.transforms
+            .iter()
+            .map(|t| t.name().to_owned())
+            .collect()
     }
 
     /// The outgoing suites as JS names them: `net~shs;ws~shs` (empty string when none).
@@ -303,10 +318,10 @@ impl Multiserver {
                 }
             }
         }
-        if failures.len() == 1 {
-            if let Some(only) = failures.pop() {
-                return Err(only);
-            }
+        if failures.len() == 1
+            && let Some(only) = failures.pop()
+        {
+            return Err(only);
         }
         Err(ConnectError::Exhausted(failures))
     }
@@ -329,13 +344,14 @@ impl Multiserver {
                 .transform(&entry.transform)
                 .ok_or_else(|| RegistryError::UnknownTransform(entry.transform.clone()))?;
             let suite = suite_name(transport.as_ref(), transform.as_ref());
-            let listener = transport
-                .listen(&entry.config)
-                .await
-                .map_err(|source| ListenError::Bind {
-                    suite: suite.clone(),
-                    source,
-                })?;
+            let listener =
+                transport
+                    .listen(&entry.config)
+                    .await
+                    .map_err(|source| ListenError::Bind {
+                        suite: suite.clone(),
+                        source,
+                    })?;
             if transform.requires_device_only() && !listener.is_device_only() {
                 return Err(ListenError::NotDeviceOnly {
                     suite,
@@ -521,10 +537,13 @@ impl Drop for Server {
     }
 }
 
+/// One listener's addresses (with its transform section), by scope.
+type ListenerAddresses = Vec<(Scope, Vec<Address>)>;
+
 /// The addresses of a [`Server`]'s listeners, by scope. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct AddressBook {
-    listeners: Arc<[Vec<(Scope, Vec<Address>)>]>,
+    listeners: Arc<[ListenerAddresses]>,
 }
 
 impl AddressBook {

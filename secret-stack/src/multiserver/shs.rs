@@ -58,7 +58,8 @@ impl ShsAddress {
                 ));
             }
         };
-        let key = decode32(key).map_err(|e| AddressError::invalid("shs", section, format!("key {e}")))?;
+        let key =
+            decode32(key).map_err(|e| AddressError::invalid("shs", section, format!("key {e}")))?;
         let seed = seed
             .map(|s| decode32(s))
             .transpose()

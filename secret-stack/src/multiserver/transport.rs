@@ -98,8 +98,10 @@ pub trait Transport: Send + Sync + 'static {
     fn connect<'a>(&'a self, address: &'a Self::Address) -> BoxFuture<'a, io::Result<Connection>>;
 
     /// Starts listening as `config` says.
-    fn listen<'a>(&'a self, config: &'a ListenConfig)
-    -> BoxFuture<'a, io::Result<Box<dyn Listener>>>;
+    fn listen<'a>(
+        &'a self,
+        config: &'a ListenConfig,
+    ) -> BoxFuture<'a, io::Result<Box<dyn Listener>>>;
 }
 
 /// A started listener: yields incoming byte streams and says how to reach it.
@@ -168,8 +170,10 @@ pub(crate) trait DynTransport: Send + Sync {
         &'a self,
         address: &'a (dyn Any + Send + Sync),
     ) -> BoxFuture<'a, io::Result<Connection>>;
-    fn listen<'a>(&'a self, config: &'a ListenConfig)
-    -> BoxFuture<'a, io::Result<Box<dyn Listener>>>;
+    fn listen<'a>(
+        &'a self,
+        config: &'a ListenConfig,
+    ) -> BoxFuture<'a, io::Result<Box<dyn Listener>>>;
 }
 
 impl<T: Transport> DynTransport for T {

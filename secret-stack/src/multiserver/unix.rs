@@ -38,7 +38,11 @@ impl UnixAddress {
         }
         let path = section.joined_data();
         if path.is_empty() {
-            return Err(AddressError::invalid("unix", section, "expected unix:<path>"));
+            return Err(AddressError::invalid(
+                "unix",
+                section,
+                "expected unix:<path>",
+            ));
         }
         Ok(UnixAddress {
             path: PathBuf::from(path),
@@ -125,19 +129,17 @@ impl Transport for Unix {
 
 async fn bind_replacing_stale(socket: &Path) -> io::Result<UnixListener> {
     match UnixListener::bind(socket) {
-        Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
-            match UnixStream::connect(socket).await {
-                Ok(_) => Err(io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    format!("someone else is listening on {}", socket.display()),
-                )),
-                Err(_) => {
-                    debug!(path = %socket.display(), "unix: replacing stale socket");
-                    std::fs::remove_file(socket)?;
-                    UnixListener::bind(socket)
-                }
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => match UnixStream::connect(socket).await {
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("someone else is listening on {}", socket.display()),
+            )),
+            Err(_) => {
+                debug!(path = %socket.display(), "unix: replacing stale socket");
+                std::fs::remove_file(socket)?;
+                UnixListener::bind(socket)
             }
-        }
+        },
         other => other,
     }
 }
@@ -158,7 +160,9 @@ fn make_temp_dir() -> io::Result<PathBuf> {
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::other("could not create a temporary socket directory"))
+    Err(io::Error::other(
+        "could not create a temporary socket directory",
+    ))
 }
 
 /// A listening Unix socket.
@@ -174,7 +178,12 @@ impl Listener for UnixSocketListener {
             let (stream, _) = self.listener.accept().await?;
             debug!(path = %self.address.path.display(), "unix: accepted");
             let (reader, writer) = stream.into_split();
-            Ok(Connection::new(reader, writer, self.address.to_string(), "unix"))
+            Ok(Connection::new(
+                reader,
+                writer,
+                self.address.to_string(),
+                "unix",
+            ))
         })
     }
 

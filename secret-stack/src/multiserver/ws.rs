@@ -181,7 +181,10 @@ impl Transport for Ws {
             if address.secure {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
-                    format!("cannot dial {}: wss:// (TLS) is not supported", address.url()),
+                    format!(
+                        "cannot dial {}: wss:// (TLS) is not supported",
+                        address.url()
+                    ),
                 ));
             }
             let tcp = dial(&address.host, address.port_or_default()).await?;
@@ -394,7 +397,10 @@ mod tests {
     #[test]
     fn parses_urls() {
         let a: WsAddress = "ws://[::1]:8989".parse().unwrap();
-        assert_eq!((a.host.as_str(), a.port, a.path.as_str()), ("::1", Some(8989), "/"));
+        assert_eq!(
+            (a.host.as_str(), a.port, a.path.as_str()),
+            ("::1", Some(8989), "/")
+        );
         assert_eq!(a.to_string(), "ws://[::1]:8989");
         let a: WsAddress = "wss://host.example/a/b".parse().unwrap();
         assert!(a.secure);
