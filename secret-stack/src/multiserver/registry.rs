@@ -24,8 +24,11 @@ use super::scope::Scope;
 use super::transform::{DynTransform, Transform, TransformError, TransformInfo};
 use super::transport::{Connection, DynTransport, Listener, Transport};
 
-/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again; doubled
+/// after each further failure in a row, up to [`ACCEPT_BACKOFF_MAX`].
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest pause between failing `accept`s.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Established incoming connections waiting for [`Server::accept`].
 const ACCEPT_QUEUE: usize = 64;
 
@@ -443,10 +446,12 @@ async fn accept_loop(
     sender: mpsc::Sender<Established>,
 ) {
     let mut handshakes = JoinSet::new();
+    let mut backoff = ACCEPT_BACKOFF;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(connection) => {
+                    backoff = ACCEPT_BACKOFF;
                     handshakes.spawn(secure_incoming(
                         connection,
                         transform.clone(),
@@ -455,8 +460,9 @@ async fn accept_loop(
                     ));
                 }
                 Err(e) => {
-                    warn!("multiserver: {suite}: accept failed: {e}");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    warn!("multiserver: {suite}: accept failed (retrying in {backoff:?}): {e}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 }
             },
             Some(_) = handshakes.join_next(), if !handshakes.is_empty() => {}
