@@ -12,3 +12,4 @@ pub mod box_stream;
 pub mod handshake;
 pub mod keys;
 pub mod rpc;
+pub mod stack;
