@@ -18,10 +18,12 @@ pub fn mount_name(name: &str) -> String {
             prev = None;
             continue;
         }
-        if let Some(p) = prev {
-            if c.is_uppercase() && (p.is_lowercase() || p.is_ascii_digit()) && !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
+        if let Some(p) = prev
+            && c.is_uppercase()
+            && (p.is_lowercase() || p.is_ascii_digit())
+            && !current.is_empty()
+        {
+            words.push(std::mem::take(&mut current));
         }
         current.push(c);
         prev = Some(c);
