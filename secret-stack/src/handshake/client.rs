@@ -70,9 +70,10 @@ impl ClientHandshake {
             return Err(HandshakeError::InvalidServerChallenge);
         }
         let secret = self.ephemeral.secret();
-        let shared_ab = dh(&secret, &server_ephemeral).map_err(|_| HandshakeError::LowOrderKey {
-            phase: Phase::ServerChallenge,
-        })?;
+        let shared_ab =
+            dh(&secret, &server_ephemeral).map_err(|_| HandshakeError::LowOrderKey {
+                phase: Phase::ServerChallenge,
+            })?;
         let invalid_server = |source| HandshakeError::InvalidServerKey {
             server: self.server,
             source,
@@ -107,19 +108,20 @@ impl ClientAwaitingAccept {
     /// Checks message 4 (the server's signature over `K ‖ sig_A ‖ A_pub ‖ sha256(ab)`) and
     /// derives the box-stream keys.
     pub fn read_accept(self, msg4: &[u8; SERVER_ACCEPT_LEN]) -> Result<Session, HandshakeError> {
-        let shared_ab_long = dh(&self.local.to_curve25519(), &self.server_ephemeral).map_err(
-            |_| HandshakeError::LowOrderKey {
-                phase: Phase::ServerChallenge,
-            },
-        )?;
+        let shared_ab_long =
+            dh(&self.local.to_curve25519(), &self.server_ephemeral).map_err(|_| {
+                HandshakeError::LowOrderKey {
+                    phase: Phase::ServerChallenge,
+                }
+            })?;
         let key4 = sha256(&[
             &self.app_key.0,
             &self.shared_ab,
             &self.shared_a_b,
             &shared_ab_long,
         ]);
-        let signature_b: [u8; 64] = open(&key4, msg4)
-            .ok_or(HandshakeError::InvalidServerAccept(AcceptFault::BoxOpen))?;
+        let signature_b: [u8; 64] =
+            open(&key4, msg4).ok_or(HandshakeError::InvalidServerAccept(AcceptFault::BoxOpen))?;
         let local_public = self.local.public();
         let signed = [
             &self.app_key.0[..],

@@ -15,28 +15,28 @@ pub(crate) async fn read_msg<S: AsyncRead + Unpin, const N: usize>(
 ) -> Result<[u8; N], HandshakeError> {
     let mut buf = [0u8; N];
     let mut received = 0;
-    let fill = async {
-        while received < N {
-            let n = stream
-                .read(&mut buf[received..])
-                .await
-                .map_err(|source| HandshakeError::Io {
-                    side,
-                    phase,
-                    source,
+    let fill =
+        async {
+            while received < N {
+                let n = stream.read(&mut buf[received..]).await.map_err(|source| {
+                    HandshakeError::Io {
+                        side,
+                        phase,
+                        source,
+                    }
                 })?;
-            if n == 0 {
-                return Err(HandshakeError::PeerHungUp {
-                    side,
-                    phase,
-                    received,
-                    expected: N,
-                });
+                if n == 0 {
+                    return Err(HandshakeError::PeerHungUp {
+                        side,
+                        phase,
+                        received,
+                        expected: N,
+                    });
+                }
+                received += n;
             }
-            received += n;
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     match tokio::time::timeout(timeout, fill).await {
         Ok(Ok(())) => {
             tracing::trace!(?side, %phase, "shs message received");

@@ -156,7 +156,10 @@ mod tests {
 
     #[test]
     fn comments_and_their_leading_whitespace_go() {
-        assert_eq!(strip_comments("# a\n{\"x\": 1} # b\n\n#c\n  #d\n}"), "{\"x\": 1}}");
+        assert_eq!(
+            strip_comments("# a\n{\"x\": 1} # b\n\n#c\n  #d\n}"),
+            "{\"x\": 1}}"
+        );
         assert_eq!(strip_comments("a \n\t#x\nb"), "ab");
         // Whitespace inside kept lines stays, as in JS.
         assert_eq!(strip_comments("a b\n c\n"), "a b c");

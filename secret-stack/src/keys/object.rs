@@ -101,8 +101,8 @@ impl KeyObject {
         let secret =
             b64_decode_exact::<64>(before_dot(&self.private)).map_err(KeyObjectError::Private)?;
         let pair = Keypair::from_secret_bytes(&secret).map_err(KeyObjectError::Private)?;
-        let public = PublicKey::from_base64(before_dot(&self.public))
-            .map_err(KeyObjectError::Public)?;
+        let public =
+            PublicKey::from_base64(before_dot(&self.public)).map_err(KeyObjectError::Public)?;
         if public != pair.public() {
             return Err(KeyObjectError::PublicMismatch);
         }

@@ -93,10 +93,7 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_typed_errors() {
-        assert_eq!(
-            ALICE[1..].parse::<PublicKey>(),
-            Err(KeyError::MissingSigil)
-        );
+        assert_eq!(ALICE[1..].parse::<PublicKey>(), Err(KeyError::MissingSigil));
         assert_eq!(
             ALICE.trim_end_matches(".ed25519").parse::<PublicKey>(),
             Err(KeyError::MissingSuffix)
