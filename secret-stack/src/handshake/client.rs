@@ -1,6 +1,7 @@
 //! The client side of the handshake (§2.4 steps 1, 3 and 6): a pure state machine that turns the
 //! server's messages into ours, and the async [`client`] that runs it over a stream.
 
+use std::fmt;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -24,7 +25,8 @@ pub struct ClientHandshake {
 }
 
 /// A client that sent message 3 and waits for the server's accept (message 4).
-#[derive(Debug, Clone)]
+/// `Debug` shows only the public parties, never the shared secrets.
+#[derive(Clone)]
 pub struct ClientAwaitingAccept {
     app_key: AppKey,
     local: Keypair,
@@ -101,6 +103,15 @@ impl ClientHandshake {
             server_mac,
         };
         Ok((next, msg3))
+    }
+}
+
+impl fmt::Debug for ClientAwaitingAccept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientAwaitingAccept")
+            .field("local", &self.local.public())
+            .field("server", &self.server)
+            .finish_non_exhaustive()
     }
 }
 

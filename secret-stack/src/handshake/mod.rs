@@ -95,3 +95,33 @@ fn session(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Keypair;
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let app_key = AppKey([1; 32]);
+        let (client_keys, server_keys) =
+            (Keypair::from_seed(&[2; 32]), Keypair::from_seed(&[3; 32]));
+        let client = ClientHandshake::new(
+            &app_key,
+            &client_keys,
+            &server_keys.public(),
+            EphemeralKey::from_secret(&[4; 32]),
+        );
+        let server =
+            ServerHandshake::new(&app_key, &server_keys, EphemeralKey::from_secret(&[5; 32]));
+        let (server, msg2) = server.read_challenge(&client.challenge()).unwrap();
+        let (client, msg3) = client.read_challenge(&msg2).unwrap();
+        let verified = server.clone().read_hello(&msg3).unwrap();
+        let shown = format!("{client:?} {server:?} {verified:?}");
+        assert!(!shown.contains("[4, 4"), "ephemeral secret leaked: {shown}");
+        assert!(!shown.contains("shared"), "shared secret leaked: {shown}");
+        assert!(!shown.contains("key: ["), "box key leaked: {shown}");
+        let (_, session) = verified.accept();
+        assert_eq!(session.remote, client_keys.public());
+    }
+}

@@ -2,6 +2,7 @@
 //! client's messages and produces ours, and the async [`server`] that runs it over a stream with an
 //! authorisation callback.
 
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
@@ -25,7 +26,8 @@ pub struct ServerHandshake {
 }
 
 /// A server that sent message 2 and waits for the client's hello (message 3).
-#[derive(Debug, Clone)]
+/// `Debug` shows only our public key, never the shared secret.
+#[derive(Clone)]
 pub struct ServerAwaitingHello {
     app_key: AppKey,
     local: Keypair,
@@ -81,6 +83,14 @@ impl ServerHandshake {
             server_mac,
         };
         Ok((next, msg2))
+    }
+}
+
+impl fmt::Debug for ServerAwaitingHello {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerAwaitingHello")
+            .field("local", &self.local.public())
+            .finish_non_exhaustive()
     }
 }
 
