@@ -1,7 +1,7 @@
 //! The decrypting half of a box stream: an `AsyncRead` that opens frames as they arrive.
 //!
-//! Input is read into one buffer of at most one maximal frame (34 + 65535 bytes), allocated on the
-//! first read and reused; frames are opened in place there and their plaintext copied out to the
+//! Input is read into one buffer the size of one maximal frame (34 + 65535 bytes), allocated once
+//! and reused; frames are opened in place there and their plaintext copied out to the
 //! caller. The authenticated goodbye is a clean EOF; any other end of input, and any frame that
 //! fails to authenticate, is an `io::Error` wrapping a [`BoxStreamError`], after which the reader
 //! stays failed.
@@ -36,7 +36,7 @@ use super::{BoxKey, MAX_FRAME_LEN};
 pub struct BoxReader<R> {
     inner: R,
     decoder: FrameDecoder,
-    /// Input buffer: `MAX_FRAME_LEN` bytes once first used.
+    /// Input buffer of `MAX_FRAME_LEN` bytes.
     buf: Vec<u8>,
     /// Start of the input not yet decoded.
     start: usize,
@@ -52,7 +52,7 @@ impl<R: AsyncRead + Unpin> BoxReader<R> {
         BoxReader {
             inner,
             decoder: FrameDecoder::new(key),
-            buf: Vec::new(),
+            buf: vec![0; MAX_FRAME_LEN],
             start: 0,
             end: 0,
             plain: 0..0,
@@ -82,9 +82,6 @@ impl<R: AsyncRead + Unpin> BoxReader<R> {
     /// Reads more input from the transport, moving undecoded bytes to the front of the buffer
     /// first when the next frame would not fit behind them. Returns the number of bytes read.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        if self.buf.len() < MAX_FRAME_LEN {
-            self.buf.resize(MAX_FRAME_LEN, 0);
-        }
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
