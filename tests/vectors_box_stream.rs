@@ -119,7 +119,11 @@ impl AsyncRead for Trickle {
         _: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let n = self.step.max(1).min(buf.remaining()).min(self.data.len() - self.pos);
+        let n = self
+            .step
+            .max(1)
+            .min(buf.remaining())
+            .min(self.data.len() - self.pos);
         let from = self.pos;
         buf.put_slice(&self.data[from..from + n]);
         self.pos += n;
@@ -206,14 +210,22 @@ async fn cases_encrypt_byte_for_byte_through_the_writer() {
             let emitted = &writer.get_ref().data[before..];
             let mut expected = Vec::new();
             for _ in 0..chunk.len().div_ceil(4096) * 2 {
-                let frame = frames.next().unwrap_or_else(|| panic!("{name}: frames run out"));
+                let frame = frames
+                    .next()
+                    .unwrap_or_else(|| panic!("{name}: frames run out"));
                 expected.extend(hex(frame["bytes"].as_str().expect("bytes")));
             }
-            assert_eq!(to_hex(emitted), to_hex(&expected), "{name}: frames of a chunk");
+            assert_eq!(
+                to_hex(emitted),
+                to_hex(&expected),
+                "{name}: frames of a chunk"
+            );
         }
         let before = writer.get_ref().data.len();
         writer.shutdown().await.expect("shutdown");
-        let goodbye = frames.next().unwrap_or_else(|| panic!("{name}: no goodbye frame"));
+        let goodbye = frames
+            .next()
+            .unwrap_or_else(|| panic!("{name}: no goodbye frame"));
         assert_eq!(goodbye["kind"], "goodbye", "{name}");
         assert_eq!(
             to_hex(&writer.get_ref().data[before..]),
@@ -240,14 +252,26 @@ fn cases_encrypt_with_the_sync_encoder_and_nonces_match() {
                 let header = frames.next().expect("header frame");
                 let body = frames.next().expect("body frame");
                 assert_eq!(header["kind"], "header", "{name}");
-                assert_eq!(to_hex(encoder.nonce().as_bytes()), header["nonce"], "{name}");
-                assert_eq!(to_hex(encoder.nonce().next().as_bytes()), body["nonce"], "{name}");
+                assert_eq!(
+                    to_hex(encoder.nonce().as_bytes()),
+                    header["nonce"],
+                    "{name}"
+                );
+                assert_eq!(
+                    to_hex(encoder.nonce().next().as_bytes()),
+                    body["nonce"],
+                    "{name}"
+                );
                 assert_eq!(header["body_length"], piece.len(), "{name}");
                 encoder.encode_to_vec(piece, &mut out).expect("encode");
             }
         }
         let goodbye = frames.next().expect("goodbye frame");
-        assert_eq!(to_hex(encoder.nonce().as_bytes()), goodbye["nonce"], "{name}");
+        assert_eq!(
+            to_hex(encoder.nonce().as_bytes()),
+            goodbye["nonce"],
+            "{name}"
+        );
         let mut bye = [0u8; HEADER_LEN];
         encoder.seal_goodbye(&mut bye).expect("goodbye");
         out.extend_from_slice(&bye);
@@ -325,7 +349,11 @@ async fn decode_cases_behave_as_documented() {
         let (chunks, end) = decode_frames(&key, &input);
         if let Some(lengths) = js.get("chunk_lengths") {
             let lengths: Vec<usize> = serde_json::from_value(lengths.clone()).expect("lengths");
-            assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), lengths, "{name}");
+            assert_eq!(
+                chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+                lengths,
+                "{name}"
+            );
             bytes = chunks.concat();
         } else if err != Some(BoxStreamError::EmptyBody) {
             assert_eq!(chunks, hex_list(&js["chunks"]), "{name}: JS chunks");
@@ -333,11 +361,20 @@ async fn decode_cases_behave_as_documented() {
         assert_eq!(chunks.concat(), bytes, "{name}: sync chunks");
         assert_eq!(end.clone().err(), err, "{name}: sync end");
         if let Some(js_err) = js["err"].as_str()
-            && matches!(err, Some(BoxStreamError::InvalidHeader | BoxStreamError::InvalidPacket))
+            && matches!(
+                err,
+                Some(BoxStreamError::InvalidHeader | BoxStreamError::InvalidPacket)
+            )
         {
-            assert_eq!(err.as_ref().map(ToString::to_string).as_deref(), Some(js_err));
+            assert_eq!(
+                err.as_ref().map(ToString::to_string).as_deref(),
+                Some(js_err)
+            );
         }
-        assert_eq!(js["err"].is_null(), err.is_none() || err == Some(BoxStreamError::EmptyBody));
+        assert_eq!(
+            js["err"].is_null(),
+            err.is_none() || err == Some(BoxStreamError::EmptyBody)
+        );
 
         for (step, read_size) in [(input.len(), 65536), (1, 2)] {
             let out = read_all(&key, &input, step, read_size).await;
@@ -381,11 +418,18 @@ async fn writes_are_buffered_until_flush_and_sent_in_one_transport_write() {
     let mut writer = BoxWriter::new(Sink::default(), &key);
     writer.write_all(&[]).await.expect("empty write");
     writer.flush().await.expect("flush");
-    assert!(writer.get_ref().data.is_empty(), "a zero-length write emits nothing");
+    assert!(
+        writer.get_ref().data.is_empty(),
+        "a zero-length write emits nothing"
+    );
 
     writer.write_all(&[1; 40_000]).await.expect("write");
     writer.write_all(&[2; 24_000]).await.expect("write");
-    assert_eq!(writer.get_ref().writes, 0, "nothing is written before a flush");
+    assert_eq!(
+        writer.get_ref().writes,
+        0,
+        "nothing is written before a flush"
+    );
     writer.flush().await.expect("flush");
     let sink = writer.get_ref();
     assert_eq!(sink.writes, 1, "all 16 frames in one transport write");
@@ -404,7 +448,10 @@ async fn more_than_the_buffer_goes_out_without_a_flush_and_partial_writes_resume
     };
     let mut writer = BoxWriter::new(sink, &key);
     writer.write_all(&payload).await.expect("write");
-    assert!(!writer.get_ref().data.is_empty(), "a full buffer is pushed out");
+    assert!(
+        !writer.get_ref().data.is_empty(),
+        "a full buffer is pushed out"
+    );
     writer.shutdown().await.expect("shutdown");
     let wire = writer.into_inner().data;
     let out = read_all(&key, &wire, wire.len(), 1 << 20).await;
@@ -425,7 +472,11 @@ async fn writing_after_shutdown_is_a_broken_pipe() {
     writer.shutdown().await.expect("second shutdown is a no-op");
     let sink = writer.into_inner();
     assert_eq!(sink.shutdowns, 1);
-    assert_eq!(sink.data.len(), HEADER_LEN + 10 + HEADER_LEN, "frame then goodbye");
+    assert_eq!(
+        sink.data.len(),
+        HEADER_LEN + 10 + HEADER_LEN,
+        "frame then goodbye"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

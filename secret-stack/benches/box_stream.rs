@@ -2,6 +2,8 @@
 //!
 //! * `cipher/*`: one 4 KiB secretbox seal or open on one core — dryoc (what we use) and RustCrypto
 //!   `crypto_secretbox` for comparison.
+//! * `frame/seal_4k`: one whole 4 KiB frame with the sync sealer — the body box plus the 18-byte
+//!   header box every frame carries, so the protocol's own cost without any I/O layer.
 //! * `box_stream/*`: a 64 KiB write split into sixteen 4 KiB frames, through `BoxWriter` and
 //!   `BoxReader` over an in-memory pipe: sealing only, opening only, and both (two cipher passes
 //!   per byte, so compare it with half the seal rate).
@@ -21,7 +23,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crypto_secretbox::XSalsa20Poly1305;
 use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 use dryoc::classic::crypto_secretbox::{crypto_secretbox_detached, crypto_secretbox_open_detached};
-use secret_stack::box_stream::{BoxKey, BoxReader, BoxWriter};
+use secret_stack::box_stream::{BoxKey, BoxReader, BoxWriter, HEADER_LEN, Nonce, seal_frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 const FRAME: usize = 4096;
@@ -44,7 +46,11 @@ fn run<F: Future>(future: F) -> F::Output {
 struct Pipe(Rc<RefCell<(Vec<u8>, usize)>>);
 
 impl AsyncWrite for Pipe {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.0.borrow_mut().0.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -57,7 +63,11 @@ impl AsyncWrite for Pipe {
 }
 
 impl AsyncRead for Pipe {
-    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let mut state = self.0.borrow_mut();
         let (data, pos) = &mut *state;
         let n = out.remaining().min(data.len() - *pos);
@@ -75,7 +85,11 @@ impl AsyncRead for Pipe {
 struct Discard;
 
 impl AsyncWrite for Discard {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         black_box(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -132,6 +146,18 @@ fn cipher(c: &mut Criterion) {
                 .encrypt_in_place_detached((&key.nonce).into(), b"", black_box(&mut buf))
                 .expect("seal");
             black_box(tag);
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("frame");
+    group.throughput(Throughput::Bytes(FRAME as u64));
+    let mut nonce = Nonce::new(key.nonce);
+    let mut frame = vec![0u8; HEADER_LEN + FRAME];
+    group.bench_function("seal_4k", |b| {
+        b.iter(|| {
+            seal_frame(&key.key, &mut nonce, black_box(&msg), &mut frame).expect("seal");
+            black_box(&frame);
         })
     });
     group.finish();

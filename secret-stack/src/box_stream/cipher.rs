@@ -56,8 +56,8 @@ pub(crate) fn open_in_place(key: &[u8; KEY_LEN], nonce: &Nonce, data: &mut [u8])
 mod tests {
     //! dryoc against RustCrypto `crypto_secretbox` on random keys, nonces and messages, both ways.
 
-    use crypto_secretbox::aead::{AeadInPlace, KeyInit};
     use crypto_secretbox::XSalsa20Poly1305;
+    use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 
     use super::*;
 
@@ -66,7 +66,7 @@ mod tests {
 
     impl Rng {
         fn from_os() -> Rng {
-            let seed = getrandom::u64().unwrap_or(0x5eed_0f_b0c5);
+            let seed = getrandom::u64().unwrap_or(0x5eed_0fb0_c5c5);
             eprintln!("cipher test seed: {seed:#x}");
             Rng(seed)
         }
@@ -99,7 +99,9 @@ mod tests {
     }
 
     fn lengths(rng: &mut Rng) -> Vec<usize> {
-        let mut lens = vec![0, 1, 15, 16, 17, 18, 31, 32, 33, 63, 64, 65, 4095, 4096, 4097, 65535];
+        let mut lens = vec![
+            0, 1, 15, 16, 17, 18, 31, 32, 33, 63, 64, 65, 4095, 4096, 4097, 65535,
+        ];
         lens.extend((0..40).map(|_| rng.below(9000)));
         lens
     }
@@ -114,13 +116,8 @@ mod tests {
 
             let rc = XSalsa20Poly1305::new(&key.into());
             let mut buffer = ciphertext.clone();
-            rc.decrypt_in_place_detached(
-                nonce.as_bytes().into(),
-                b"",
-                &mut buffer,
-                (&tag).into(),
-            )
-            .unwrap_or_else(|_| panic!("crypto_secretbox rejects a dryoc box of {len} bytes"));
+            rc.decrypt_in_place_detached(nonce.as_bytes().into(), b"", &mut buffer, (&tag).into())
+                .unwrap_or_else(|_| panic!("crypto_secretbox rejects a dryoc box of {len} bytes"));
             assert_eq!(buffer, message, "len {len}");
 
             // And both produce the same bytes.
@@ -146,7 +143,10 @@ mod tests {
             let tag: [u8; TAG_LEN] = tag.into();
 
             let mut opened = vec![0u8; len];
-            assert!(open_detached(&key, &nonce, &ciphertext, &tag, &mut opened), "len {len}");
+            assert!(
+                open_detached(&key, &nonce, &ciphertext, &tag, &mut opened),
+                "len {len}"
+            );
             assert_eq!(opened, message, "len {len}");
 
             let mut tagged = tag.to_vec();
@@ -170,8 +170,20 @@ mod tests {
         }
         let mut bad_tag = tag;
         bad_tag[15] ^= 0x80;
-        assert!(!open_detached(&key, &nonce, &ciphertext, &bad_tag, &mut scratch));
-        assert!(!open_detached(&key, &nonce.next(), &ciphertext, &tag, &mut scratch));
+        assert!(!open_detached(
+            &key,
+            &nonce,
+            &ciphertext,
+            &bad_tag,
+            &mut scratch
+        ));
+        assert!(!open_detached(
+            &key,
+            &nonce.next(),
+            &ciphertext,
+            &tag,
+            &mut scratch
+        ));
     }
 
     #[test]

@@ -275,7 +275,12 @@ mod tests {
         assert_eq!(end, Ok(()));
         assert_eq!(
             chunks,
-            vec![b"one".to_vec(), vec![9; 4096], vec![9; 904], b"three".to_vec()]
+            vec![
+                b"one".to_vec(),
+                vec![9; 4096],
+                vec![9; 904],
+                b"three".to_vec()
+            ]
         );
     }
 
@@ -316,10 +321,7 @@ mod tests {
         assert_eq!(dec.decode(&mut input), Err(BoxStreamError::InvalidHeader));
         assert_eq!(dec.needed(), 0);
         assert_eq!(dec.error(), Some(&BoxStreamError::InvalidHeader));
-        assert_eq!(
-            dec.end_of_input(0),
-            Some(BoxStreamError::InvalidHeader)
-        );
+        assert_eq!(dec.end_of_input(0), Some(BoxStreamError::InvalidHeader));
     }
 
     #[test]

@@ -119,6 +119,9 @@ mod tests {
     #[test]
     fn debug_prints_hex() {
         let n = Nonce::new([0xab; NONCE_LEN]);
-        assert_eq!(format!("{n:?}"), format!("Nonce({})", "ab".repeat(NONCE_LEN)));
+        assert_eq!(
+            format!("{n:?}"),
+            format!("Nonce({})", "ab".repeat(NONCE_LEN))
+        );
     }
 }

@@ -14,6 +14,8 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::decoder::{Decoded, FrameDecoder};
+#[cfg(doc)]
+use super::error::BoxStreamError;
 use super::{BoxKey, MAX_FRAME_LEN};
 
 /// Decrypts a box stream read from `R`.
