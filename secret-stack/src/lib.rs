@@ -13,3 +13,4 @@ pub mod handshake;
 pub mod keys;
 pub mod multiserver;
 pub mod rpc;
+pub mod stack;
