@@ -1,5 +1,6 @@
 //! The multiserver transports over real sockets on this machine (TCP on 127.0.0.1, Unix sockets in
-//! a temporary directory, WebSocket on 127.0.0.1): bytes both ways, EOF each way, `noauth` over each,
+//! a temporary directory, WebSocket on 127.0.0.1): bytes both ways, EOF each way, `noauth` and `shs`
+//! over each,
 //! falling back across alternatives, refusals and error texts, and a transport added through the
 //! public trait.
 
@@ -10,10 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use secret_stack::keys::PublicKey;
+use secret_stack::keys::{AppKey, Keypair, PublicKey};
 use secret_stack::multiserver::{
     AddressError, ConnectError, Connection, IncomingEntry, ListenConfig, ListenError, Listener,
-    Multiserver, Net, NoAuth, Protocol, Scope, Transport, Unix, UnixAddress, Ws, WsAddress,
+    Multiserver, Net, NoAuth, Protocol, Scope, Shs, ShsAddress, Transport, Unix, UnixAddress, Ws,
+    WsAddress,
 };
 use secret_stack::rpc::Permissions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -573,6 +575,144 @@ async fn a_plugin_transport_works_through_the_registry() {
 
         let err = ms.connect("mem:nobody~noauth").await.unwrap_err();
         assert!(matches!(err, ConnectError::Dial { .. }), "{err}");
+    })
+    .await;
+}
+
+// ---- shs: secret handshake + box stream over each transport. ----
+
+const APP_KEY: AppKey = AppKey([9; 32]);
+
+fn shs_registry(keys: Keypair, app_key: AppKey, transport: &str) -> Multiserver {
+    let admin = Keypair::from_seed(&[1; 32]).public();
+    let mut ms = Multiserver::new();
+    ms.add_transport(Net).unwrap();
+    ms.add_transport(Unix).unwrap();
+    ms.add_transport(Ws).unwrap();
+    let shs = Shs::new(keys, app_key)
+        .with_timeout(Duration::from_secs(2))
+        .with_authorize(move |client| async move {
+            if client == admin {
+                Some(Permissions::full())
+            } else if client == Keypair::from_seed(&[66; 32]).public() {
+                None
+            } else {
+                Some(Permissions::allow(["manifest"]))
+            }
+        });
+    ms.add_transform(shs).unwrap();
+    ms.add_outgoing(transport, "shs").unwrap();
+    ms
+}
+
+fn shs_entry(transport: &str, config: ListenConfig) -> IncomingEntry {
+    IncomingEntry {
+        transport: transport.into(),
+        transform: "shs".into(),
+        config,
+    }
+}
+
+#[tokio::test]
+async fn shs_over_each_transport() {
+    within(async {
+        let server_keys = Keypair::from_seed(&[10; 32]);
+        let client_keys = Keypair::from_seed(&[1; 32]);
+        for (transport, config) in [
+            ("net", loopback()),
+            ("unix", ListenConfig::default()),
+            ("ws", loopback()),
+        ] {
+            let server_ms = shs_registry(server_keys.clone(), APP_KEY, transport);
+            let client_ms = shs_registry(client_keys.clone(), APP_KEY, transport);
+            let mut server = server_ms
+                .listen(&[shs_entry(transport, config)])
+                .await
+                .unwrap();
+            let address = server.address(Scope::Device);
+            let section = ShsAddress::new(server_keys.public()).to_string();
+            assert!(address.ends_with(&format!("~{section}")), "{address}");
+
+            let (client, incoming) = tokio::join!(client_ms.connect(&address), server.accept());
+            let client = client.unwrap();
+            let incoming = incoming.unwrap();
+            assert_eq!(client.info.remote, server_keys.public());
+            assert_eq!(client.info.permissions, None, "the dialler's stack decides");
+            assert_eq!(incoming.info.remote, client_keys.public());
+            assert_eq!(incoming.info.permissions, Some(Permissions::full()));
+            assert!(client.connection.address.ends_with(&format!("~{section}")));
+            let client_section = ShsAddress::new(client_keys.public()).to_string();
+            assert!(
+                incoming
+                    .connection
+                    .address
+                    .ends_with(&format!("~{client_section}")),
+                "{}",
+                incoming.connection.address
+            );
+            exchange(client.connection, incoming.connection).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shs_refusals_carry_the_js_texts() {
+    within(async {
+        let server_keys = Keypair::from_seed(&[10; 32]);
+        let server_ms = shs_registry(server_keys.clone(), APP_KEY, "net");
+        let mut server = server_ms.listen(&[shs_entry("net", loopback())]).await.unwrap();
+        let address = server.address(Scope::Device);
+        tokio::spawn(async move { while server.accept().await.is_some() {} });
+
+        // Refused by the authorisation hook.
+        let refused = shs_registry(Keypair::from_seed(&[66; 32]), APP_KEY, "net");
+        let err = refused.connect(&address).await.unwrap_err();
+        assert!(matches!(err, ConnectError::Transform { .. }), "{err}");
+        assert!(
+            err.to_string().starts_with(
+                "shs.client: server hung up when we sent hello (phase 3).\nPossibly we dailed a wrong number, or the server does not wish to talk to us."
+            ),
+            "{err}"
+        );
+
+        // Another network.
+        let stranger = shs_registry(Keypair::from_seed(&[2; 32]), AppKey([8; 32]), "net");
+        let err = stranger.connect(&address).await.unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "shs.client: error when expecting server to accept challenge (phase 1).\npossibly the server is busy, does not speak shs or uses a different application cap"
+            ),
+            "{err}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shs_seeded_address_dials_with_the_seed_identity() {
+    within(async {
+        let server_keys = Keypair::from_seed(&[10; 32]);
+        let server_ms = shs_registry(server_keys.clone(), APP_KEY, "net");
+        let mut server = server_ms
+            .listen(&[shs_entry("net", loopback())])
+            .await
+            .unwrap();
+        let seed = [1u8; 32];
+        let seeded = ShsAddress {
+            key: server_keys.public(),
+            seed: Some(seed),
+        };
+        let net = server.address(Scope::Device);
+        let transport_part = net.split('~').next().unwrap();
+        let address = format!("{transport_part}~{seeded}");
+
+        let client_ms = shs_registry(Keypair::from_seed(&[3; 32]), APP_KEY, "net");
+        let (client, incoming) = tokio::join!(client_ms.connect(&address), server.accept());
+        client.unwrap();
+        let incoming = incoming.unwrap();
+        assert_eq!(incoming.info.remote, Keypair::from_seed(&seed).public());
+        assert_eq!(incoming.info.permissions, Some(Permissions::full()));
     })
     .await;
 }

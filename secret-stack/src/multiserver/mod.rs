@@ -5,7 +5,7 @@
 //!   [`OnionAddress`] (parse only).
 //! - [`object_address`]: secret-stack's `{host, port, key}` form.
 //! - Plugin traits: [`Transport`] (open and accept byte streams) and [`Transform`] (what runs over
-//!   them before RPC: `shs`, [`NoAuth`]...), like JS `app.multiserver.transport/transform`.
+//!   them before RPC: [`Shs`], [`NoAuth`]...), like JS `app.multiserver.transport/transform`.
 //! - Built-in transports: [`Net`] (TCP), [`Unix`] (Unix sockets), [`Ws`] (WebSocket).
 //! - [`Multiserver`]: the registry that dials an address through its outgoing suites (falling back
 //!   across alternatives) and starts a [`Server`] from [`Connections`] incoming entries.
@@ -55,7 +55,7 @@ pub use registry::{
     Server,
 };
 pub use scope::Scope;
-pub use shs::ShsAddress;
+pub use shs::{Authorize, Shs, ShsAddress};
 pub use transform::{Transform, TransformError, TransformInfo};
 pub use transport::{Announce, BoxReader, BoxWriter, Connection, Listener, Transport};
 #[cfg(unix)]

@@ -4,16 +4,7 @@
 //!
 //! This is the Rust side of JS `app.multiserver.transform({name, create})`.
 //!
-//! How `shs` plugs in (written by the handshake/box-stream side): a struct holding the local key pair,
-//! app key and handshake timeout implements `Transform` with `type Address = ShsAddress`
-//! ([`super::shs::ShsAddress`]); `parse` is `ShsAddress::from_protocol`; `client` runs the client
-//! handshake to `address.key` (with the one-off identity from `address.seed` when present) over
-//! `connection.reader`/`writer`, then wraps both halves in box-stream reader/writer types and
-//! returns them in a new [`super::Connection`] with `info.remote` = the server key,
-//! `info.section` = `shs:<remote base64>`, `info.permissions` = `None` (the stack decides); `server`
-//! runs the server side (auth hook included) the same way; `local_section` prints
-//! `shs:<local base64>`; handshake failures map to [`TransformError::Handshake`] with the JS text as
-//! the source's `Display`.
+//! [`super::Shs`] (secret handshake + box stream) and [`super::NoAuth`] implement it here.
 
 use std::any::Any;
 use std::error::Error;
