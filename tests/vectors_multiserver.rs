@@ -5,12 +5,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use futures::future::BoxFuture;
-use secret_stack::keys::PublicKey;
+use secret_stack::keys::{AppKey, Keypair, PublicKey};
 use secret_stack::multiserver::{
-    Address, AddressError, Announce, ConnectError, Connection, Multiaddress, Multiserver, Net,
-    NetAddress, NoAuth, ObjectKey, OnionAddress, Protocol, Scope, ShsAddress, Transform,
-    TransformError, TransformInfo, Ws, WsAddress, object_address,
+    Address, AddressError, Announce, ConnectError, Multiaddress, Multiserver, Net, NetAddress,
+    NoAuth, ObjectKey, OnionAddress, Protocol, Scope, Shs, ShsAddress, Transform, Ws, WsAddress,
+    object_address,
 };
 use secret_stack_tests::vectors::load;
 use serde_json::{Value, json};
@@ -25,47 +24,14 @@ fn public_key(v: &Value) -> PublicKey {
     PublicKey(bytes.try_into().expect("32-byte key"))
 }
 
-/// Parses the `shs` section only; the handshake itself is tested with the handshake. It lets the
-/// registry be exercised with the `net~shs` and `ws~shs` suites of the vectors.
-struct ShsParseOnly(PublicKey);
-
-impl Transform for ShsParseOnly {
-    type Address = ShsAddress;
-
-    fn name(&self) -> &str {
-        "shs"
-    }
-
-    fn parse(&self, section: &Protocol) -> Result<ShsAddress, AddressError> {
-        ShsAddress::from_protocol(section)
-    }
-
-    fn client<'a>(
-        &'a self,
-        _: Connection,
-        _: &'a ShsAddress,
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>> {
-        Box::pin(async { Err(std::io::Error::other("parse-only stand-in").into()) })
-    }
-
-    fn server<'a>(
-        &'a self,
-        _: Connection,
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>> {
-        Box::pin(async { Err(std::io::Error::other("parse-only stand-in").into()) })
-    }
-
-    fn local_section(&self) -> Protocol {
-        ShsAddress::new(self.0).to_protocol()
-    }
-}
-
-/// A registry with the given outgoing suites over net, ws and the shs stand-in.
-fn registry(key: PublicKey, suites: &[(&str, &str)]) -> Multiserver {
+/// A registry with the given outgoing suites over net, ws and shs (nothing is dialled here: only
+/// parsing and selection are exercised, so the shs identity does not matter).
+fn registry(suites: &[(&str, &str)]) -> Multiserver {
     let mut ms = Multiserver::new();
     ms.add_transport(Net).unwrap();
     ms.add_transport(Ws).unwrap();
-    ms.add_transform(ShsParseOnly(key)).unwrap();
+    ms.add_transform(Shs::new(Keypair::from_seed(&[5; 32]), AppKey([6; 32])))
+        .unwrap();
     for (transport, transform) in suites {
         ms.add_outgoing(transport, transform).unwrap();
     }
@@ -143,7 +109,6 @@ fn plugin_parse() {
 #[test]
 fn compose_parse() {
     let v = vectors();
-    let key = public_key(&v);
     let cases = v["compose_parse"].as_array().unwrap();
     assert_eq!(cases.len(), 6);
     for case in cases {
@@ -152,7 +117,7 @@ fn compose_parse() {
             ("net~shs", "net", "net_shs_result"),
             ("ws~shs", "ws", "ws_shs_result"),
         ] {
-            let ms = registry(key, &[(transport, "shs")]);
+            let ms = registry(&[(transport, "shs")]);
             let expected = &case[field];
             let plan = ms.plan(input);
             if expected.get("thrown").is_some() {
@@ -213,8 +178,7 @@ fn compose_parse() {
 #[test]
 fn client_selection() {
     let v = vectors();
-    let key = public_key(&v);
-    let ms = registry(key, &[("net", "shs"), ("ws", "shs")]);
+    let ms = registry(&[("net", "shs"), ("ws", "shs")]);
     assert_eq!(ms.suites(), "net~shs;ws~shs");
     let cases = v["client_selection"].as_array().unwrap();
     assert_eq!(cases.len(), 4);
@@ -389,7 +353,7 @@ fn sigil_key_in_object_address_is_unusable() {
     let key = public_key(&v);
     let id = format!("@{}.ed25519", STANDARD.encode(key.0));
     let address = object_address("127.0.0.1", 8008, ObjectKey::Text(&id));
-    let ms = registry(key, &[("net", "shs")]);
+    let ms = registry(&[("net", "shs")]);
     let err = ms.plan(&address).unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -3,7 +3,7 @@
 //! - [`address`]: the address grammar — `;` alternatives of `~`-joined sections, `!` escapes.
 //! - Typed views of sections: [`NetAddress`], [`UnixAddress`], [`WsAddress`], [`ShsAddress`],
 //!   [`OnionAddress`] (parse only).
-//! - [`object_address`]: secret-stack's `{host, port, key}` form.
+//! - [`object_address()`]: secret-stack's `{host, port, key}` form.
 //! - Plugin traits: [`Transport`] (open and accept byte streams) and [`Transform`] (what runs over
 //!   them before RPC: [`Shs`], [`NoAuth`]...), like JS `app.multiserver.transport/transform`.
 //! - Built-in transports: [`Net`] (TCP), [`Unix`] (Unix sockets), [`Ws`] (WebSocket).
