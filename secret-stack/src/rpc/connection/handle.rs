@@ -224,7 +224,13 @@ impl RpcHandle {
         let id = self.shared.open_stream(&mut st, entry, request, producer);
         debug!(req, %kind, "opened stream");
         drop(st);
-        (Some(done_rx), stream.abort_on_drop(&self.shared, id))
+        // A sink's end comes from its items; only a stream we read from aborts when dropped.
+        let stream = if receives {
+            stream.abort_on_drop(&self.shared, id)
+        } else {
+            stream
+        };
+        (Some(done_rx), stream)
     }
 
     /// Closes gracefully: takes no new calls, waits for our outstanding calls, all open streams
