@@ -72,9 +72,17 @@ fn encode_entries_match_js_bytes() {
         }
         let packet = packet_of(&e["input"]);
         PacketCodec::encode_packet(&packet, &mut buf).expect(name);
-        assert_eq!(to_hex(&buf[..9]), e["header"].as_str().unwrap(), "{name}: header");
+        assert_eq!(
+            to_hex(&buf[..9]),
+            e["header"].as_str().unwrap(),
+            "{name}: header"
+        );
         let fields = &e["header_fields"];
-        assert_eq!(u64::from(packet.flags()), fields["flags_byte"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            u64::from(packet.flags()),
+            fields["flags_byte"].as_u64().unwrap(),
+            "{name}"
+        );
         assert_eq!(type_name(&packet.body), fields["type"], "{name}");
         match e["bytes"].as_str() {
             Some(bytes) => assert_eq!(to_hex(&buf), bytes, "{name}: bytes"),
@@ -86,7 +94,11 @@ fn encode_entries_match_js_bytes() {
             }
         }
         // And it reads back as the same packet.
-        assert_eq!(decode_all(&buf), vec![Frame::Packet(packet)], "{name}: round trip");
+        assert_eq!(
+            decode_all(&buf),
+            vec![Frame::Packet(packet)],
+            "{name}: round trip"
+        );
         checked += 1;
     }
     assert_eq!(checked, 21);
@@ -108,7 +120,11 @@ fn encode_hazards_are_never_emitted() {
     for e in hazards {
         let name = e["name"].as_str().unwrap();
         let js_bytes = hex(e["bytes"].as_str().unwrap());
-        assert_eq!(decode_all(&js_bytes), vec![Frame::Goodbye], "{name}: JS bytes");
+        assert_eq!(
+            decode_all(&js_bytes),
+            vec![Frame::Goodbye],
+            "{name}: JS bytes"
+        );
         let packet = packet_of(&e["input"]);
         let mut buf = BytesMut::new();
         PacketCodec::encode_packet(&packet, &mut buf).unwrap();
@@ -148,7 +164,11 @@ fn decode_entries_read_as_js_reads_them() {
                 // Anything after the goodbye is never read.
                 bytes.extend(hex("0e0000000400000001"));
                 let mut buf = BytesMut::from(&bytes[..]);
-                assert_eq!(codec.decode(&mut buf).unwrap(), Some(Frame::Goodbye), "{name}");
+                assert_eq!(
+                    codec.decode(&mut buf).unwrap(),
+                    Some(Frame::Goodbye),
+                    "{name}"
+                );
                 assert_eq!(codec.decode(&mut buf).unwrap(), None, "{name}");
                 assert!(codec.is_finished());
                 continue;
@@ -177,10 +197,16 @@ fn decode_entries_read_as_js_reads_them() {
         if let Some(err) = js.get("error").and_then(Value::as_str) {
             let ours = result.expect_err(name);
             if err.contains("unknown message type") {
-                assert!(matches!(ours, CodecError::UnknownBodyType { .. }), "{name}: {ours}");
+                assert!(
+                    matches!(ours, CodecError::UnknownBodyType { .. }),
+                    "{name}: {ours}"
+                );
                 assert!(ours.to_string().contains("unknown message type"));
             } else {
-                assert!(matches!(ours, CodecError::InvalidJson { .. }), "{name}: {ours}");
+                assert!(
+                    matches!(ours, CodecError::InvalidJson { .. }),
+                    "{name}: {ours}"
+                );
             }
             continue;
         }

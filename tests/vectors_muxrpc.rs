@@ -61,19 +61,29 @@ fn callee_table(log: Log) -> MethodTable {
             value(Ok(Body::Json(v)))
         }),
         method(&["hello"], CallKind::Async, |args, _| {
-            let name = args.first().and_then(Value::as_str).unwrap_or("").to_owned();
+            let name = args
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             value(Ok(Body::Text(format!("hello, {name}"))))
         }),
-        method(&["empty"], CallKind::Async, |_, _| value(Ok(Body::Text(String::new())))),
+        method(&["empty"], CallKind::Async, |_, _| {
+            value(Ok(Body::Text(String::new())))
+        }),
         method(&["add"], CallKind::Sync, |args, _| {
             let sum: i64 = args.iter().filter_map(Value::as_i64).sum();
             value(Ok(Body::Json(json!(sum))))
         }),
-        method(&["fail"], CallKind::Async, |_, _| value(Err(RemoteError::new("boom")))),
+        method(&["fail"], CallKind::Async, |_, _| {
+            value(Err(RemoteError::new("boom")))
+        }),
         method(&["throwsSync"], CallKind::Sync, |_, _| {
             value(Err(RemoteError::new("sync boom")))
         }),
-        method(&["secret"], CallKind::Async, |_, _| value(Ok(Body::from("s3cret")))),
+        method(&["secret"], CallKind::Async, |_, _| {
+            value(Ok(Body::from("s3cret")))
+        }),
         method(&["nested", "deep"], CallKind::Async, |_, _| {
             value(Ok(Body::from("deep value")))
         }),
@@ -97,7 +107,10 @@ fn callee_table(log: Log) -> MethodTable {
                 struct OnDrop(Log);
                 impl Drop for OnDrop {
                     fn drop(&mut self) {
-                        self.0.lock().unwrap().push("callee source was aborted".into());
+                        self.0
+                            .lock()
+                            .unwrap()
+                            .push("callee source was aborted".into());
                     }
                 }
                 let guard = OnDrop(Arc::clone(&log));
@@ -129,7 +142,9 @@ fn callee_table(log: Log) -> MethodTable {
                         }
                         let err = err.unwrap_or_else(|| "null".into());
                         let got = Value::Array(got);
-                        log.lock().unwrap().push(format!("callee sink collected {got} err={err}"));
+                        log.lock()
+                            .unwrap()
+                            .push(format!("callee sink collected {got} err={err}"));
                         Ok(())
                     }
                     .boxed(),
@@ -138,7 +153,11 @@ fn callee_table(log: Log) -> MethodTable {
         },
         method(&["echo"], CallKind::Duplex, |_, input| {
             let input = input.expect("duplex input");
-            Reply::Stream(input.map(|r| r.map_err(|e| RemoteError::new(e.to_string()))).boxed())
+            Reply::Stream(
+                input
+                    .map(|r| r.map_err(|e| RemoteError::new(e.to_string())))
+                    .boxed(),
+            )
         }),
     ];
     for m in methods {
@@ -206,16 +225,32 @@ fn assert_same(ours: &Frame, recorded: &Value, what: &str) {
         panic!("{what}: got a goodbye, expected {bytes}")
     };
     let rec = &recorded["packet"];
-    assert_eq!(i64::from(p.req), rec["req"].as_i64().unwrap(), "{what}: req");
-    assert_eq!(p.stream, rec["stream"].as_bool().unwrap(), "{what}: stream flag");
-    assert_eq!(p.end, rec["end_or_error"].as_bool().unwrap(), "{what}: end flag");
+    assert_eq!(
+        i64::from(p.req),
+        rec["req"].as_i64().unwrap(),
+        "{what}: req"
+    );
+    assert_eq!(
+        p.stream,
+        rec["stream"].as_bool().unwrap(),
+        "{what}: stream flag"
+    );
+    assert_eq!(
+        p.end,
+        rec["end_or_error"].as_bool().unwrap(),
+        "{what}: end flag"
+    );
     let is_error = rec["body"].get("message").is_some();
     let is_manifest = rec["body"].get("manifest").is_some();
     if is_error || is_manifest {
         let Body::Json(ours) = &p.body else {
             panic!("{what}: expected JSON, got {:?}", p.body)
         };
-        assert_eq!(strip_stack(ours.clone()), strip_stack(rec["body"].clone()), "{what}");
+        assert_eq!(
+            strip_stack(ours.clone()),
+            strip_stack(rec["body"].clone()),
+            "{what}"
+        );
     } else {
         assert_eq!(to_hex(&encode(ours)), bytes, "{what}: exact bytes");
     }
@@ -271,7 +306,11 @@ async fn callee_replays_every_scenario() {
         if !ended_by_goodbye {
             peer.out.write_all(&[0; 9]).await.unwrap();
             let frame = peer.next(&format!("{name}: closing")).await;
-            assert_eq!(frame, Frame::Goodbye, "{name}: nothing but the goodbye may follow");
+            assert_eq!(
+                frame,
+                Frame::Goodbye,
+                "{name}: nothing but the goodbye may follow"
+            );
         }
         let end = tokio::time::timeout(Duration::from_secs(5), handle.closed())
             .await
@@ -286,7 +325,10 @@ async fn callee_replays_every_scenario() {
             .map(|x| x.as_str().unwrap().to_owned())
             .collect();
         for line in &expected {
-            assert!(log.lock().unwrap().contains(line), "{name}: callee log lacks {line:?}");
+            assert!(
+                log.lock().unwrap().contains(line),
+                "{name}: callee log lacks {line:?}"
+            );
         }
     }
 }
@@ -360,7 +402,10 @@ fn run_caller(handle: RpcHandle, s: &Value) -> BoxFuture<'static, Vec<Value>> {
             let f1 = handle.request(&path, args);
             let f2 = handle.request(&p2, a2);
             let (r1, r2) = futures::join!(f1, f2);
-            return vec![json!({"first": callback(r1)}), json!({"second": callback(r2)})];
+            return vec![
+                json!({"first": callback(r1)}),
+                json!({"second": callback(r2)}),
+            ];
         }
         match first["body"]["type"].as_str() {
             None => {
@@ -392,7 +437,11 @@ fn run_caller(handle: RpcHandle, s: &Value) -> BoxFuture<'static, Vec<Value>> {
                 } else {
                     Caller::source(&handle, &path, args)
                 };
-                let limit = if name == "source-aborted-by-caller" { 1 } else { usize::MAX };
+                let limit = if name == "source-aborted-by-caller" {
+                    1
+                } else {
+                    usize::MAX
+                };
                 let mut values = Vec::new();
                 let mut err = Value::Null;
                 while values.len() < limit {
@@ -450,12 +499,20 @@ async fn caller_replays_every_recorded_call() {
             .await
             .unwrap_or_else(|_| panic!("{name}: caller hangs"))
             .unwrap();
-        assert_eq!(Value::Array(observed), s["caller_observed"], "{name}: observed");
+        assert_eq!(
+            Value::Array(observed),
+            s["caller_observed"],
+            "{name}: observed"
+        );
         // Nothing more was sent: the next frame is our goodbye once we close.
         if !handle.is_closed() {
             let closing = handle.clone();
             let close = tokio::spawn(async move { closing.close().await });
-            assert_eq!(peer.next(&format!("{name}: close")).await, Frame::Goodbye, "{name}");
+            assert_eq!(
+                peer.next(&format!("{name}: close")).await,
+                Frame::Goodbye,
+                "{name}"
+            );
             close.await.unwrap();
         }
         replayed += 1;
