@@ -1,11 +1,11 @@
 //! The muxrpc engine: many concurrent calls and streams over one plaintext byte stream, in both
 //! directions (PROTOCOL.md §5).
 //!
-//! [`Connection::start`] spawns two tasks on the current tokio runtime: the [reader](reader) decodes
-//! frames and routes them (answers to our calls, the peer's requests, stream values), and the
-//! [writer](writer) is the only code that writes, batching frames and polling stream producers only
-//! when it has room (backpressure). Shared bookkeeping lives in [`state`]. The peer's requests are
-//! answered by [`incoming`] through a [`MethodTable`]; our calls go through the [`RpcHandle`].
+//! [`Connection::start`] spawns two tasks on the current tokio runtime: the reader (`reader.rs`)
+//! decodes frames and routes them (answers to our calls, the peer's requests, stream values), and the
+//! writer (`writer.rs`) is the only code that writes, batching frames and polling stream producers
+//! only when it has room (backpressure). Shared bookkeeping lives in `state.rs`. The peer's requests
+//! are answered by `incoming.rs` through a [`MethodTable`]; our calls go through the [`RpcHandle`].
 //!
 //! Session end (§5.7): a graceful [`RpcHandle::close`] waits for everything outstanding then sends
 //! the goodbye; receiving the peer's goodbye fails our outstanding calls with
