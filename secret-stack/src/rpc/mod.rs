@@ -7,12 +7,16 @@ pub mod body;
 pub mod caller;
 pub mod dispatch;
 pub mod error;
+pub mod local;
 pub mod manifest;
 pub mod permissions;
+pub mod typed;
 
 pub use body::Body;
 pub use caller::Caller;
 pub use dispatch::{CallContext, Incoming, Method, MethodTable, Reply};
 pub use error::{RemoteError, RpcError};
+pub use local::LocalCaller;
 pub use manifest::{CallKind, Manifest};
 pub use permissions::Permissions;
+pub use typed::{CallError, Sink, Source, TypedStream};
