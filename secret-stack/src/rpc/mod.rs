@@ -19,4 +19,4 @@ pub use error::{RemoteError, RpcError};
 pub use local::LocalCaller;
 pub use manifest::{CallKind, Manifest};
 pub use permissions::Permissions;
-pub use typed::{CallError, Sink, Source, TypedStream};
+pub use typed::{CallError, Sink, Source, TypedFuture, TypedStream};

@@ -90,6 +90,8 @@ impl ArgsReader {
 pub struct ArgsBuilder {
     method: &'static str,
     values: Vec<Value>,
+    /// `None`s of optional arguments not yet written: sent as `null` only if an argument follows.
+    pending_nones: usize,
     error: Option<RpcError>,
 }
 
@@ -99,12 +101,16 @@ impl ArgsBuilder {
         ArgsBuilder {
             method,
             values: Vec::new(),
+            pending_nones: 0,
             error: None,
         }
     }
 
     /// Appends an argument.
     pub fn push<T>(&mut self, name: &str, value: T, encode: fn(T) -> Result<Value, String>) {
+        for _ in 0..std::mem::take(&mut self.pending_nones) {
+            self.values.push(Value::Null);
+        }
         let position = self.values.len() + 1;
         match encode(value) {
             Ok(v) => self.values.push(v),
@@ -130,19 +136,16 @@ impl ArgsBuilder {
     ) {
         match value {
             Some(v) => self.push(name, v, encode),
-            None => self.values.push(Value::Null),
+            None => self.pending_nones += 1,
         }
     }
 
     /// The encoded arguments, or the first encoding error.
-    pub fn finish(mut self) -> Result<Vec<Value>, RpcError> {
-        if let Some(e) = self.error {
-            return Err(e);
+    pub fn finish(self) -> Result<Vec<Value>, RpcError> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.values),
         }
-        while self.values.last() == Some(&Value::Null) {
-            self.values.pop();
-        }
-        Ok(self.values)
     }
 }
 
@@ -189,6 +192,15 @@ mod tests {
         let mut b = ArgsBuilder::new("m");
         b.push("a", 1, crate::rpc::typed::codec::value_json::<i32>);
         b.push_optional("b", None, crate::rpc::typed::codec::value_json::<i32>);
+        b.push_optional("c", None, crate::rpc::typed::codec::value_json::<i32>);
         assert_eq!(b.finish().unwrap(), vec![json!(1)]);
+        let mut b = ArgsBuilder::new("m");
+        b.push_optional("a", None, crate::rpc::typed::codec::value_json::<i32>);
+        b.push(
+            "b",
+            serde_json::Value::Null,
+            crate::rpc::typed::codec::value_json,
+        );
+        assert_eq!(b.finish().unwrap(), vec![json!(null), json!(null)]);
     }
 }

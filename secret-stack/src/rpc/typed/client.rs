@@ -72,6 +72,9 @@ impl<E> From<RpcError> for CallError<E> {
     }
 }
 
+/// The answer of a typed async, sync or sink call.
+pub type TypedFuture<T, E> = BoxFuture<'static, Result<T, CallError<E>>>;
+
 /// The items of a typed source or duplex call.
 pub type TypedStream<T, E> = BoxStream<'static, Result<T, CallError<E>>>;
 

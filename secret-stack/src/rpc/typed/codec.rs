@@ -42,6 +42,11 @@ pub fn decode_bytes(body: Body) -> Result<Bytes, String> {
     }
 }
 
+/// Accepts any answer of a method that returns `()`.
+pub fn decode_unit(_body: Body) -> Result<(), String> {
+    Ok(())
+}
+
 /// Passes a raw body through.
 pub fn decode_body(body: Body) -> Result<Body, String> {
     Ok(body)

@@ -21,9 +21,9 @@ mod error;
 mod server;
 mod stream;
 
-pub use client::{CallError, TypedStream};
+pub use client::{CallError, TypedFuture, TypedStream};
 pub use error::{MethodResult, ToRemoteError};
-pub use stream::{Sink, Source};
+pub use stream::{Sink, SinkItem, Source};
 
 #[doc(hidden)]
 pub use args::{ArgsBuilder, ArgsReader};
@@ -33,13 +33,14 @@ pub use client::{
 };
 #[doc(hidden)]
 pub use codec::{
-    decode_body, decode_bytes, decode_json, encode_body, encode_bytes, encode_json, value_body,
-    value_bytes, value_json, value_to_body, value_to_bytes, value_to_json,
+    decode_body, decode_bytes, decode_json, decode_unit, encode_body, encode_bytes, encode_json,
+    value_body, value_bytes, value_json, value_to_body, value_to_bytes, value_to_json,
 };
 #[doc(hidden)]
 pub use server::{
-    IntoDone, IntoSource, done, reject, reply_async, reply_async_done, reply_async_source,
-    reply_done, reply_source, reply_value, require_send, result_value, value,
+    IntoDone, IntoSource, done, manifest, method, permissions, reject, reply_async,
+    reply_async_done, reply_async_source, reply_done, reply_source, reply_value, require_send,
+    result_value, value,
 };
 
 /// Re-exports the generated code names through `::secret_stack`, so that user crates need not
@@ -47,6 +48,7 @@ pub use server::{
 #[doc(hidden)]
 pub mod reexport {
     pub use futures::Stream;
+    pub use futures::future::BoxFuture;
     pub use serde_json::Value;
 }
 

@@ -4,16 +4,21 @@
 //! handle every accepted return shape: `T`, `Result<T, E>`, `Source<T>`, `Result<Source<T>, E>`,
 //! `()` and `Result<(), E>`, directly or from an `async fn`.
 
+use std::collections::BTreeMap;
 use std::future::{Future, ready};
+use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 
 use super::Body;
 use super::error::{MethodResult, ToRemoteError};
 use super::stream::Source;
-use crate::rpc::dispatch::Reply;
+use serde_json::Value;
+
+use crate::rpc::dispatch::{CallContext, Incoming, Method, Reply};
 use crate::rpc::error::RemoteError;
-use crate::rpc::manifest::CallKind;
+use crate::rpc::manifest::{CallKind, Manifest};
+use crate::rpc::permissions::Permissions;
 
 /// Passes a future through, requiring it to be `Send`; the generated code wraps each `async fn`
 /// call in it, spanned at the method, so a non-`Send` future is reported there.
@@ -168,4 +173,40 @@ where
 fn encode_error(method: &str, error: &str) -> RemoteError {
     tracing::debug!(method, %error, "a method's result could not be encoded");
     RemoteError::new(format!("{method}: cannot encode the result: {error}"))
+}
+
+/// A method from its relative path, kind and handler.
+pub fn method<F>(path: &[&str], kind: CallKind, handler: F) -> Method
+where
+    F: Fn(CallContext, Vec<Value>, Option<Incoming>) -> Reply + Send + Sync + 'static,
+{
+    Method {
+        path: path.iter().map(|&p| p.to_owned()).collect(),
+        kind,
+        handler: Arc::new(handler),
+    }
+}
+
+/// The manifest of methods given as (relative path, kind).
+pub fn manifest(methods: &[(&[&str], CallKind)]) -> Manifest {
+    let mut manifest = Manifest::new();
+    for (path, kind) in methods {
+        // The macro has already refused paths that clash.
+        let inserted = manifest.insert(path, *kind);
+        debug_assert!(inserted, "clashing path {path:?}");
+    }
+    manifest
+}
+
+/// Permission groups from (group, allowed relative dotted paths).
+pub fn permissions(groups: &[(&str, &[&str])]) -> BTreeMap<String, Permissions> {
+    groups
+        .iter()
+        .map(|(group, allow)| {
+            (
+                (*group).to_owned(),
+                Permissions::allow(allow.iter().copied()),
+            )
+        })
+        .collect()
 }

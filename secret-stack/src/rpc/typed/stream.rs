@@ -175,6 +175,16 @@ impl<T> Stream for Sink<T> {
     }
 }
 
+/// The item type of a [`Sink`], so that `#[rpc(kind = "sink")]` can see through a type alias.
+pub trait SinkItem {
+    /// The type of the items.
+    type Item;
+}
+
+impl<T> SinkItem for Sink<T> {
+    type Item = T;
+}
+
 impl<T> fmt::Debug for Sink<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sink")
