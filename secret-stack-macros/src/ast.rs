@@ -108,7 +108,6 @@ pub enum Shape {
         ok: TokenStream,
         codec: Codec,
         err: Option<TokenStream>,
-        result: bool,
     },
     /// source and duplex: a `Source<T>` or a `Result` of one.
     Source {
@@ -365,20 +364,17 @@ pub fn method(
                 ok: quote!(()),
                 codec: Codec::Unit,
                 err: None,
-                result: false,
             },
             Some(ty) => match result_parts(ty, krate) {
                 Some((ok_ty, ok_tokens, err)) => Shape::Value {
                     codec: ok_ty.as_ref().map_or(Codec::Json, codec),
                     ok: ok_tokens,
                     err: Some(err),
-                    result: true,
                 },
                 None => Shape::Value {
                     codec: codec(ty),
                     ok: ty.to_token_stream(),
                     err: None,
-                    result: false,
                 },
             },
         },

@@ -57,6 +57,8 @@ pub enum Access {
 
 /// The arguments of `#[plugin(...)]` or `#[remote(...)]`.
 pub struct PluginArgs {
+    /// True if `name` was written, even if not as a string.
+    pub name_given: bool,
     pub name: Option<LitStr>,
     pub version: Option<LitStr>,
     pub permission: Option<Access>,
@@ -71,6 +73,7 @@ const REMOTE_KEYS: &str = "`name`, `crate`";
 impl PluginArgs {
     pub fn parse(tokens: TokenStream, form: Form, errors: &mut Errors) -> PluginArgs {
         let mut args = PluginArgs {
+            name_given: false,
             name: None,
             version: None,
             permission: None,
@@ -112,7 +115,10 @@ impl PluginArgs {
             }
             seen.push(key.clone());
             match key.as_str() {
-                "name" => args.name = string_value(&meta, errors),
+                "name" => {
+                    args.name_given = true;
+                    args.name = string_value(&meta, errors);
+                }
                 "version" => args.version = string_value(&meta, errors),
                 "permission" => {
                     if let Some(s) = string_value(&meta, errors) {

@@ -7,6 +7,7 @@ use crate::attr::{Errors, Form, PluginArgs};
 /// Checks the macro's arguments.
 pub fn args(args: &PluginArgs, form: Form, name_span: proc_macro2::Span, errors: &mut Errors) {
     match &args.name {
+        None if args.name_given => {}
         None => errors.at(
             name_span,
             match form {

@@ -112,36 +112,42 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     };
     let ident = &method.ident;
     let call = quote_spanned!(span=> Self::#ident(#receiver, #(#call_args),*));
-    let awaited = quote_spanned!(span=> #typed::require_send(#call).await);
+    let awaited = quote_spanned!(span=> #call.await);
 
     let reply = match (&method.shape, method.asyncness) {
-        (
-            Shape::Value {
-                ok, codec, result, ..
-            },
-            asyncness,
-        ) => {
+        (Shape::Value { ok, codec, err, .. }, asyncness) => {
             let encoder = encoder(&typed, *codec, ok);
-            let convert = if *result {
-                quote!(#typed::result_value)
-            } else {
-                quote!(#typed::value)
+            let convert = |value: &TokenStream| match err {
+                Some(err) => {
+                    let error_span = tokens_span(err);
+                    let error = quote_spanned!(error_span=> #typed::method_error::<#err>);
+                    quote!(#typed::result_value(#label, #value, #encoder, #error))
+                }
+                None => quote!(#typed::value(#label, #value, #encoder)),
             };
             if asyncness {
-                quote!(#typed::reply_async(async move { #convert(#label, #awaited, #encoder) }))
+                let answer = convert(&awaited);
+                // Spanned at the method: a future that is not `Send` is reported there.
+                let typed = respan(&typed, span);
+                quote_spanned!(span=> #typed::reply_async(async move { #answer }))
             } else {
-                quote!(#typed::reply_value(#convert(#label, #call, #encoder)))
+                let answer = convert(&call);
+                quote!(#typed::reply_value(#answer))
             }
         }
         (Shape::Source { item, codec, .. }, asyncness) => {
             let encoder = encoder(&typed, *codec, item);
             if asyncness {
-                quote!(#typed::reply_async_source(#label, async move { #awaited }, #encoder))
+                let typed = respan(&typed, span);
+                quote_spanned!(span=> #typed::reply_async_source(#label, async move { #awaited }, #encoder))
             } else {
                 quote!(#typed::reply_source(#label, #call, #encoder))
             }
         }
-        (Shape::Done { .. }, true) => quote!(#typed::reply_async_done(async move { #awaited })),
+        (Shape::Done { .. }, true) => {
+            let typed = respan(&typed, span);
+            quote_spanned!(span=> #typed::reply_async_done(async move { #awaited }))
+        }
         (Shape::Done { .. }, false) => quote!(#typed::reply_done(#call)),
     };
 
@@ -203,6 +209,24 @@ fn encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
         Codec::Body => quote_spanned!(span=> #typed::encode_body),
         Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::encode_json::<#ty>),
     }
+}
+
+/// The same tokens, all spanned at `span` (interpolated tokens keep their own spans otherwise).
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(&g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
 }
 
 fn type_span(ty: &Type) -> Span {

@@ -38,9 +38,9 @@ pub use codec::{
 };
 #[doc(hidden)]
 pub use server::{
-    IntoDone, IntoSource, done, manifest, method, permissions, reject, reply_async,
-    reply_async_done, reply_async_source, reply_done, reply_source, reply_value, require_send,
-    result_value, value,
+    IntoDone, IntoSource, done, manifest, method, method_error, permissions, reject, reply_async,
+    reply_async_done, reply_async_source, reply_done, reply_source, reply_value, result_value,
+    value,
 };
 
 /// Re-exports the generated code names through `::secret_stack`, so that user crates need not

@@ -20,12 +20,6 @@ use crate::rpc::error::RemoteError;
 use crate::rpc::manifest::{CallKind, Manifest};
 use crate::rpc::permissions::Permissions;
 
-/// Passes a future through, requiring it to be `Send`; the generated code wraps each `async fn`
-/// call in it, spanned at the method, so a non-`Send` future is reported there.
-pub fn require_send<F: Future + Send>(future: F) -> impl Future<Output = F::Output> + Send {
-    future
-}
-
 /// The reply of a call refused before the method ran (bad arguments), in the shape its kind needs.
 pub fn reject(kind: CallKind, error: RemoteError) -> Reply {
     tracing::debug!(%error, "call refused before the method ran");
@@ -48,19 +42,22 @@ pub fn value<T>(
 }
 
 /// Encodes a `Result` return value: the value, or the method's error as an error object.
-pub fn result_value<R>(
+pub fn result_value<R: MethodResult>(
     method: &'static str,
     result: R,
     encode: fn(R::Ok) -> Result<Body, String>,
-) -> Result<Body, RemoteError>
-where
-    R: MethodResult,
-    R::Err: ToRemoteError,
-{
+    error: fn(R::Err) -> RemoteError,
+) -> Result<Body, RemoteError> {
     match result.into_result() {
         Ok(v) => value(method, v, encode),
-        Err(e) => Err(e.to_remote_error()),
+        Err(e) => Err(error(e)),
     }
+}
+
+/// Converts a method's error; generated code names it with the error type, so that a type that
+/// cannot be an error is reported at that type.
+pub fn method_error<E: ToRemoteError>(error: E) -> RemoteError {
+    error.to_remote_error()
 }
 
 /// The reply of a sync method: its answer, already computed.
