@@ -86,7 +86,7 @@ pub enum Role {
     /// `&CallContext`: injected.
     Context,
     /// A positional JSON argument; `optional` is `T` of an `Option<T>` parameter.
-    Arg { optional: Option<Type> },
+    Arg { optional: Option<Box<Type>> },
     /// The caller's stream of items.
     Sink { item: TokenStream },
 }
@@ -453,7 +453,7 @@ fn param_role(ty: &Type, sink_seen: &mut bool, errors: &mut Errors) -> Option<(R
                 }
                 ("Option", Some(inner)) => Some((
                     Role::Arg {
-                        optional: Some(inner.clone()),
+                        optional: Some(Box::new(inner.clone())),
                     },
                     arg_codec(inner),
                 )),
