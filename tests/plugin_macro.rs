@@ -366,17 +366,29 @@ async fn bad_arguments_get_clear_errors() {
         .await;
     assert!(matches!(&items[..], [Err(RpcError::Remote(e))]
         if e.message == "test.count: argument 1 (n): invalid value: integer `-1`, expected u32"));
-    // A sink item that does not decode ends the sink with an error naming it.
+    // Sink items are decoded as the method's item type: a binary body becomes an array of bytes.
     let end = caller
         .sink(
             &["test", "collect"],
             vec![],
-            stream::iter(vec![Body::Binary(Bytes::from_static(b"\xff"))]).boxed(),
+            stream::iter(vec![Body::Binary(Bytes::from_static(b"\xff\x01"))]).boxed(),
+        )
+        .await;
+    assert_eq!(end, Ok(()));
+    assert_eq!(
+        caller.call(&["test", "collected"], vec![]).await,
+        Ok(Body::Json(json!([[255, 1]])))
+    );
+    // Arguments of a sink are checked before any item is read.
+    let end = caller
+        .sink(
+            &["test", "collect"],
+            vec![json!(1)],
+            stream::empty().boxed(),
         )
         .await;
     assert!(
-        end.is_ok(),
-        "a Value accepts a binary body as an array: {end:?}"
+        matches!(end, Err(RpcError::Remote(e)) if e.message == "test.collect: takes 0 arguments, got 1")
     );
     // Wrong kinds are the exact JS errors.
     assert_eq!(

@@ -7,6 +7,7 @@ mod attr;
 mod expand;
 mod fallback;
 mod names;
+mod types;
 mod valid;
 
 use proc_macro::TokenStream;
