@@ -181,6 +181,35 @@ function onShutdown (shutdown) {
   process.stdin.resume()
 }
 
+// A 32-byte key seed given as 64 hex characters (or random when absent).
+function seedArg (hex) {
+  if (hex === undefined) return require('crypto').randomBytes(32)
+  const seed = Buffer.from(hex, 'hex')
+  if (seed.length !== 32 || seed.toString('hex') !== hex.toLowerCase()) {
+    throw new Error(`a seed must be 64 hex characters, got ${hex}`)
+  }
+  return seed
+}
+
+// A 32-byte app key given as base64 (or the suite's default).
+function appKeyArg (b64) {
+  const key = Buffer.from(b64 === undefined ? DEFAULT_APP_KEY : b64, 'base64')
+  if (key.length !== 32) throw new Error(`an app key must be 32 bytes of base64, got ${b64}`)
+  return key
+}
+
+// "@KEY.ed25519" or bare base64 → the 32-byte public key.
+function publicKeyArg (text) {
+  const bare = text.replace(/^@/, '').replace(/\.ed25519$/, '')
+  const key = Buffer.from(bare, 'base64')
+  if (key.length !== 32) throw new Error(`not an ed25519 public key: ${text}`)
+  return key
+}
+
+function toId (publicKey) {
+  return '@' + publicKey.toString('base64') + '.ed25519'
+}
+
 function log (...args) {
   console.error(`[${require('path').basename(process.argv[1])}]`, ...args)
 }
@@ -193,5 +222,9 @@ module.exports = {
   loadKeys,
   testPlugin,
   onShutdown,
+  seedArg,
+  appKeyArg,
+  publicKeyArg,
+  toId,
   log
 }
