@@ -11,4 +11,6 @@
 pub mod box_stream;
 pub mod handshake;
 pub mod keys;
+pub mod multiserver;
 pub mod rpc;
+pub mod stack;

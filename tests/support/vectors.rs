@@ -32,7 +32,10 @@ pub fn load(name: &str) -> Value {
 
 /// Decodes a lower-case hex string from a vector file.
 pub fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd-length hex string in vectors: {s}");
+    assert!(
+        s.len().is_multiple_of(2),
+        "odd-length hex string in vectors: {s}"
+    );
     (0..s.len())
         .step_by(2)
         .map(|i| {

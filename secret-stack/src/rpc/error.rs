@@ -66,4 +66,11 @@ pub enum RpcError {
     /// The peer broke the protocol (a malformed frame, an oversize body, ...).
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// A received stream was ended because its consumer fell behind and the connection's overflow
+    /// policy is to end the stream rather than pause reading.
+    #[error("receive buffer of stream {req} is full: its consumer fell behind")]
+    ReceiveBufferFull {
+        /// The stream's request number, as the opener numbered it.
+        req: i32,
+    },
 }

@@ -36,21 +36,21 @@ impl Permissions {
     /// Checks a call to `path`, answering with the exact JS error message on refusal.
     pub fn check<S: AsRef<str>>(&self, path: &[S]) -> Result<(), RemoteError> {
         let covered = |list: &Vec<String>| list.iter().any(|entry| covers(entry, path));
-        if let Some(allow) = &self.allow {
-            if !covered(allow) {
-                return Err(RemoteError::new(format!(
-                    "method:{} is not in list of allowed methods",
-                    join(path)
-                )));
-            }
+        if let Some(allow) = &self.allow
+            && !covered(allow)
+        {
+            return Err(RemoteError::new(format!(
+                "method:{} is not in list of allowed methods",
+                join(path)
+            )));
         }
-        if let Some(deny) = &self.deny {
-            if covered(deny) {
-                return Err(RemoteError::new(format!(
-                    "method:{} is on list of disallowed methods",
-                    join(path)
-                )));
-            }
+        if let Some(deny) = &self.deny
+            && covered(deny)
+        {
+            return Err(RemoteError::new(format!(
+                "method:{} is on list of disallowed methods",
+                join(path)
+            )));
         }
         Ok(())
     }

@@ -1,0 +1,170 @@
+//! The decrypting half of a box stream: an `AsyncRead` that opens frames as they arrive.
+//!
+//! Input is read into one buffer the size of one maximal frame (34 + 65535 bytes), allocated once
+//! and reused; frames are opened in place there and their plaintext copied out to the
+//! caller. The authenticated goodbye is a clean EOF; any other end of input, and any frame that
+//! fails to authenticate, is an `io::Error` wrapping a [`BoxStreamError`], after which the reader
+//! stays failed.
+
+use std::io;
+use std::ops::Range;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, ReadBuf};
+
+use super::decoder::{Decoded, FrameDecoder};
+#[cfg(doc)]
+use super::error::BoxStreamError;
+use super::{BoxKey, MAX_FRAME_LEN};
+
+/// Decrypts a box stream read from `R`.
+///
+/// * The goodbye ends the stream: reads return `Ok` with no bytes from then on, and the transport
+///   is not read again (bytes that arrived in the same read as the goodbye are dropped unread).
+/// * An end of input without the goodbye is an error of kind `UnexpectedEof` wrapping
+///   [`BoxStreamError::MissingGoodbye`] (at a frame boundary) or [`BoxStreamError::Truncated`].
+///   On muxrpc connections JS normally closes the socket right after its RPC goodbye without a
+///   box goodbye (PROTOCOL.md §3.4): the RPC layer, knowing whether it saw that goodbye, decides
+///   whether a `MissingGoodbye` is a normal close.
+/// * A frame that fails to authenticate is an error of kind `InvalidData` wrapping
+///   [`BoxStreamError::InvalidHeader`] or [`BoxStreamError::InvalidPacket`]. A header announcing
+///   an empty body is [`BoxStreamError::EmptyBody`] (JS would deliver an empty chunk; no writer
+///   sends one). Bodies up to 65535 bytes are accepted, as JS does.
+/// * Plaintext decrypted before an error is delivered first; the error comes with the next read.
+/// * Errors of the transport itself are passed through unchanged and do not fail the stream.
+///
+/// Use [`BoxStreamError::from_io`] to get the typed error back.
+pub struct BoxReader<R> {
+    inner: R,
+    decoder: FrameDecoder,
+    /// Input buffer of `MAX_FRAME_LEN` bytes.
+    buf: Vec<u8>,
+    /// Start of the input not yet decoded.
+    start: usize,
+    /// End of the input read so far.
+    end: usize,
+    /// Opened plaintext not yet handed out; always before `start`.
+    plain: Range<usize>,
+}
+
+impl<R: AsyncRead + Unpin> BoxReader<R> {
+    /// A reader opening with `key`, starting at `key.nonce` (which is copied).
+    pub fn new(inner: R, key: &BoxKey) -> Self {
+        BoxReader {
+            inner,
+            decoder: FrameDecoder::new(key),
+            buf: vec![0; MAX_FRAME_LEN],
+            start: 0,
+            end: 0,
+            plain: 0..0,
+        }
+    }
+
+    /// Whether the peer's authenticated goodbye has arrived (this direction ended cleanly).
+    pub fn goodbye_received(&self) -> bool {
+        self.decoder.is_finished()
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// The transport, mutably; reading from it directly corrupts the stream.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The transport, dropping any input read ahead and not yet decrypted.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// Reads more input from the transport, moving undecoded bytes to the front of the buffer
+    /// first when the next frame would not fit behind them. Returns the number of bytes read.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.end == self.buf.len() || self.start + self.decoder.needed() > self.buf.len()
+        {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let mut read = ReadBuf::new(self.buf.get_mut(self.end..).unwrap_or_default());
+        ready!(Pin::new(&mut self.inner).poll_read(cx, &mut read))?;
+        let n = read.filled().len();
+        self.end += n;
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for BoxReader<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if out.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let filled_before = out.filled().len();
+        loop {
+            if !this.plain.is_empty() {
+                let n = this.plain.len().min(out.remaining());
+                let from = this.plain.start;
+                out.put_slice(this.buf.get(from..from + n).unwrap_or_default());
+                this.plain.start += n;
+                if out.remaining() == 0 {
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            let delivered = out.filled().len() > filled_before;
+            let input = this.buf.get_mut(this.start..this.end).unwrap_or_default();
+            match this.decoder.decode(input) {
+                Ok(Some(Decoded::Data {
+                    consumed,
+                    plaintext,
+                })) => {
+                    this.plain = this.start + plaintext.start..this.start + plaintext.end;
+                    this.start += consumed;
+                }
+                Ok(Some(Decoded::Goodbye { consumed })) => {
+                    if consumed > 0 {
+                        tracing::debug!("box stream goodbye received");
+                    }
+                    this.start += consumed;
+                    return Poll::Ready(Ok(()));
+                }
+                Err(err) => {
+                    return Poll::Ready(if delivered { Ok(()) } else { Err(err.into()) });
+                }
+                Ok(None) => {
+                    if delivered {
+                        return Poll::Ready(Ok(()));
+                    }
+                    if ready!(this.poll_fill(cx))? == 0 {
+                        let buffered = this.end - this.start;
+                        return Poll::Ready(match this.decoder.end_of_input(buffered) {
+                            Some(err) => Err(err.into()),
+                            None => Ok(()),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<R> std::fmt::Debug for BoxReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoxReader")
+            .field("decoder", &self.decoder)
+            .field("buffered", &(self.end - self.start))
+            .field("undelivered", &self.plain.len())
+            .finish_non_exhaustive()
+    }
+}

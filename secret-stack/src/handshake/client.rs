@@ -1,0 +1,204 @@
+//! The client side of the handshake (§2.4 steps 1, 3 and 6): a pure state machine that turns the
+//! server's messages into ours, and the async [`client`] that runs it over a stream.
+
+use std::fmt;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::crypto::{EphemeralKey, auth, auth_verify, dh, open, seal, sha256};
+use super::error::{AcceptFault, HandshakeError, Phase, Side};
+use super::io::{read_msg, reject, write_msg};
+use super::{
+    CHALLENGE_LEN, CLIENT_HELLO_LEN, SERVER_ACCEPT_LEN, Session, challenge_message, session,
+    split_challenge,
+};
+use crate::keys::{AppKey, Keypair, PublicKey};
+
+/// A client before message 2: holds our keys and the server's expected long-term key.
+#[derive(Debug, Clone)]
+pub struct ClientHandshake {
+    app_key: AppKey,
+    local: Keypair,
+    server: PublicKey,
+    ephemeral: EphemeralKey,
+}
+
+/// A client that sent message 3 and waits for the server's accept (message 4).
+/// `Debug` shows only the public parties, never the shared secrets.
+#[derive(Clone)]
+pub struct ClientAwaitingAccept {
+    app_key: AppKey,
+    local: Keypair,
+    server: PublicKey,
+    server_ephemeral: [u8; 32],
+    shared_ab: [u8; 32],
+    shared_a_b: [u8; 32],
+    hashed_ab: [u8; 32],
+    signature_a: [u8; 64],
+    client_mac: [u8; 32],
+    server_mac: [u8; 32],
+}
+
+impl ClientHandshake {
+    /// A client with long-term key `local` dialling the server whose key is `server`, using the
+    /// one-connection key `ephemeral`.
+    pub fn new(
+        app_key: &AppKey,
+        local: &Keypair,
+        server: &PublicKey,
+        ephemeral: EphemeralKey,
+    ) -> Self {
+        ClientHandshake {
+            app_key: *app_key,
+            local: local.clone(),
+            server: *server,
+            ephemeral,
+        }
+    }
+
+    /// Message 1: `hmac(K, a_pub) ‖ a_pub`.
+    pub fn challenge(&self) -> [u8; CHALLENGE_LEN] {
+        challenge_message(&self.app_key, &self.ephemeral.public())
+    }
+
+    /// Checks message 2 and returns message 3, `box(sig_A ‖ A_pub, Z24, key3)`.
+    pub fn read_challenge(
+        self,
+        msg2: &[u8; CHALLENGE_LEN],
+    ) -> Result<(ClientAwaitingAccept, [u8; CLIENT_HELLO_LEN]), HandshakeError> {
+        let (server_mac, server_ephemeral) = split_challenge(msg2);
+        if !auth_verify(&self.app_key, &server_ephemeral, &server_mac) {
+            return Err(HandshakeError::InvalidServerChallenge);
+        }
+        let secret = self.ephemeral.secret();
+        let shared_ab =
+            dh(&secret, &server_ephemeral).map_err(|_| HandshakeError::LowOrderKey {
+                phase: Phase::ServerChallenge,
+            })?;
+        let invalid_server = |source| HandshakeError::InvalidServerKey {
+            server: self.server,
+            source,
+        };
+        let server_curve = self.server.to_curve25519().map_err(invalid_server)?;
+        let shared_a_b = dh(&secret, &server_curve)
+            .map_err(|_| invalid_server(crate::keys::KeyError::SmallOrder))?;
+        let hashed_ab = sha256(&[&shared_ab]);
+        let key3 = sha256(&[&self.app_key.0, &shared_ab, &shared_a_b]);
+        let signature_a = self
+            .local
+            .sign(&[&self.app_key.0[..], &self.server.0, &hashed_ab].concat());
+        let plaintext = [&signature_a[..], &self.local.public().0].concat();
+        let msg3 = seal(&key3, &plaintext).ok_or(HandshakeError::Seal(Phase::ClientHello))?;
+        let next = ClientAwaitingAccept {
+            app_key: self.app_key,
+            client_mac: auth(&self.app_key, &self.ephemeral.public()),
+            local: self.local,
+            server: self.server,
+            server_ephemeral,
+            shared_ab,
+            shared_a_b,
+            hashed_ab,
+            signature_a,
+            server_mac,
+        };
+        Ok((next, msg3))
+    }
+}
+
+impl fmt::Debug for ClientAwaitingAccept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientAwaitingAccept")
+            .field("local", &self.local.public())
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientAwaitingAccept {
+    /// Checks message 4 (the server's signature over `K ‖ sig_A ‖ A_pub ‖ sha256(ab)`) and
+    /// derives the box-stream keys.
+    pub fn read_accept(self, msg4: &[u8; SERVER_ACCEPT_LEN]) -> Result<Session, HandshakeError> {
+        let shared_ab_long =
+            dh(&self.local.to_curve25519(), &self.server_ephemeral).map_err(|_| {
+                HandshakeError::LowOrderKey {
+                    phase: Phase::ServerChallenge,
+                }
+            })?;
+        let key4 = sha256(&[
+            &self.app_key.0,
+            &self.shared_ab,
+            &self.shared_a_b,
+            &shared_ab_long,
+        ]);
+        let signature_b: [u8; 64] =
+            open(&key4, msg4).ok_or(HandshakeError::InvalidServerAccept(AcceptFault::BoxOpen))?;
+        let local_public = self.local.public();
+        let signed = [
+            &self.app_key.0[..],
+            &self.signature_a,
+            &local_public.0,
+            &self.hashed_ab,
+        ]
+        .concat();
+        self.server
+            .verify(&signed, &signature_b)
+            .map_err(|_| HandshakeError::InvalidServerAccept(AcceptFault::BadSignature))?;
+        Ok(session(
+            &key4,
+            self.server,
+            &local_public,
+            &self.server_mac,
+            &self.client_mac,
+        ))
+    }
+}
+
+/// Runs the client side of the handshake over `stream`: sends message 1 at once, then reads
+/// exactly 64 and 80 bytes, each read (and write) limited by `timeout`.
+///
+/// On a rejection the stream is shut down; nothing but the four messages is ever written.
+pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    app_key: &AppKey,
+    local: &Keypair,
+    server: &PublicKey,
+    timeout: Duration,
+) -> Result<Session, HandshakeError> {
+    let result = run(stream, app_key, local, server, timeout).await;
+    match &result {
+        Ok(session) => tracing::debug!(server = %session.remote, "shs client handshake complete"),
+        Err(error) => {
+            tracing::debug!(%server, %error, "shs client handshake failed");
+            if error.is_rejection() {
+                reject(stream, timeout).await;
+            }
+        }
+    }
+    result
+}
+
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    app_key: &AppKey,
+    local: &Keypair,
+    server: &PublicKey,
+    timeout: Duration,
+) -> Result<Session, HandshakeError> {
+    let ephemeral = EphemeralKey::generate().map_err(HandshakeError::Random)?;
+    let start = ClientHandshake::new(app_key, local, server, ephemeral);
+    let side = Side::Client;
+    write_msg(
+        stream,
+        &start.challenge(),
+        side,
+        Phase::ClientChallenge,
+        timeout,
+    )
+    .await?;
+    let msg2 = read_msg(stream, side, Phase::ServerChallenge, timeout).await?;
+    let (waiting, msg3) = start.read_challenge(&msg2)?;
+    write_msg(stream, &msg3, side, Phase::ClientHello, timeout).await?;
+    let msg4 = read_msg(stream, side, Phase::ServerAccept, timeout).await?;
+    waiting.read_accept(&msg4)
+}

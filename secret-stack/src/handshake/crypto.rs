@@ -1,0 +1,181 @@
+//! The primitives of the handshake (§2.1): HMAC-SHA-512-256, SHA-256, X25519 with a low-order check,
+//! the zero-nonce secretbox of messages 3 and 4, and the ephemeral key pair.
+
+use std::fmt;
+
+use dryoc::classic::crypto_secretbox::{crypto_secretbox_easy, crypto_secretbox_open_easy};
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use sha2::{Digest as _, Sha256, Sha512};
+
+use crate::keys::{AppKey, KeyError, Keypair};
+
+/// Size of an HMAC-SHA-512-256 tag (libsodium `crypto_auth`).
+pub(crate) const MAC_LEN: usize = 32;
+/// Size of the Poly1305 tag in front of a secretbox.
+pub(crate) const BOX_TAG_LEN: usize = 16;
+
+/// The all-zero nonce of both handshake boxes.
+const ZERO_NONCE: [u8; 24] = [0; 24];
+
+/// HMAC-SHA-512 keyed by the app key, truncated to 32 bytes.
+fn mac(app_key: &AppKey, message: &[u8]) -> Hmac<Sha512> {
+    // HMAC zero-pads short keys to the block size, so padding here yields the same MAC and lets us
+    // use the infallible fixed-size constructor.
+    let mut padded = [0u8; 128];
+    padded[..32].copy_from_slice(&app_key.0);
+    let mut mac = Hmac::<Sha512>::new(&padded.into());
+    mac.update(message);
+    mac
+}
+
+/// `hmac(K, message)`: the first 32 bytes of HMAC-SHA-512.
+pub(crate) fn auth(app_key: &AppKey, message: &[u8]) -> [u8; MAC_LEN] {
+    let full = mac(app_key, message).finalize().into_bytes();
+    let mut tag = [0u8; MAC_LEN];
+    tag.copy_from_slice(&full[..MAC_LEN]);
+    tag
+}
+
+/// Constant-time check of a 32-byte `hmac(K, message)` tag.
+pub(crate) fn auth_verify(app_key: &AppKey, message: &[u8], tag: &[u8]) -> bool {
+    tag.len() == MAC_LEN && mac(app_key, message).verify_truncated_left(tag).is_ok()
+}
+
+/// SHA-256 of the concatenation of `parts`.
+pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part);
+    }
+    hash.finalize().into()
+}
+
+/// A Diffie-Hellman result that is all zeros: the peer's key has low order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LowOrder;
+
+/// `dh(secret, public)`: X25519, refusing an all-zero result like libsodium's `crypto_scalarmult`.
+pub(crate) fn dh(secret: &[u8; 32], public: &[u8; 32]) -> Result<[u8; 32], LowOrder> {
+    let shared = x25519_dalek::x25519(*secret, *public);
+    // Accumulate without an early exit so timing does not depend on the value.
+    if shared.iter().fold(0u8, |acc, b| acc | b) == 0 {
+        Err(LowOrder)
+    } else {
+        Ok(shared)
+    }
+}
+
+/// `box(message, Z24, key)`: XSalsa20-Poly1305, tag first (`crypto_secretbox_easy`).
+pub(crate) fn seal<const OUT: usize>(key: &[u8; 32], message: &[u8]) -> Option<[u8; OUT]> {
+    let mut out = [0u8; OUT];
+    if message.len() + BOX_TAG_LEN != OUT {
+        return None;
+    }
+    crypto_secretbox_easy(&mut out, message, &ZERO_NONCE, key).ok()?;
+    Some(out)
+}
+
+/// Opens a zero-nonce box; `None` if the tag does not verify.
+pub(crate) fn open<const OUT: usize>(key: &[u8; 32], boxed: &[u8]) -> Option<[u8; OUT]> {
+    if boxed.len() != OUT + BOX_TAG_LEN {
+        return None;
+    }
+    let mut out = [0u8; OUT];
+    crypto_secretbox_open_easy(&mut out, boxed, &ZERO_NONCE, key).ok()?;
+    Some(out)
+}
+
+/// A one-connection X25519 key pair (`a` or `b` of §2.2).
+///
+/// Any fresh X25519 pair is indistinguishable on the wire; [`EphemeralKey::from_ed25519_seed`]
+/// reproduces the JS derivation so tests can replay recorded runs. `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EphemeralKey {
+    secret: [u8; 32],
+    public: [u8; 32],
+}
+
+impl EphemeralKey {
+    /// A fresh random ephemeral key pair.
+    pub fn generate() -> Result<Self, KeyError> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(KeyError::Random)?;
+        Ok(Self::from_secret(&secret))
+    }
+
+    /// The pair of an X25519 secret scalar (clamped when used, as X25519 always does).
+    pub fn from_secret(secret: &[u8; 32]) -> Self {
+        let public = x25519_dalek::x25519(*secret, x25519_dalek::X25519_BASEPOINT_BYTES);
+        EphemeralKey {
+            secret: *secret,
+            public,
+        }
+    }
+
+    /// The JS way: an Ed25519 key pair from `seed`, both halves converted to Curve25519 (§1.4).
+    pub fn from_ed25519_seed(seed: &[u8; 32]) -> Self {
+        Self::from_secret(&Keypair::from_seed(seed).to_curve25519())
+    }
+
+    /// The public key sent in message 1 or 2.
+    pub fn public(&self) -> [u8; 32] {
+        self.public
+    }
+
+    /// The secret scalar.
+    pub fn secret(&self) -> [u8; 32] {
+        self.secret
+    }
+}
+
+impl fmt::Debug for EphemeralKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EphemeralKey")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_is_sha512_truncated_and_checked() {
+        // RFC 4231 test case 2 has a 4-byte key, "Jefe"; our app keys are 32 bytes, so check
+        // the zero-padding equivalence against the general constructor instead.
+        let key = AppKey([0x42; 32]);
+        let mut general = <Hmac<Sha512> as hmac::KeyInit>::new_from_slice(&key.0).unwrap();
+        general.update(b"msg");
+        let full = general.finalize().into_bytes();
+        assert_eq!(&auth(&key, b"msg")[..], &full[..32]);
+        assert!(auth_verify(&key, b"msg", &full[..32]));
+        assert!(!auth_verify(&key, b"msh", &full[..32]));
+        assert!(!auth_verify(&key, b"msg", &full[..31]));
+    }
+
+    #[test]
+    fn dh_refuses_low_order_points() {
+        let eph = EphemeralKey::from_secret(&[5; 32]);
+        assert_eq!(dh(&eph.secret, &[0; 32]), Err(LowOrder));
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        assert_eq!(dh(&eph.secret, &one), Err(LowOrder));
+        let other = EphemeralKey::from_secret(&[6; 32]);
+        assert_eq!(
+            dh(&eph.secret, &other.public),
+            dh(&other.secret, &eph.public)
+        );
+    }
+
+    #[test]
+    fn boxes_round_trip_and_detect_tampering() {
+        let key = [1u8; 32];
+        let sealed: [u8; 80] = seal(&key, &[9u8; 64]).unwrap();
+        assert_eq!(open::<64>(&key, &sealed), Some([9u8; 64]));
+        let mut bad = sealed;
+        bad[20] ^= 1;
+        assert_eq!(open::<64>(&key, &bad), None);
+        assert_eq!(open::<64>(&[2; 32], &sealed), None);
+    }
+}
