@@ -190,14 +190,18 @@ pub async fn run_checks<C: Caller + ?Sized>(caller: &C, is_master: bool) -> Vec<
     out.push(
         run("test.collect + test.collected", async {
             let sent = vec![json!(1), json!("two"), json!({"three": 3}), json!([4])];
-            let items: Vec<Body> = sent.iter().cloned().map(Body::from_json).collect();
+            let mut items: Vec<Body> = sent.iter().cloned().map(Body::from_json).collect();
+            // Binary items come back as "binary:" + base64 (tests/interop/README.md).
+            items.push(Body::Binary(Bytes::from_static(&[0, 1, 2, 254, 255])));
+            let mut want = sent;
+            want.push(json!("binary:AAEC/v8="));
             caller
                 .sink(&["test", "collect"], vec![], stream::iter(items).boxed())
                 .await
                 .map_err(|e| format!("sink ended with error {e}"))?;
             let got = caller.call(&["test", "collected"], vec![]).await;
             let got = got.map_err(|e| format!("collected: {e}"))?.into_json();
-            expect_eq("collected()", &got, &Value::Array(sent))
+            expect_eq("collected()", &got, &Value::Array(want))
         })
         .await,
     );
@@ -284,6 +288,97 @@ pub async fn run_checks<C: Caller + ?Sized>(caller: &C, is_master: bool) -> Vec<
                 &body.into_json(),
                 &json!("hello again"),
             )
+        })
+        .await,
+    );
+
+    out.push(
+        run("200 parallel calls", async {
+            let calls = (0..200u64).map(|i| async move {
+                let (path, args, want) = if i % 2 == 0 {
+                    (
+                        ["test", "add"],
+                        vec![json!(i), json!(1000)],
+                        json!(i + 1000),
+                    )
+                } else {
+                    (
+                        ["test", "hello"],
+                        vec![json!(format!("n{i}"))],
+                        json!(format!("hello n{i}")),
+                    )
+                };
+                let got = caller.call(&path, args).await;
+                match got.map(Body::into_json) {
+                    Ok(got) if got == want => Ok(()),
+                    other => Err(format!("call {i}: expected {want}, got {other:?}")),
+                }
+            });
+            let failures: Vec<String> = futures::future::join_all(calls)
+                .await
+                .into_iter()
+                .filter_map(Result::err)
+                .collect();
+            match failures.first() {
+                None => Ok("200 answers, all right".into()),
+                Some(first) => Err(format!("{} wrong, first: {first}", failures.len())),
+            }
+        })
+        .await,
+    );
+
+    out.push(
+        run("parallel sources", async {
+            let (counted, bytes, one) = futures::join!(
+                collect_source(caller, &["test", "count"], vec![json!(300)]),
+                collect_source(
+                    caller,
+                    &["test", "bytes"],
+                    vec![json!(100_000), json!(7000)]
+                ),
+                collect_source(caller, &["test", "count"], vec![json!(1)]),
+            );
+            for (name, (_, err)) in [
+                ("count(300)", &counted),
+                ("bytes", &bytes),
+                ("count(1)", &one),
+            ] {
+                if let Some(e) = err {
+                    return Err(format!("{name} ended with error {e}"));
+                }
+            }
+            let counted = Value::Array(counted.0.into_iter().map(Body::into_json).collect());
+            expect_eq(
+                "count(300)",
+                &counted,
+                &Value::Array((0..300).map(Value::from).collect()),
+            )?;
+            let one = Value::Array(one.0.into_iter().map(Body::into_json).collect());
+            expect_eq("count(1)", &one, &json!([0]))?;
+            let mut offset = 0usize;
+            for chunk in &bytes.0 {
+                let Body::Binary(chunk) = chunk else {
+                    return Err(format!("bytes: chunk at {offset} is not binary"));
+                };
+                let want = if 100_000 - offset >= 7000 {
+                    7000
+                } else {
+                    100_000 - offset
+                };
+                if chunk.len() != want
+                    || chunk
+                        .iter()
+                        .enumerate()
+                        .any(|(k, b)| usize::from(*b) != (offset + k) % 256)
+                {
+                    return Err(format!("bytes: wrong chunk at offset {offset}"));
+                }
+                offset += chunk.len();
+            }
+            if offset != 100_000 {
+                return Err(format!("bytes: {offset} bytes instead of 100000"));
+            }
+            Ok("3 sources at once, all complete".into())
         })
         .await,
     );

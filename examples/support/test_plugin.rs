@@ -9,16 +9,23 @@
 //! | `count(n)` | source | `0 .. n-1` |
 //! | `bytes(total, chunkSize = 65536)` | source | binary chunks; byte at stream offset `j` is `j % 256` |
 //! | `collect()` | sink | stores what it receives |
-//! | `collected()` | async | what the last `collect` stored |
+//! | `collected()` | async | what the last `collect` stored, binary items as `"binary:" + base64` |
 //! | `echo()` | duplex | sends back every item as received |
 //! | `secret()` | async | `"the secret is 42"`, masters only |
 //!
 //! The `collect` store belongs to one [`methods`] call: build the methods once per connection for
 //! per-connection storage (if one table serves many connections, the store is kept per caller id).
+//!
+//! `collected` answers once the last `collect` has finished: a JS caller's sink callback fires as
+//! soon as it has *sent* its end, so it asks `collected` right away, and here the sink runs in its
+//! own task that may not have drained its input yet (JS, single-threaded, stores items as they
+//! arrive and cannot see the difference).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt, stream};
 use secret_stack::keys::PublicKey;
@@ -26,6 +33,7 @@ use secret_stack::rpc::{
     Body, CallContext, CallKind, Incoming, Method, Permissions, RemoteError, Reply,
 };
 use serde_json::Value;
+use tokio::sync::watch;
 
 /// The mount name of the plugin.
 pub const PREFIX: &str = "test";
@@ -72,7 +80,8 @@ pub fn permissions(is_self_or_master: bool) -> Permissions {
     }
 }
 
-type Store = Arc<Mutex<HashMap<PublicKey, Vec<Value>>>>;
+/// Per caller: what its last `collect` stored, `None` while that collect is still running.
+type Store = Arc<Mutex<HashMap<PublicKey, watch::Receiver<Option<Vec<Value>>>>>>;
 
 fn error(method: &str, message: &str) -> RemoteError {
     RemoteError::new(format!("{PREFIX}.{method}: {message}"))
@@ -156,24 +165,30 @@ pub fn methods() -> Vec<Method> {
             }
         }),
         method("collect", CallKind::Sink, move |ctx, _, input| {
-            let store = Arc::clone(&collect_store);
+            let (done, stored) = watch::channel(None);
+            collect_store
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(ctx.remote, stored);
             let Some(mut input) = input else {
                 return Reply::Done(async { Err(error("collect", "no input")) }.boxed());
             };
             Reply::Done(
                 async move {
                     let mut got = Vec::new();
+                    let mut result = Ok(());
                     while let Some(item) = input.next().await {
                         match item {
-                            Ok(body) => got.push(body.into_json()),
-                            Err(e) => return Err(error("collect", &e.to_string())),
+                            Ok(body) => got.push(collected_form(body)),
+                            Err(e) => {
+                                result = Err(error("collect", &e.to_string()));
+                                break;
+                            }
                         }
                     }
-                    store
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(ctx.remote, got);
-                    Ok(())
+                    // What arrived before an error is kept too.
+                    done.send_replace(Some(got));
+                    result
                 }
                 .boxed(),
             )
@@ -183,9 +198,21 @@ pub fn methods() -> Vec<Method> {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .get(&ctx.remote)
-                .cloned()
-                .unwrap_or_default();
-            value(Ok(Body::Json(Value::Array(stored))))
+                .cloned();
+            Reply::Value(
+                async move {
+                    let Some(mut stored) = stored else {
+                        return Ok(Body::Json(Value::Array(Vec::new())));
+                    };
+                    match stored.wait_for(Option::is_some).await {
+                        Ok(items) => Ok(Body::Json(Value::Array(
+                            items.as_ref().cloned().unwrap_or_default(),
+                        ))),
+                        Err(_) => Err(error("collected", "the last collect was abandoned")),
+                    }
+                }
+                .boxed(),
+            )
         }),
         method("echo", CallKind::Duplex, |_, _, input| match input {
             Some(input) => Reply::Stream(
@@ -199,6 +226,15 @@ pub fn methods() -> Vec<Method> {
             value(Ok(Body::from("the secret is 42")))
         }),
     ]
+}
+
+/// How `collected` returns a stored item over JSON: a binary item becomes the string `"binary:"`
+/// followed by its standard base64 (with padding); any other item is returned as received.
+pub fn collected_form(body: Body) -> Value {
+    match body {
+        Body::Binary(bytes) => Value::String(format!("binary:{}", STANDARD.encode(&bytes))),
+        other => other.into_json(),
+    }
 }
 
 /// `total` bytes in chunks of `chunk`, the byte at offset `j` being `j % 256`.
