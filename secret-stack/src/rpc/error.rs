@@ -18,7 +18,7 @@ pub struct RemoteError {
     /// The serialized typed error of a Rust plugin method (`#[plugin]` methods returning
     /// `Result<T, E>`), which a typed client decodes back into `E`. JS peers ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<serde_json::Value>,
+    pub data: Option<Box<serde_json::Value>>,
 }
 
 fn default_error_name() -> String {
@@ -48,7 +48,7 @@ impl RemoteError {
 
     /// The same error carrying `data`, the serialized typed error of a Rust method.
     pub fn with_data(mut self, data: serde_json::Value) -> Self {
-        self.data = Some(data);
+        self.data = Some(Box::new(data));
         self
     }
 }

@@ -101,7 +101,7 @@ pub fn parse_error(body: &Body) -> RemoteError {
             message: message.clone(),
             name,
             stack,
-            data: map.get("data").cloned(),
+            data: map.get("data").cloned().map(Box::new),
         };
     }
     let text = match body {

@@ -83,7 +83,7 @@ pub fn decode_typed_error<E: DeserializeOwned>(error: RpcError) -> CallError<E> 
     if let RpcError::Remote(RemoteError {
         data: Some(data), ..
     }) = &error
-        && let Ok(typed) = serde_json::from_value::<E>(data.clone())
+        && let Ok(typed) = serde_json::from_value::<E>((**data).clone())
     {
         return CallError::Method(typed);
     }

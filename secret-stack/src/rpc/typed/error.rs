@@ -88,8 +88,8 @@ mod tests {
         assert_eq!(e.message, "wheel is broken");
         assert_eq!(e.name, "Error");
         assert_eq!(
-            e.data,
-            Some(serde_json::json!({"Broken": {"part": "wheel"}}))
+            e.data.as_deref(),
+            Some(&serde_json::json!({"Broken": {"part": "wheel"}}))
         );
     }
 
