@@ -9,9 +9,11 @@ pub mod codec;
 pub mod connection;
 pub mod dispatch;
 pub mod error;
+pub mod local;
 pub mod manifest;
 pub mod packet;
 pub mod permissions;
+pub mod typed;
 
 pub use body::Body;
 pub use caller::Caller;
@@ -21,6 +23,8 @@ pub use connection::{
 };
 pub use dispatch::{CallContext, Incoming, Method, MethodTable, Outgoing, Reply};
 pub use error::{RemoteError, RpcError};
+pub use local::LocalCaller;
 pub use manifest::{CallKind, Manifest};
 pub use packet::{Frame, Packet};
 pub use permissions::Permissions;
+pub use typed::{CallError, Sink, Source, TypedStream};

@@ -101,6 +101,7 @@ pub fn parse_error(body: &Body) -> RemoteError {
             message: message.clone(),
             name,
             stack,
+            data: map.get("data").cloned(),
         };
     }
     let text = match body {
