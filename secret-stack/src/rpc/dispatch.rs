@@ -26,6 +26,25 @@ pub struct CallContext {
     pub remote: PublicKey,
     /// The permissions the caller's connection was granted.
     pub permissions: Arc<Permissions>,
+    /// The connection the call came over: unique per connection within the process (the stack
+    /// numbers them from 1), `0` for local calls. Plugins key per-connection state on it.
+    pub connection: u64,
+}
+
+impl CallContext {
+    /// The context of calls arriving over connection number `connection`.
+    pub fn new(remote: PublicKey, permissions: Permissions, connection: u64) -> Self {
+        CallContext {
+            remote,
+            permissions: Arc::new(permissions),
+            connection,
+        }
+    }
+
+    /// The context of the node calling itself: its own key, full permissions, connection `0`.
+    pub fn local(own: PublicKey) -> Self {
+        CallContext::new(own, Permissions::full(), 0)
+    }
 }
 
 /// The stream of values the caller sends to a sink or duplex method. It ends with `None` after the
