@@ -13,13 +13,14 @@ use base64::engine::general_purpose::STANDARD;
 use futures::{FutureExt, StreamExt, stream};
 use secret_stack::Plugin;
 use secret_stack::keys::{Keypair, PublicKey};
-use secret_stack::multiserver::{Scope, Unix, Ws};
+use secret_stack::multiserver::{NoAuth, Scope, Unix, Ws};
 use secret_stack::rpc::{
     Body, CallContext, CallKind, Caller, Incoming, Manifest, Method, Permissions, RemoteError,
     Reply, RpcError,
 };
 use secret_stack::stack::{
-    App, AuthDecision, Builder, Config, DisconnectReason, Event, Peer, SecretStack, StartError,
+    App, AuthDecision, Builder, Config, ConnectError, DisconnectReason, Event, Peer, SecretStack,
+    StartError,
 };
 use secret_stack_tests::vectors;
 use serde_json::{Value, json};
@@ -41,16 +42,16 @@ fn key(n: u8) -> PublicKey {
     Keypair::from_seed(&[n; 32]).public()
 }
 
-/// A config listening on 127.0.0.1 with `net~shs`, with `extra` laid over `global`.
+/// A config listening on 127.0.0.1 with `net~shs` (unless `extra` has `connections`, which then
+/// replace these), with `extra` laid over `global`.
 fn config(n: u8, extra: Value) -> Config {
-    let mut global = json!({
-        "caps": {"shs": APP_KEY},
-        "seed": seed(n),
-        "connections": {
+    let mut global = json!({"caps": {"shs": APP_KEY}, "seed": seed(n)});
+    if extra.get("connections").is_none() {
+        global["connections"] = json!({
             "incoming": {"net": [{"scope": "device", "transform": "shs", "host": "127.0.0.1"}]},
             "outgoing": {"net": [{"transform": "shs"}]}
-        }
-    });
+        });
+    }
     secret_stack::stack::merge::deep_merge(&mut global, &extra);
     Config::from_json(json!({ "global": global })).expect("config")
 }
@@ -81,7 +82,10 @@ impl Plugin for HandPlugin {
         m
     }
     fn permissions(&self) -> BTreeMap<String, Permissions> {
-        BTreeMap::from([("anonymous".into(), Permissions::allow(self.anonymous.clone()))])
+        BTreeMap::from([(
+            "anonymous".into(),
+            Permissions::allow(self.anonymous.clone()),
+        )])
     }
     fn methods(self: Arc<Self>) -> Vec<Method> {
         self.methods.clone()
@@ -117,13 +121,21 @@ fn live_plugin() -> HandPlugin {
                     value(json!(format!("hello {name}")))
                 }),
             ),
-            method("adminOnly", CallKind::Sync, Arc::new(|_, _, _| value(json!("admin secret")))),
+            method(
+                "adminOnly",
+                CallKind::Sync,
+                Arc::new(|_, _, _| value(json!("admin secret"))),
+            ),
             method(
                 "count",
                 CallKind::Source,
                 Arc::new(|_, args, _| {
                     let n = args.first().and_then(Value::as_u64).unwrap_or(0);
-                    Reply::Stream(stream::iter(1..=n).map(|i| Ok(Body::from_json(json!(i)))).boxed())
+                    Reply::Stream(
+                        stream::iter(1..=n)
+                            .map(|i| Ok(Body::from_json(json!(i))))
+                            .boxed(),
+                    )
                 }),
             ),
         ],
@@ -138,7 +150,15 @@ fn demo_plugin() -> HandPlugin {
     HandPlugin {
         name: "demo-kit".into(),
         needs: vec![],
-        anonymous: vec!["collect", "collected", "echo", "whoami", "boom", "slow", "forever"],
+        anonymous: vec![
+            "collect",
+            "collected",
+            "echo",
+            "whoami",
+            "boom",
+            "slow",
+            "forever",
+        ],
         methods: vec![
             method(
                 "collect",
@@ -175,7 +195,11 @@ fn demo_plugin() -> HandPlugin {
                 CallKind::Sync,
                 Arc::new(|ctx, _, _| value(json!([ctx.remote.id(), ctx.connection]))),
             ),
-            method("boom", CallKind::Async, Arc::new(|_, _, _| panic!("plugin bug"))),
+            method(
+                "boom",
+                CallKind::Async,
+                Arc::new(|_, _, _| panic!("plugin bug")),
+            ),
             method(
                 "slow",
                 CallKind::Async,
@@ -257,7 +281,10 @@ async fn exercise(client: &App, peer: &Peer, server: &App) {
         .call(&["hello"], vec![json!("from server")])
         .await
         .unwrap();
-    assert_eq!(hello, live()["server_calls_back_over_client_connection_allowed"]["value"]);
+    assert_eq!(
+        hello,
+        live()["server_calls_back_over_client_connection_allowed"]["value"]
+    );
     assert_eq!(
         err_text(back.rpc().call::<Value>(&["adminOnly"], vec![]).await),
         live()["server_calls_back_over_client_connection_denied"]["err"]
@@ -303,10 +330,17 @@ async fn net_apps_call_each_other_and_close_cleanly() {
     let second = within(client.connect_to("127.0.0.1", port, &server.id()))
         .await
         .unwrap();
-    let (id, number): (String, u64) = second.rpc().call(&["demoKit", "whoami"], vec![]).await.unwrap();
+    let (id, number): (String, u64) = second
+        .rpc()
+        .call(&["demoKit", "whoami"], vec![])
+        .await
+        .unwrap();
     assert_eq!(id, client.id().id());
     let on_server: Vec<u64> = server.peers().iter().map(Peer::connection).collect();
-    assert!(on_server.contains(&number) && number != peer.connection(), "{on_server:?}");
+    assert!(
+        on_server.contains(&number) && number != peer.connection(),
+        "{on_server:?}"
+    );
     let (own, zero): (String, u64) = client
         .local()
         .call(&["demoKit", "whoami"], vec![])
@@ -319,13 +353,16 @@ async fn net_apps_call_each_other_and_close_cleanly() {
     close_both(&client, &server).await;
 }
 
-async fn over(builder: Builder, connections: Value) {
+async fn over(builder: Builder, transport: &str, connections: Value) {
     let extra = json!({"connections": connections});
     let server = start(&builder, config(3, extra.clone())).await;
     let client = start(&builder, config(4, extra)).await;
     let address = server.address(Scope::Device);
+    assert!(!address.contains(';'), "{address}");
     let peer = within(client.connect(&address)).await.expect("connects");
     assert_eq!(peer.id(), server.id());
+    assert_eq!(peer.transport(), transport);
+    assert_eq!(server.peers()[0].transport(), transport);
     exercise(&client, &peer, &server).await;
     close_both(&client, &server).await;
 }
@@ -336,6 +373,7 @@ async fn unix_apps_call_each_other() {
     std::fs::create_dir_all(&dir).unwrap();
     over(
         builder().transport(Unix),
+        "unix",
         json!({
             "incoming": {"unix": [{"scope": "device", "transform": "shs", "path": dir}]},
             "outgoing": {"unix": [{"transform": "shs"}]}
@@ -346,9 +384,78 @@ async fn unix_apps_call_each_other() {
 }
 
 #[tokio::test]
+async fn noauth_transform_grants_full_access_over_unix() {
+    let dir = std::env::temp_dir().join(format!("ss-stack-noauth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let connections = json!({"connections": {
+        "incoming": {"unix": [{"scope": "device", "transform": "noauth", "path": dir}]},
+        "outgoing": {"unix": [{"transform": "noauth"}]}
+    }});
+    let with_noauth = |n| builder().transport(Unix).transform(NoAuth::new(key(n)));
+    let server = start(&with_noauth(8), config(8, connections.clone())).await;
+    let client = start(&with_noauth(9), config(9, connections)).await;
+    let address = server.address(Scope::Device);
+    assert!(
+        address.starts_with("unix:") && address.ends_with("~noauth"),
+        "{address}"
+    );
+    let peer = within(client.connect(&address)).await.unwrap();
+    // As in JS, noauth reports the local key as the remote's, and grants full access.
+    assert_eq!(peer.id(), client.id());
+    let secret: String = peer.rpc().call(&["adminOnly"], vec![]).await.unwrap();
+    assert_eq!(secret, "admin secret");
+    close_both(&client, &server).await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn a_failing_listener_does_not_stop_the_others_and_handshakes_time_out() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let entry = |port: Option<u16>| json!({"scope": "device", "transform": "shs", "host": "127.0.0.1", "port": port});
+    let app = builder()
+        .build(config(
+            70,
+            json!({
+                "connections": {"incoming": {"net": [entry(Some(port)), entry(None)]}},
+                "timers": {"handshake": 200}
+            }),
+        ))
+        .unwrap();
+    let mut events = app.events();
+    within(app.listen()).await;
+    assert!(matches!(next_event(&mut events).await, Event::Listening));
+    let address = app.address(Scope::Device);
+    assert!(
+        !address.contains(&format!(":{port}~")) && address.starts_with("net:127.0.0.1:"),
+        "{address}"
+    );
+
+    // A client that never speaks is dropped after the handshake's per-read timeout.
+    let host = address
+        .split('~')
+        .next()
+        .unwrap()
+        .trim_start_matches("net:")
+        .to_owned();
+    let mut silent = tokio::net::TcpStream::connect(host).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut buf = [0; 64];
+    let read = within(tokio::io::AsyncReadExt::read(&mut silent, &mut buf)).await;
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        started.elapsed()
+    );
+    within(app.close()).await;
+}
+
+#[tokio::test]
 async fn ws_apps_call_each_other() {
     over(
         builder().transport(Ws),
+        "ws",
         json!({
             "incoming": {"ws": [{"scope": "device", "transform": "shs", "host": "127.0.0.1"}]},
             "outgoing": {"ws": [{"transform": "shs"}]}
@@ -369,10 +476,15 @@ async fn anonymous_and_master_permissions() {
     let peer = within(anon.connect(&address)).await.unwrap();
     let rpc = peer.rpc();
     assert_eq!(
-        rpc.call::<String>(&["hello"], vec![json!("anon")]).await.unwrap(),
+        rpc.call::<String>(&["hello"], vec![json!("anon")])
+            .await
+            .unwrap(),
         live["anonymous_allowed_call"]["value"]
     );
-    assert_eq!(err_text(rpc.call::<Value>(&["adminOnly"], vec![]).await), live["anonymous_denied_call"]["err"]);
+    assert_eq!(
+        err_text(rpc.call::<Value>(&["adminOnly"], vec![]).await),
+        live["anonymous_denied_call"]["err"]
+    );
     assert_eq!(
         err_text(rpc.call::<Value>(&["address"], vec![]).await),
         live["anonymous_denied_core_method"]["err"]
@@ -384,16 +496,36 @@ async fn anonymous_and_master_permissions() {
     let peer = within(master.connect(&address)).await.unwrap();
     let secret: String = peer.rpc().call(&["adminOnly"], vec![]).await.unwrap();
     assert_eq!(secret, live["admin_call_with_full_permissions"]["value"]);
-    let their_address: String = peer.rpc().call(&["address"], vec![json!("device")]).await.unwrap();
+    let their_address: String = peer
+        .rpc()
+        .call(&["address"], vec![json!("device")])
+        .await
+        .unwrap();
     assert_eq!(their_address, address);
-    let none: Value = peer.rpc().call(&["multiserver", "address"], vec![json!("public")]).await.unwrap();
+    let none: Value = peer
+        .rpc()
+        .call(&["multiserver", "address"], vec![json!("public")])
+        .await
+        .unwrap();
     assert_eq!(none, Value::Null);
-    let parsed: Value = peer.rpc().call(&["multiserver", "parse"], vec![json!(address)]).await.unwrap();
+    let parsed: Value = peer
+        .rpc()
+        .call(&["multiserver", "parse"], vec![json!(address)])
+        .await
+        .unwrap();
     assert_eq!(parsed[0][1]["name"], "shs");
     // The `auth` core method: full access for a master, null (anonymous) for others.
-    let full: Value = peer.rpc().call(&["auth"], vec![json!(key(7).id())]).await.unwrap();
+    let full: Value = peer
+        .rpc()
+        .call(&["auth"], vec![json!(key(7).id())])
+        .await
+        .unwrap();
     assert_eq!(full, json!({"allow": null, "deny": null}));
-    let anonymous: Value = peer.rpc().call(&["auth"], vec![json!(key(6).id())]).await.unwrap();
+    let anonymous: Value = peer
+        .rpc()
+        .call(&["auth"], vec![json!(key(6).id())])
+        .await
+        .unwrap();
     assert_eq!(anonymous, Value::Null);
 
     // A connection to oneself has full access too.
@@ -418,23 +550,25 @@ async fn auth_hooks_allow_reject_and_fall_through() {
                 next.run(id).await
             }
         })
+        // The newer hook runs first: it rejects two ids and passes the others down.
         .auth_hook(move |id, next| async move {
-            if id == blocked || id == friend {
-                // The newer hook runs first: it passes the friend down, rejects `blocked`.
-                if id == blocked {
-                    return AuthDecision::Reject("blocked".into());
-                }
+            if id == blocked || id == refused {
+                AuthDecision::Reject(format!("{id} is not welcome"))
+            } else {
+                next.run(id).await
             }
-            if id == refused {
-                return AuthDecision::Reject("refused".into());
-            }
-            next.run(id).await
         });
     let server = start(&b, config(10, json!({}))).await;
     let address = server.address(Scope::Device);
-    assert_eq!(server.auth(friend).await, AuthDecision::Allow(Permissions::allow(["adminOnly"])));
+    assert_eq!(
+        server.auth(friend).await,
+        AuthDecision::Allow(Permissions::allow(["adminOnly"]))
+    );
     assert_eq!(server.auth(stranger).await, AuthDecision::Anonymous);
-    assert_eq!(server.auth(server.id()).await, AuthDecision::Allow(Permissions::full()));
+    assert_eq!(
+        server.auth(server.id()).await,
+        AuthDecision::Allow(Permissions::full())
+    );
 
     let plain = SecretStack::builder().plugin(live_plugin());
     let f = start(&plain, config(11, json!({}))).await;
@@ -457,8 +591,11 @@ async fn auth_hooks_allow_reject_and_fall_through() {
     assert_eq!(hello, "hello s");
 
     // Handshake failures that are not auth's doing, and an address nobody understands.
-    let wrong_cap = SecretStack::builder()
-        .app_key("1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=".parse().unwrap());
+    let wrong_cap = SecretStack::builder().app_key(
+        "1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s="
+            .parse()
+            .unwrap(),
+    );
     let other = start(&wrong_cap, config(15, json!({}))).await;
     let err = within(other.connect(&address)).await.unwrap_err();
     assert_js_error(&err, &live["wrong_app_key"]["err"]);
@@ -476,7 +613,10 @@ async fn auth_hooks_allow_reject_and_fall_through() {
 fn assert_js_error(err: &impl std::fmt::Display, js: &Value) {
     let js = js.as_str().expect("a JS error text");
     let text = err.to_string();
-    assert!(text == js || text.starts_with(&format!("{js}: ")), "{text:?} is not {js:?}");
+    assert!(
+        text == js || text.starts_with(&format!("{js}: ")),
+        "{text:?} is not {js:?}"
+    );
 }
 
 async fn next_event(events: &mut broadcast::Receiver<Event>) -> Event {
@@ -488,15 +628,24 @@ async fn events_come_in_order_and_peers_follow_them() {
     let b = builder();
     let server = b.build(config(20, json!({}))).unwrap();
     let mut server_events = server.events();
-    assert_eq!(server.address(Scope::Device), "", "no address before listening");
+    assert_eq!(
+        server.address(Scope::Device),
+        "",
+        "no address before listening"
+    );
     within(server.listen()).await;
     within(server.listen()).await; // idempotent: one Listening event
     let client = b.build(config(21, json!({}))).unwrap();
     let mut client_events = client.events();
     within(client.listen()).await;
 
-    let peer = within(client.connect(&server.address(Scope::Device))).await.unwrap();
-    assert!(matches!(next_event(&mut client_events).await, Event::Listening));
+    let peer = within(client.connect(&server.address(Scope::Device)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_event(&mut client_events).await,
+        Event::Listening
+    ));
     match next_event(&mut client_events).await {
         Event::Connect { peer: p, is_client } => {
             assert!(is_client);
@@ -504,7 +653,10 @@ async fn events_come_in_order_and_peers_follow_them() {
         }
         other => panic!("expected Connect, got {other:?}"),
     }
-    assert!(matches!(next_event(&mut server_events).await, Event::Listening));
+    assert!(matches!(
+        next_event(&mut server_events).await,
+        Event::Listening
+    ));
     match next_event(&mut server_events).await {
         Event::Connect { peer: p, is_client } => {
             assert!(!is_client);
@@ -518,10 +670,18 @@ async fn events_come_in_order_and_peers_follow_them() {
     within(client.close()).await;
     within(client.close()).await; // idempotent
     match next_event(&mut client_events).await {
-        Event::Disconnect { id, is_client, reason, .. } => {
+        Event::Disconnect {
+            id,
+            is_client,
+            reason,
+            ..
+        } => {
             assert_eq!(id, server.id());
             assert!(is_client);
-            assert!(matches!(reason, DisconnectReason::Ended(ref e) if e.is_clean()), "{reason:?}");
+            assert!(
+                matches!(reason, DisconnectReason::Ended(ref e) if e.is_clean()),
+                "{reason:?}"
+            );
         }
         other => panic!("expected Disconnect, got {other:?}"),
     }
@@ -534,7 +694,8 @@ async fn events_come_in_order_and_peers_follow_them() {
         other => panic!("expected Disconnect, got {other:?}"),
     }
     assert!(server.peers().is_empty() && client.peers().is_empty());
-    assert!(matches!(within(client.connect(&server.address(Scope::Device))).await, Err(_)));
+    let refused = within(client.connect(&server.address(Scope::Device))).await;
+    assert!(matches!(refused, Err(ConnectError::Closed)), "{refused:?}");
     within(server.close()).await;
     assert!(matches!(next_event(&mut server_events).await, Event::Close));
 }
@@ -564,7 +725,11 @@ async fn idle_connections_are_dropped_but_not_self_connections() {
     })
     .await;
     assert!(matches!(reason, DisconnectReason::Inactive), "{reason:?}");
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     // The client sees the connection end without a goodbye.
     assert!(!within(peer.closed()).await.is_clean());
     // The self-connection (both ends of it) outlived the timeout.
@@ -593,15 +758,28 @@ async fn close_runs_hooks_ends_calls_and_frees_the_port() {
                 let order = Arc::clone(&order);
                 async move { order.lock().unwrap().push("plugin") }
             });
-            Ok::<_, std::io::Error>(HandPlugin { name: "closer".into(), needs: vec![], methods: vec![], anonymous: vec![] })
+            Ok::<_, std::io::Error>(HandPlugin {
+                name: "closer".into(),
+                needs: vec![],
+                methods: vec![],
+                anonymous: vec![],
+            })
         });
     let server = start(&b, config(40, json!({}))).await;
-    let client = start(&SecretStack::builder().plugin(live_plugin()).plugin(demo_plugin()), config(41, json!({}))).await;
+    let client = start(
+        &SecretStack::builder()
+            .plugin(live_plugin())
+            .plugin(demo_plugin()),
+        config(41, json!({})),
+    )
+    .await;
     let address = server.address(Scope::Device);
     let peer = within(client.connect(&address)).await.unwrap();
 
     // Graceful close waits for the outstanding call; a never-ending stream is cut at the deadline.
-    let slow = peer.rpc().call::<String>(&["demoKit", "slow"], vec![json!(200)]);
+    let slow = peer
+        .rpc()
+        .call::<String>(&["demoKit", "slow"], vec![json!(200)]);
     let mut forever = peer.rpc().source(&["demoKit", "forever"], vec![]);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let closing = tokio::spawn({
@@ -611,10 +789,28 @@ async fn close_runs_hooks_ends_calls_and_frees_the_port() {
     assert_eq!(within(slow).await.unwrap(), "done");
     assert!(within(forever.next()).await.expect("an end").is_err());
     within(closing).await.unwrap();
-    assert_eq!(*order.lock().unwrap(), ["plugin", "builder"], "newest hook first");
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["plugin", "builder"],
+        "newest hook first"
+    );
     assert!(server.peers().is_empty());
-    assert!(tokio::net::TcpStream::connect(address.split('~').next().unwrap().trim_start_matches("net:")).await.is_err());
-    assert_eq!(server.address(Scope::Device), address, "addresses stay readable");
+    assert!(
+        tokio::net::TcpStream::connect(
+            address
+                .split('~')
+                .next()
+                .unwrap()
+                .trim_start_matches("net:")
+        )
+        .await
+        .is_err()
+    );
+    assert_eq!(
+        server.address(Scope::Device),
+        address,
+        "addresses stay readable"
+    );
     within(client.close()).await;
 }
 
@@ -623,9 +819,13 @@ async fn close_now_ends_the_peers_calls_at_once() {
     let b = builder();
     let server = start(&b, config(42, json!({}))).await;
     let client = start(&b, config(43, json!({}))).await;
-    let peer = within(client.connect(&server.address(Scope::Device))).await.unwrap();
+    let peer = within(client.connect(&server.address(Scope::Device)))
+        .await
+        .unwrap();
     let mut forever = peer.rpc().source(&["demoKit", "forever"], vec![]);
-    let slow = peer.rpc().call::<String>(&["demoKit", "slow"], vec![json!(60_000)]);
+    let slow = peer
+        .rpc()
+        .call::<String>(&["demoKit", "slow"], vec![json!(60_000)]);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = tokio::time::Instant::now();
     within(server.close_now()).await;
@@ -640,10 +840,19 @@ async fn a_panicking_handler_does_not_kill_the_app() {
     let b = builder();
     let server = start(&b, config(50, json!({}))).await;
     let client = start(&b, config(51, json!({}))).await;
-    let peer = within(client.connect(&server.address(Scope::Device))).await.unwrap();
+    let peer = within(client.connect(&server.address(Scope::Device)))
+        .await
+        .unwrap();
     let message = err_text(peer.rpc().call::<Value>(&["demoKit", "boom"], vec![]).await);
-    assert!(message.contains("panicked") && message.contains("plugin bug"), "{message}");
-    let hello: String = peer.rpc().call(&["hello"], vec![json!("again")]).await.unwrap();
+    assert!(
+        message.contains("panicked") && message.contains("plugin bug"),
+        "{message}"
+    );
+    let hello: String = peer
+        .rpc()
+        .call(&["hello"], vec![json!("again")])
+        .await
+        .unwrap();
     assert_eq!(hello, "hello again");
     close_both(&client, &server).await;
 }
@@ -665,23 +874,49 @@ fn startup_errors_are_typed_and_say_what_failed() {
     let build = |b: Builder| b.build(config(60, json!({}))).map(|_| ()).unwrap_err();
     let e = build(SecretStack::builder().plugin(named("friends", vec!["graph"], &[])));
     assert!(matches!(e, StartError::MissingNeed { .. }));
-    assert_eq!(e.to_string(), "secret-stack plugin \"friends\" needs plugin \"graph\" but not found");
-    let e = build(SecretStack::builder().plugin(named("a", vec![], &[])).plugin(named("a", vec![], &[])));
+    assert_eq!(
+        e.to_string(),
+        "secret-stack plugin \"friends\" needs plugin \"graph\" but not found"
+    );
+    let e = build(
+        SecretStack::builder()
+            .plugin(named("a", vec![], &[]))
+            .plugin(named("a", vec![], &[])),
+    );
     assert_eq!(e.to_string(), "plugin named:a is already loaded");
     let e = build(SecretStack::builder().plugin(named("global", vec![], &[])));
     assert_eq!(e.to_string(), "plugin named \"global\" is reserved");
     let e = build(SecretStack::builder().plugin(named("", vec![], &["manifest"])));
-    assert!(matches!(e, StartError::ManifestClash { ref path, .. } if path == "manifest"), "{e}");
-    let e = build(SecretStack::builder().plugin(named("foo-bar", vec![], &["x"])).plugin(named("fooBar", vec![], &["x"])));
-    assert!(matches!(e, StartError::ManifestClash { ref path, .. } if path == "fooBar.x"), "{e}");
+    assert!(
+        matches!(e, StartError::ManifestClash { ref path, .. } if path == "manifest"),
+        "{e}"
+    );
+    let e = build(
+        SecretStack::builder()
+            .plugin(named("foo-bar", vec![], &["x"]))
+            .plugin(named("fooBar", vec![], &["x"])),
+    );
+    assert!(
+        matches!(e, StartError::ManifestClash { ref path, .. } if path == "fooBar.x"),
+        "{e}"
+    );
     let e = build(SecretStack::builder().plugin_with("x", |_| Err::<HandPlugin, _>("no database")));
-    assert_eq!(e.to_string(), "plugin \"x\" failed to initialise: no database");
-    let e = build(SecretStack::builder().plugin_with("x", |_| Ok::<_, std::io::Error>(named("y", vec![], &[]))));
+    assert_eq!(
+        e.to_string(),
+        "plugin \"x\" failed to initialise: no database"
+    );
+    let e = build(
+        SecretStack::builder()
+            .plugin_with("x", |_| Ok::<_, std::io::Error>(named("y", vec![], &[]))),
+    );
     assert!(matches!(e, StartError::PluginNameMismatch { .. }));
     let e = SecretStack::builder()
         .build(Config::from_json(json!({"global": {"seed": seed(1)}})).unwrap())
         .unwrap_err();
-    assert_eq!(e.to_string(), "secret-stack/plugins/shs must have caps.shs configured");
+    assert_eq!(
+        e.to_string(),
+        "secret-stack/plugins/shs must have caps.shs configured"
+    );
     let e = build(SecretStack::builder().transport(Ws).transport(Ws));
     assert!(matches!(e, StartError::Registry(_)));
     // `needs` ignores order, and a satisfied one builds.

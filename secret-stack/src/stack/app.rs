@@ -82,7 +82,8 @@ impl Inner {
     pub async fn stop_listening(&self) -> bool {
         self.stop.cancel();
         let listened = *self.listened.get_or_init(|| async { false }).await;
-        let handles = std::mem::take(&mut *self.accept_tasks.lock().unwrap_or_else(|e| e.into_inner()));
+        let handles =
+            std::mem::take(&mut *self.accept_tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for handle in handles {
             if let Err(e) = handle.await
                 && e.is_panic()
@@ -168,10 +169,7 @@ impl App {
     /// the app is closing.
     pub async fn listen(&self) {
         let inner = &self.inner;
-        inner
-            .listened
-            .get_or_init(|| listen::start(inner))
-            .await;
+        inner.listened.get_or_init(|| listen::start(inner)).await;
     }
 
     /// Dials `address` (a multiserver address; the first alternative an outgoing suite understands
@@ -220,10 +218,7 @@ impl App {
     /// A caller into the app's own methods with full permissions, as the app itself (connection
     /// `0`): typed plugin clients work over it.
     pub fn local(&self) -> LocalCaller {
-        LocalCaller::new(
-            Arc::clone(&self.inner.table),
-            CallContext::local(self.id()),
-        )
+        LocalCaller::new(Arc::clone(&self.inner.table), CallContext::local(self.id()))
     }
 
     /// Asks the auth chain about `id` (JS `app.auth(id, cb)`).

@@ -34,7 +34,8 @@ pub enum AuthDecision {
 }
 
 /// A hook in the auth chain: gets the client's key and the rest of the chain.
-pub type AuthHook = Arc<dyn Fn(PublicKey, AuthNext) -> BoxFuture<'static, AuthDecision> + Send + Sync>;
+pub type AuthHook =
+    Arc<dyn Fn(PublicKey, AuthNext) -> BoxFuture<'static, AuthDecision> + Send + Sync>;
 
 /// Makes an [`AuthHook`] from an async closure.
 pub(crate) fn auth_hook<F, Fut>(hook: F) -> AuthHook
@@ -165,9 +166,20 @@ mod tests {
 
     #[tokio::test]
     async fn default_answers() {
-        let chain = AuthChain::new(Vec::new(), OWN, vec![MASTER], Permissions::allow(["manifest"]));
-        assert_eq!(chain.decide(OWN).await, AuthDecision::Allow(Permissions::full()));
-        assert_eq!(chain.decide(MASTER).await, AuthDecision::Allow(Permissions::full()));
+        let chain = AuthChain::new(
+            Vec::new(),
+            OWN,
+            vec![MASTER],
+            Permissions::allow(["manifest"]),
+        );
+        assert_eq!(
+            chain.decide(OWN).await,
+            AuthDecision::Allow(Permissions::full())
+        );
+        assert_eq!(
+            chain.decide(MASTER).await,
+            AuthDecision::Allow(Permissions::full())
+        );
         assert_eq!(chain.decide(OTHER).await, AuthDecision::Anonymous);
     }
 
@@ -193,11 +205,28 @@ mod tests {
             }
             next.run(id).await
         });
-        let chain = AuthChain::new(vec![older, newer, panicky], OWN, vec![], Permissions::default());
-        assert_eq!(chain.decide(OTHER).await, AuthDecision::Reject("blocked".into()));
-        assert_eq!(chain.decide(OWN).await, AuthDecision::Allow(Permissions::full()));
-        assert!(matches!(chain.decide(PublicKey([9; 32])).await, AuthDecision::Reject(_)));
+        let chain = AuthChain::new(
+            vec![older, newer, panicky],
+            OWN,
+            vec![],
+            Permissions::default(),
+        );
+        assert_eq!(
+            chain.decide(OTHER).await,
+            AuthDecision::Reject("blocked".into())
+        );
+        assert_eq!(
+            chain.decide(OWN).await,
+            AuthDecision::Allow(Permissions::full())
+        );
+        assert!(matches!(
+            chain.decide(PublicKey([9; 32])).await,
+            AuthDecision::Reject(_)
+        ));
         assert_eq!(chain.clone().permissions_for(BAD).await, None);
-        assert_eq!(chain.permissions_for(MASTER).await, Some(Permissions::default()));
+        assert_eq!(
+            chain.permissions_for(MASTER).await,
+            Some(Permissions::default())
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! plugin and one section per plugin, keyed by the plugin's mount name.
 //!
 //! A config is built from JSON (or a JSON or TOML file, or code) laid over defaults with
-//! [`deep_merge`](super::merge::deep_merge), exactly as JS does, then read into typed sections.
+//! [`deep_merge`], exactly as JS does, then read into typed sections.
 //! Keys of `global` this crate does not know are kept (plugins may read them) and listed by
 //! [`Config::unknown_keys`] so the stack can report them instead of ignoring them silently.
 
@@ -354,7 +354,10 @@ impl Config {
             return;
         }
         let mut incoming = Map::new();
-        incoming.insert("scope".into(), serde_json::json!(["device", "local", "public"]));
+        incoming.insert(
+            "scope".into(),
+            serde_json::json!(["device", "local", "public"]),
+        );
         incoming.insert("transform".into(), "shs".into());
         if let Some(host) = &self.global.host {
             incoming.insert("host".into(), host.clone().into());
@@ -444,10 +447,15 @@ mod tests {
         c.fill_default_connections();
         assert_eq!(
             c.global.connections,
-            Some(json!({"incoming": {"net": [{"scope": ["device", "local", "public"],
-                "transform": "shs", "port": 9999}]}, "outgoing": {"net": [{"transform": "shs"}]}}))
+            Some(
+                json!({"incoming": {"net": [{"scope": ["device", "local", "public"],
+                "transform": "shs", "port": 9999}]}, "outgoing": {"net": [{"transform": "shs"}]}})
+            )
         );
-        assert_eq!(c.connections().unwrap(), Connections::default_with(None, Some(9999)));
+        assert_eq!(
+            c.connections().unwrap(),
+            Connections::default_with(None, Some(9999))
+        );
         let c = Config::from_json(json!({"global": {"master": ["nope"]}})).unwrap();
         assert!(matches!(c.masters(), Err(ConfigError::BadKey { .. })));
     }

@@ -147,7 +147,10 @@ pub(crate) fn methods(
             })
         }),
         method(&["auth"], CallKind::Async, move |args| {
-            let id = args.first().and_then(Value::as_str).map(PublicKey::from_str);
+            let id = args
+                .first()
+                .and_then(Value::as_str)
+                .map(PublicKey::from_str);
             let Some(Ok(id)) = id else {
                 return answer(Err(RemoteError::new(
                     "auth: expected a feed id (@<base64>.ed25519)",

@@ -7,6 +7,12 @@
 //! makes both wrappers fail every further read and write, so the engine abandons the transport
 //! (no goodbye reaches the peer, which sees the connection drop).
 //!
+//! The timeout is [`Config::inactivity_timeout`](super::Config::inactivity_timeout):
+//! `global.timers.inactivity` (0 disables it), else 10 minutes. Deviation: JS 8.1.0 uses
+//! **5 seconds** when the config has no `timers` object at all (and 10 minutes when it has one),
+//! which drops quiet live streams; here the default is 10 minutes either way. Likewise the
+//! handshake's per-read timeout defaults to 15 s with or without `timers` (JS: 5 s without).
+//!
 //! The check is exact rather than polled (JS polls every 200 ms, so it fires up to ~200 ms late).
 //! Connections to oneself are not wrapped (ssbc/secret-stack#16).
 
@@ -54,7 +60,10 @@ impl Activity {
 
     fn check(&self) -> io::Result<()> {
         if self.expired.load(Ordering::Relaxed) {
-            Err(io::Error::new(io::ErrorKind::TimedOut, "inactivity timeout"))
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "inactivity timeout",
+            ))
         } else {
             Ok(())
         }

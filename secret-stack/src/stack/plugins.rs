@@ -284,7 +284,9 @@ pub(crate) fn mount(
             }
         }
         let own_json = own.to_json();
-        if mount.is_empty() {
+        if own.entries().is_empty() {
+            // JS merges nothing for a plugin without a manifest; an empty one is taken as absent.
+        } else if mount.is_empty() {
             map_merge(&mut manifest, &own_json);
         } else {
             let mut wrapped = Map::new();
