@@ -808,8 +808,8 @@ async fn close_runs_hooks_ends_calls_and_frees_the_port() {
     );
     assert_eq!(
         server.address(Scope::Device),
-        address,
-        "addresses stay readable"
+        "",
+        "nothing serves the old address"
     );
     within(client.close()).await;
 }
@@ -833,6 +833,44 @@ async fn close_now_ends_the_peers_calls_at_once() {
     assert!(within(forever.next()).await.expect("an end").is_err());
     assert!(within(slow).await.is_err());
     within(client.close()).await;
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_stops_the_app() {
+    let b = builder();
+    let server = start(&b, config(44, json!({}))).await;
+    let client = start(&b, config(45, json!({}))).await;
+    let address = server.address(Scope::Device);
+    let peer = within(client.connect(&address)).await.unwrap();
+    drop(server);
+    // The connection ends (forced: the engine still says goodbye when it can).
+    within(peer.closed()).await;
+    let host = address
+        .split('~')
+        .next()
+        .unwrap()
+        .trim_start_matches("net:")
+        .to_owned();
+    within(async {
+        while tokio::net::TcpStream::connect(&host).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    within(client.close()).await;
+}
+
+/// The futures of the public API can be spawned.
+#[allow(dead_code)]
+fn futures_are_send(builder: &Builder, app: &App, peer: &Peer) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(builder.start(config(0, json!({}))));
+    is_send(app.listen());
+    is_send(app.connect(""));
+    is_send(app.close());
+    is_send(app.close_now());
+    is_send(app.auth(app.id()));
+    is_send(peer.close());
 }
 
 #[tokio::test]

@@ -78,10 +78,11 @@ pub(crate) struct Inner {
 
 impl Inner {
     /// Stops the listeners (or keeps them from ever starting) and waits until their sockets are
-    /// released. Returns whether the app had been listening.
+    /// released; the app has no address from then on. Returns whether the app had been listening.
     pub async fn stop_listening(&self) -> bool {
         self.stop.cancel();
         let listened = *self.listened.get_or_init(|| async { false }).await;
+        self.addresses.set(Vec::new());
         let handles =
             std::mem::take(&mut *self.accept_tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for handle in handles {
@@ -152,8 +153,8 @@ impl App {
     }
 
     /// This app's address for `scope` (JS `app.getAddress(scope)`): every listener serving it,
-    /// `;`-joined, e.g. `net:localhost:53712~shs:<base64>`; `""` when none does (or before
-    /// [`App::listen`]).
+    /// `;`-joined, e.g. `net:localhost:53712~shs:<base64>`; `""` when none does (before
+    /// [`App::listen`], and once the app is closing).
     pub fn address(&self, scope: Scope) -> String {
         self.inner.addresses.address(scope)
     }
