@@ -27,6 +27,7 @@ fn ctx(permissions: Permissions) -> CallContext {
     CallContext {
         remote: PublicKey([1; 32]),
         permissions: Arc::new(permissions),
+        connection: 1,
     }
 }
 

@@ -23,7 +23,7 @@
 //! #         m.path.insert(0, mount.to_owned());
 //! #         table.insert(m).unwrap();
 //! #     }
-//! #     let ctx = CallContext { remote: PublicKey([1; 32]), permissions: Arc::new(permissions) };
+//! #     let ctx = CallContext::new(PublicKey([1; 32]), permissions, 1);
 //! #     LocalCaller::new(Arc::new(table), ctx)
 //! # }
 //! use secret_stack::plugin;
@@ -77,7 +77,7 @@
 //! #         m.path.insert(0, mount.to_owned());
 //! #         table.insert(m).unwrap();
 //! #     }
-//! #     let ctx = CallContext { remote: PublicKey([1; 32]), permissions: Arc::new(permissions) };
+//! #     let ctx = CallContext::new(PublicKey([1; 32]), permissions, 1);
 //! #     LocalCaller::new(Arc::new(table), ctx)
 //! # }
 //! use std::sync::Mutex;
