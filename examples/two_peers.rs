@@ -1,29 +1,34 @@
 //! Two peers, one process: Alice and Bob are apps built with the stack builder, each serving a
-//! small `greeter` plugin written by hand against the `Plugin` trait. Bob dials Alice over TCP
-//! (secret handshake, box stream, muxrpc), calls her (an async call and a source), Alice calls Bob
-//! back over the same connection, and both close cleanly.
+//! small `greeter` plugin written with `#[plugin]`. Bob dials Alice over TCP (secret handshake, box
+//! stream, muxrpc) and calls her through the generated typed client (an async call, a source, the
+//! plugin's own error, a refused master-only method); Alice calls Bob back over the same
+//! connection and calls herself locally; both close cleanly.
 //!
 //! ```text
-//! cargo run -p secret-stack-examples --example two_peers
-//! RUST_LOG=debug cargo run -p secret-stack-examples --example two_peers   # see the stack's logs
+//! cargo run --example two_peers
+//! RUST_LOG=debug cargo run --example two_peers   # see the stack's logs
 //! ```
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use futures::{FutureExt, StreamExt, stream};
-use secret_stack::Plugin;
+use futures::StreamExt;
 use secret_stack::keys::AppKey;
 use secret_stack::multiserver::Scope;
-use secret_stack::rpc::{Body, CallKind, Manifest, Method, Permissions, RemoteError, Reply};
+use secret_stack::plugin;
+use secret_stack::rpc::{CallContext, CallError, Source};
 use secret_stack::stack::{App, Config, Event, PluginInit, SecretStack, WeakApp};
 use serde_json::{Value, json};
 
 /// The network both apps belong to: peers with another app key cannot even complete a handshake.
 const APP_KEY: AppKey = AppKey([42; 32]);
 
-/// `greeter`: `hello(name)` (async) and `count(n)` (source). Its greeting comes from the app's
-/// config section `greeter`.
+/// The plugin's own error: it travels as a JS error object (`message` from `Display`) and comes back
+/// to Rust callers as this type.
+#[derive(Debug, serde::Serialize, serde::Deserialize, thiserror::Error)]
+enum GreetError {
+    #[error("greeter.hello: a name, please")]
+    EmptyName,
+}
+
+/// `greeter`: its greeting comes from the app's config section `greeter`.
 struct Greeter {
     greeting: String,
     /// The app serving this plugin, to name it in answers (weak: the app owns the plugin).
@@ -43,70 +48,38 @@ impl Greeter {
             app: init.app(),
         })
     }
+}
 
-    fn hello(&self, caller: String, args: Vec<Value>) -> Result<Body, RemoteError> {
-        let name = args
-            .first()
-            .and_then(Value::as_str)
-            .ok_or_else(|| RemoteError::new("greeter.hello: expected a name"))?;
+/// The RPC methods: the manifest (`{"hello": "async", "count": "source", "secret": "async"}`),
+/// the dispatch table, the permissions and the typed `GreeterClient` all come from this block.
+#[plugin(name = "greeter", version = "1.0.0", permission = "anonymous")]
+impl Greeter {
+    /// async: greets the caller, whose identity comes with the call.
+    async fn hello(&self, ctx: &CallContext, name: String) -> Result<String, GreetError> {
+        if name.is_empty() {
+            return Err(GreetError::EmptyName);
+        }
         let me = self
             .app
             .upgrade()
             .map(|app| short(&app))
             .unwrap_or_default();
-        Ok(Body::from(format!(
+        let caller = &ctx.remote.id()[..8];
+        Ok(format!(
             "{}, {name}! ({me} answering {caller})",
             self.greeting
-        )))
-    }
-}
-
-impl Plugin for Greeter {
-    fn name(&self) -> &str {
-        "greeter"
+        ))
     }
 
-    fn version(&self) -> &str {
-        "1.0.0"
+    /// source: the numbers 1 ..= n.
+    fn count(&self, n: u32) -> Source<u32> {
+        Source::iter(1..=n)
     }
 
-    fn manifest(&self) -> Manifest {
-        let mut manifest = Manifest::new();
-        manifest.insert(&["hello"], CallKind::Async);
-        manifest.insert(&["count"], CallKind::Source);
-        manifest
-    }
-
-    fn permissions(&self) -> BTreeMap<String, Permissions> {
-        // Strangers may call both methods (paths relative to the mount point).
-        BTreeMap::from([(
-            "anonymous".to_owned(),
-            Permissions::allow(["hello", "count"]),
-        )])
-    }
-
-    fn methods(self: Arc<Self>) -> Vec<Method> {
-        let hello = Method {
-            path: vec!["hello".into()],
-            kind: CallKind::Async,
-            handler: Arc::new(move |ctx, args, _| {
-                let caller = ctx.remote.id()[..8].to_owned();
-                Reply::Value(futures::future::ready(self.hello(caller, args)).boxed())
-            }),
-        };
-        let count = Method {
-            path: vec!["count".into()],
-            kind: CallKind::Source,
-            handler: Arc::new(|_, args, _| {
-                let n = args.first().and_then(Value::as_u64).unwrap_or(0);
-                Reply::Stream(
-                    stream::iter(1..=n)
-                        .map(|i| Ok(Body::from(json!(i))))
-                        .boxed(),
-                )
-            }),
-        };
-        vec![hello, count]
+    /// Only for the app itself and its masters: anonymous peers are refused.
+    #[permission(master)]
+    async fn secret(&self) -> String {
+        "the secret is 42".into()
     }
 }
 
@@ -163,19 +136,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
 
-    // Bob dials Alice and calls her.
+    // Bob dials Alice and calls her through the typed client the macro generated.
     let peer = bob.connect(&alice.address(Scope::Device)).await?;
-    let answer: String = peer
-        .rpc()
-        .call(&["greeter", "hello"], vec![json!("Bob")])
-        .await?;
-    println!("[bob] greeter.hello -> {answer}");
-    let mut numbers = peer.rpc().source(&["greeter", "count"], vec![json!(3)]);
+    let greeter = GreeterClient::new(peer.clone());
+    println!(
+        "[bob] greeter.hello -> {}",
+        greeter.hello("Bob".into()).await?
+    );
+    let mut numbers = greeter.count(3);
     while let Some(n) = numbers.next().await {
-        println!("[bob] greeter.count -> {}", n?.into_json());
+        println!("[bob] greeter.count -> {}", n?);
+    }
+    match greeter.hello(String::new()).await {
+        Err(CallError::Method(e)) => {
+            println!("[bob] greeter.hello(\"\") -> the plugin's own error, typed: {e:?} ({e})")
+        }
+        other => println!("[bob] greeter.hello(\"\") -> unexpected {other:?}"),
+    }
+    match greeter.secret().await {
+        Err(CallError::Rpc(e)) => println!("[bob] greeter.secret -> refused: {e}"),
+        other => println!("[bob] greeter.secret -> unexpected {other:?}"),
     }
 
-    // Alice calls Bob back over the same connection.
+    // Alice calls Bob back over the same connection (dynamic API this time).
     for back in alice.peers_with(&bob.id()) {
         let answer: String = back
             .rpc()
@@ -183,6 +166,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         println!("[alice] greeter.hello -> {answer}");
     }
+
+    // Alice calls her own plugin locally, with full permissions.
+    let local = GreeterClient::new(alice.local());
+    println!("[alice] local greeter.secret -> {}", local.secret().await?);
 
     // Both close: Bob's goodbye ends the connection, then Alice stops listening.
     bob.close().await;
