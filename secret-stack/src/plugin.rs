@@ -1,5 +1,5 @@
 //! Plugins: a named group of RPC methods with their manifest and permissions, usually written
-//! with the [`plugin`](crate::plugin) attribute (see its documentation for every rule).
+//! with the [`plugin`](macro@crate::plugin) attribute (see its documentation for every rule).
 //!
 //! A [`Plugin`] describes itself with paths *relative to its mount point*; the stack mounts it
 //! under the camelCase of its name (`"friends-graph"` → `friendsGraph`), prefixes its method
