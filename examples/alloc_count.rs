@@ -19,7 +19,9 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use secret_stack::box_stream::{self, BoxKey};
 use secret_stack::keys::PublicKey;
-use secret_stack::rpc::{Body, CallContext, Connection, MethodTable, Permissions, RpcConfig, RpcHandle};
+use secret_stack::rpc::{
+    Body, CallContext, Connection, MethodTable, Permissions, RpcConfig, RpcHandle,
+};
 use secret_stack_examples::test_plugin;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};

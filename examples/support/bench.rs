@@ -14,7 +14,9 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt, stream};
 use secret_stack::keys::{AppKey, Keypair};
 use secret_stack::multiserver::{ConnectError, Multiserver, Net, RegistryError, Shs};
-use secret_stack::rpc::{Body, CallContext, Connection, MethodTable, RpcConfig, RpcError, RpcHandle};
+use secret_stack::rpc::{
+    Body, CallContext, Connection, MethodTable, RpcConfig, RpcError, RpcHandle,
+};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 

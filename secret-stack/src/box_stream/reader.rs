@@ -223,7 +223,11 @@ mod tests {
         });
         let mut first = [0u8; 10];
         reader.read_exact(&mut first).await.expect("first message");
-        assert_eq!(reader.buf.len(), INITIAL_READ_BUFFER, "small traffic keeps the buffer small");
+        assert_eq!(
+            reader.buf.len(),
+            INITIAL_READ_BUFFER,
+            "small traffic keeps the buffer small"
+        );
         let mut got = first.to_vec();
         reader.read_to_end(&mut got).await.expect("the rest");
         write.await.expect("writer task").expect("writes");

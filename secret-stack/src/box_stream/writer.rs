@@ -184,7 +184,9 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for BoxWriter<W> {
         let len = this.plain.len() + taken.len();
         if len > this.plain.capacity() {
             // Grow by doubling, but never past the buffer's limit.
-            let target = len.max(this.plain.capacity() * 2).min(WRITE_BUFFER_CAPACITY);
+            let target = len
+                .max(this.plain.capacity() * 2)
+                .min(WRITE_BUFFER_CAPACITY);
             this.plain.reserve_exact(target - this.plain.len());
         }
         this.plain.extend_from_slice(taken);
