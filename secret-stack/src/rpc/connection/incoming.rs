@@ -59,19 +59,23 @@ impl Callee {
             }
             Err(e) => return self.answer_now(shared, req, Err(e)),
         };
+        // Most methods answer at once (sync methods always do): try once before paying for a task.
+        // Polling with a no-op waker is fine: if it is pending, the task polls it again with its
+        // own waker.
+        let mut future = AssertUnwindSafe(future).catch_unwind();
+        if let Some(outcome) = (&mut future).now_or_never() {
+            drop(permit);
+            return self.answer_now(shared, req, answer_of(req, outcome));
+        }
         shared.lock().owed += 1;
         let shared = Arc::clone(shared);
         tokio::spawn(async move {
             let outcome = tokio::select! {
                 biased;
-                r = AssertUnwindSafe(future).catch_unwind() => r,
+                r = future => r,
                 _ = shared.shutdown.cancelled() => return,
             };
-            let result = outcome.unwrap_or_else(|panic| {
-                let message = panic_message(panic.as_ref());
-                warn!(req, "{message}");
-                Err(RemoteError::new(message))
-            });
+            let result = answer_of(req, outcome);
             let mut st = shared.lock();
             st.owed = st.owed.saturating_sub(1);
             shared.send_frame(&st, reply_packet(req, result));
@@ -165,6 +169,18 @@ impl Callee {
             Err(RemoteError::new(message))
         })
     }
+}
+
+/// What a method's future produced, a panic turned into an error.
+fn answer_of(
+    req: i32,
+    outcome: Result<Result<Body, RemoteError>, Box<dyn std::any::Any + Send>>,
+) -> Result<Body, RemoteError> {
+    outcome.unwrap_or_else(|panic| {
+        let message = panic_message(panic.as_ref());
+        warn!(req, "{message}");
+        Err(RemoteError::new(message))
+    })
 }
 
 /// The reply packet to an async call: the value, or the error with the end flag.
