@@ -14,6 +14,9 @@ use tracing::debug;
 use crate::failure::Failure;
 use crate::keys;
 
+/// How long a graceful goodbye may take before the connection is dropped.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+
 /// The options of every command that dials a peer.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
@@ -125,8 +128,13 @@ impl Session {
     /// after a failed one (a timed-out call may still be outstanding).
     pub async fn close(self, graceful: bool) {
         if graceful {
-            let end = self.peer.close().await;
-            debug!(?end, "connection closed");
+            match tokio::time::timeout(CLOSE_DEADLINE, self.peer.close()).await {
+                Ok(end) => debug!(?end, "connection closed"),
+                Err(_) => {
+                    debug!("the peer did not finish closing in time: closing at once");
+                    self.peer.close_now(RpcError::Closing);
+                }
+            }
             self.app.close().await;
         } else {
             self.peer.close_now(RpcError::Closing);

@@ -51,7 +51,10 @@ use crate::client::ClientArgs;
 use crate::failure::Failure;
 use crate::serve::ServeArgs;
 
-const AFTER_HELP: &str = "\
+/// The end of every help text: the app key and the exit codes.
+macro_rules! common_help {
+    () => {
+        "\
 The app key (network key) has no default: give it with --app-key or $SECRET_STACK_APP_KEY
 (or, for serve, in the config file). The interop tests use
 SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=, the Scuttlebutt main network
@@ -62,9 +65,14 @@ Exit codes:
   1  the remote peer answered with an error (printed on stderr as `name: message`)
   2  bad usage or a local problem (arguments, config, key file, stdin, stdout)
   3  network failure (cannot connect, handshake refused, connection lost, cannot listen)
-  4  --timeout elapsed";
+  4  --timeout elapsed"
+    };
+}
 
-const CALL_HELP: &str = "\
+const AFTER_HELP: &str = common_help!();
+
+const CALL_HELP: &str = concat!(
+    "\
 Each ARG_JSON is parsed as JSON; if it is not JSON it is sent as a string, so
 `call ADDR test.hello world` sends \"world\" and `call ADDR test.add 1 2` sends two numbers
 (quote a string that looks like JSON: '\"42\"').
@@ -80,7 +88,11 @@ Examples:
   secret-stack call \"$ADDR\" test.hello world
   secret-stack call \"$ADDR\" test.count 5
   printf '1\\n{\"a\":2}\\n' | secret-stack call \"$ADDR\" test.collect
-  secret-stack call \"$ADDR\" test.echo --kind duplex < items.jsonl";
+  secret-stack call \"$ADDR\" test.echo --kind duplex < items.jsonl
+
+",
+    common_help!()
+);
 
 /// Secure peer-to-peer RPC, wire-compatible with JS secret-stack 8.1.0.
 #[derive(Debug, Parser)]

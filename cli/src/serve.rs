@@ -31,8 +31,8 @@ pub struct ServeArgs {
     /// The host or IP to listen on [default: the config's global.host, else every interface].
     #[arg(long, value_name = "H")]
     pub host: Option<String>,
-    /// The network's app key, base64 [default: the config's global.caps.shs or global.appKey].
-    /// There is no default network: one of the two is required.
+    /// The network's app key, base64; the flag or its environment variable overrides the
+    /// config's global.caps.shs / global.appKey. There is no default network: one is required.
     #[arg(long, value_name = "B64", env = "SECRET_STACK_APP_KEY")]
     pub app_key: Option<String>,
     /// The node's identity [default: the config's global.keys or global.seed, else

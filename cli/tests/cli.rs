@@ -247,7 +247,7 @@ fn async_sync_and_source_calls_to_our_server() {
     );
     assert!(stderr(&out).contains("base64"), "{}", text(&out));
 
-    // --kind skips the manifest; a wrong kind still reaches the method table, which refuses.
+    // --kind skips the manifest.
     let out = server.call(&["test.count", "2", "--kind", "source"], "");
     assert_eq!(json_lines(&out), vec![json!(0), json!(1)]);
 
@@ -352,17 +352,31 @@ fn manifest_prints_the_remote_manifest() {
 fn serve_reads_a_toml_config_and_flags_override_it() {
     let home = temp_dir("cli-config");
     let config = home.join("node.toml");
-    // The config gives the app key and a seed; --app-key is absent, --keys too.
+    // The config: host, identity seed, an app key and a port; --app-key and --port override
+    // the last two.
+    let other_key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let seed = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
     std::fs::write(
         &config,
         format!(
-            "[global]\nhost = \"127.0.0.1\"\nseed = \"{}\"\n[global.caps]\nshs = \"{APP_KEY}\"\n",
-            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
+            "[global]\nhost = \"127.0.0.1\"\nport = 1\nseed = \"{seed}\"\n\
+             [global.caps]\nshs = \"{other_key}\"\n"
         ),
     )
     .expect("write config");
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
     let mut child = cli(&home)
-        .args(["serve", "--config"])
+        .args([
+            "serve",
+            "--app-key",
+            APP_KEY,
+            "--port",
+            &port.to_string(),
+            "--config",
+        ])
         .arg(&config)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -372,17 +386,45 @@ fn serve_reads_a_toml_config_and_flags_override_it() {
         child.stdout.take().expect("stdout"),
         Duration::from_secs(20),
     );
-    let _ = child.kill();
-    let out = child.wait_with_output().expect("output");
-    let address = address.unwrap_or_else(|| panic!("no address: {}", text(&out)));
-    // The key of the seed [1; 32], not a key file (none was written).
+    let Some(address) = address else {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("output");
+        panic!("no address: {}", text(&out));
+    };
+    // The key of the seed [1; 32] (no key file is written), on the port of the flag.
     let id = Keypair::from_seed(&[1; 32]).id();
     let key = id.trim_start_matches('@').trim_end_matches(".ed25519");
-    assert!(
-        address.starts_with("net:127.0.0.1:") && address.ends_with(&format!("~shs:{key}")),
-        "{address} should be the seed's key {key}"
-    );
+    assert_eq!(address, format!("net:127.0.0.1:{port}~shs:{key}"));
     assert!(!home.join(".secret-stack").exists(), "no key file created");
+    // The node is on the network of --app-key.
+    let out = run(
+        &home,
+        &["call", &address, "test.hello", "toml", "--app-key", APP_KEY],
+        "",
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(expect_code(&out, 0), "\"hello toml\"\n");
+}
+
+#[test]
+fn serve_rejects_flags_that_a_config_with_connections_would_ignore() {
+    let home = temp_dir("cli-config-conflict");
+    let config = home.join("node.json");
+    let value = json!({"global": {"caps": {"shs": APP_KEY}, "connections": {
+        "incoming": {"net": [{"scope": "device", "transform": "shs", "host": "127.0.0.1"}]}
+    }}});
+    std::fs::write(&config, value.to_string()).expect("write config");
+    let config = config.to_str().expect("utf-8 path");
+    let out = run(&home, &["serve", "--config", config, "--port", "9"], "");
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("global.connections"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&home, &["serve", "--config", "/nonexistent.json"], "");
+    expect_code(&out, 2);
 }
 
 #[test]
@@ -483,21 +525,22 @@ async fn calls_to_the_js_peer() {
     let home = temp_dir("cli-js");
 
     let calls = tokio::task::spawn_blocking(move || {
-        let call = |args: &[&str]| {
+        let call = |args: &[&str], input: &str| {
             let mut all = vec!["call", address.as_str()];
             all.extend_from_slice(args);
             all.extend_from_slice(&["--app-key", APP_KEY]);
-            run(&home, &all, "")
+            run(&home, &all, input)
         };
         (
-            call(&["test.hello", "world"]),
-            call(&["test.count", "5"]),
-            call(&["test.fail"]),
+            call(&["test.hello", "world"], ""),
+            call(&["test.count", "5"], ""),
+            call(&["test.fail"], ""),
+            call(&["test.echo"], "1\n\"x\"\n{\"y\":null}\n"),
         )
     })
     .await
     .expect("calls");
-    let (hello_out, count_out, fail_out) = calls;
+    let (hello_out, count_out, fail_out, echo_out) = calls;
     assert_eq!(expect_code(&hello_out, 0), "\"hello world\"\n");
     expect_code(&count_out, 0);
     assert_eq!(
@@ -509,6 +552,11 @@ async fn calls_to_the_js_peer() {
         stderr(&fail_out).contains("test.fail: intentional failure"),
         "{}",
         text(&fail_out)
+    );
+    expect_code(&echo_out, 0);
+    assert_eq!(
+        json_lines(&echo_out),
+        vec![json!(1), json!("x"), json!({"y": null})]
     );
     let out = peer
         .stop(Duration::from_secs(5))
