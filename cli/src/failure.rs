@@ -29,6 +29,10 @@ pub enum Failure {
     /// `--timeout` elapsed while waiting for `0`.
     #[error("timed out waiting for {0}")]
     Timeout(String),
+    /// Whoever reads stdout has closed it (`| head`): the command stops early, quietly and
+    /// successfully, as Unix tools do.
+    #[error("stdout was closed")]
+    StdoutClosed,
 }
 
 impl Failure {
@@ -44,6 +48,7 @@ impl Failure {
             Failure::Usage(_) => EXIT_USAGE,
             Failure::Connection(_) => EXIT_CONNECTION,
             Failure::Timeout(_) => EXIT_TIMEOUT,
+            Failure::StdoutClosed => 0,
         })
     }
 }

@@ -160,6 +160,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, quiet_default);
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::StdoutClosed) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("secret-stack: {failure}");
             failure.exit_code()

@@ -11,12 +11,16 @@ use serde_json::Value;
 
 use crate::failure::Failure;
 
-/// Writes `text` and a newline on stdout, and flushes.
+/// Writes `text` and a newline on stdout, and flushes. A closed stdout (`| head`) is
+/// [`Failure::StdoutClosed`].
 pub fn line(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}")
         .and_then(|()| out.flush())
-        .map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Failure::StdoutClosed,
+            _ => Failure::usage(format!("cannot write to stdout: {e}")),
+        })
 }
 
 /// Prints bodies as JSON lines.

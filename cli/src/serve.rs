@@ -94,7 +94,13 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
             "no listener serves the {scope} scope (see the warnings above)"
         )));
     }
-    output::line(&address)?;
+    if let Err(e) = output::line(&address) {
+        app.close_now().await;
+        return Err(match e {
+            Failure::StdoutClosed => Failure::usage("cannot print the address: stdout is closed"),
+            other => other,
+        });
+    }
     info!(id = %app.id().id(), %address, "serving the test plugin");
 
     let signal = signals.next().await;

@@ -251,6 +251,28 @@ fn async_sync_and_source_calls_to_our_server() {
     let out = server.call(&["test.count", "2", "--kind", "source"], "");
     assert_eq!(json_lines(&out), vec![json!(0), json!(1)]);
 
+    // A reader that stops early (`| head -2`): the call stops quietly, successfully.
+    let mut child = cli(&server.home)
+        .args([
+            "call",
+            &server.address,
+            "test.count",
+            "1000000",
+            "--app-key",
+            APP_KEY,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn call");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first: Vec<String> = lines.by_ref().take(2).map(|l| l.expect("line")).collect();
+    assert_eq!(first, ["0", "1"]);
+    drop(lines);
+    let out = wait_output(child, Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(stderr(&out), "");
+
     let done = server.terminate();
     assert_eq!(done.status.code(), Some(0), "{}", text(&done));
     assert!(stderr(&done).contains("app closed"), "{}", text(&done));
