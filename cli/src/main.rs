@@ -31,6 +31,8 @@
 //! through `tracing`: `-v` (debug), `-vv` (trace), or `RUST_LOG`; `serve` logs at `info` by
 //! default, the other commands only warnings.
 
+#![warn(missing_docs)]
+
 mod call;
 mod client;
 mod demo;
@@ -127,7 +129,7 @@ enum Command {
     /// Call a method of a remote peer (`test.hello`), of any kind, and print its answers.
     #[command(after_help = CALL_HELP, allow_negative_numbers = true)]
     Call {
-        /// The peer's multiserver address, e.g. net:host:8008~shs:<base64 key>.
+        /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64).
         address: String,
         /// The method, dotted: test.hello.
         method: String,
@@ -143,7 +145,7 @@ enum Command {
     /// Print a peer's manifest as pretty JSON.
     #[command(after_help = AFTER_HELP)]
     Manifest {
-        /// The peer's multiserver address, e.g. net:host:8008~shs:<base64 key>.
+        /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64).
         address: String,
         #[command(flatten)]
         client: ClientArgs,

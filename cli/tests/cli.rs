@@ -430,6 +430,46 @@ fn serve_reads_a_toml_config_and_flags_override_it() {
 }
 
 #[test]
+fn serve_and_call_over_unix_and_ws_from_a_json_config() {
+    let home = temp_dir("cli-transports");
+    let config = home.join("node.json");
+    let value = json!({"global": {"caps": {"shs": APP_KEY}, "connections": {"incoming": {
+        "unix": [{"scope": "device", "transform": "shs", "path": home}],
+        "ws": [{"scope": "device", "transform": "shs", "host": "127.0.0.1"}]
+    }}}});
+    std::fs::write(&config, value.to_string()).expect("write config");
+    let mut child = cli(&home)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let address = first_line(
+        child.stdout.take().expect("stdout"),
+        Duration::from_secs(20),
+    );
+    let Some(address) = address else {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("output");
+        panic!("no address: {}", text(&out));
+    };
+    let addresses: Vec<&str> = address.split(';').collect();
+    assert_eq!(addresses.len(), 2, "{address}");
+    for (prefix, one) in ["unix:", "ws://127.0.0.1:"].iter().zip(&addresses) {
+        assert!(one.starts_with(prefix), "{one}");
+        let out = run(
+            &home,
+            &["call", one, "test.count", "2", "--app-key", APP_KEY],
+            "",
+        );
+        assert_eq!(json_lines(&out), vec![json!(0), json!(1)], "{}", text(&out));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
 fn serve_rejects_flags_that_a_config_with_connections_would_ignore() {
     let home = temp_dir("cli-config-conflict");
     let config = home.join("node.json");
