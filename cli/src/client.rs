@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use secret_stack::multiserver::{Unix, Ws};
+use secret_stack::multiserver::{self, Unix, Ws};
 use secret_stack::rpc::{Caller, RpcError};
-use secret_stack::stack::{App, Config, Peer, SecretStack};
+use secret_stack::stack::{App, Config, ConnectError, Peer, SecretStack};
 use serde_json::{Value, json};
 use tracing::debug;
 
@@ -82,9 +82,24 @@ pub async fn connect(address: &str, args: &ClientArgs) -> Result<Session, Failur
     debug!(%address, id = %app.id().id(), "dialling");
     let peer = within(timeout, "the connection", app.connect(address))
         .await?
-        .map_err(|e| Failure::Connection(format!("cannot connect to {address}: {e}")))?;
+        .map_err(|e| connect_failure(address, e))?;
     debug!(remote = %peer.id().id(), "connected");
     Ok(Session { app, peer, timeout })
+}
+
+/// An address no transport understands is a usage error; anything else a network failure.
+fn connect_failure(address: &str, error: ConnectError) -> Failure {
+    let message = format!("cannot connect to {address}: {error}");
+    match error {
+        ConnectError::Dial(multiserver::ConnectError::Unparseable { reasons, .. }) => {
+            let why: Vec<String> = reasons
+                .iter()
+                .map(|(alt, e)| format!("{alt}: {e}"))
+                .collect();
+            Failure::Usage(format!("{message} ({})", why.join("; ")))
+        }
+        _ => Failure::Connection(message),
+    }
 }
 
 /// Awaits `future` for at most `timeout`.

@@ -6,7 +6,8 @@ use secret_stack::rpc::{RemoteError, RpcError};
 
 /// Exit code: the remote peer answered the call with an error.
 pub const EXIT_REMOTE: u8 = 1;
-/// Exit code: bad usage or a local problem (arguments, config, key file, stdin, stdout); clap's
+/// Exit code: bad usage or a local problem (arguments, an address no transport understands,
+/// config, key file, stdin, stdout); clap's
 /// own usage errors exit with 2 as well.
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the peer could not be reached, the handshake failed, or the connection broke.

@@ -65,7 +65,7 @@ SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=, the Scuttlebutt main network
 Exit codes:
   0  success
   1  the remote peer answered with an error (printed on stderr as `name: message`)
-  2  bad usage or a local problem (arguments, config, key file, stdin, stdout)
+  2  bad usage or a local problem (arguments, address, config, key file, stdin, stdout)
   3  network failure (cannot connect, handshake refused, connection lost, cannot listen)
   4  --timeout elapsed"
     };

@@ -563,7 +563,8 @@ fn usage_and_network_failures_have_their_own_exit_codes() {
         &["call", "nonsense", "test.hello", "--app-key", APP_KEY],
         "",
     );
-    expect_code(&out, 3);
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("only know:net~shs"), "{}", text(&out));
     let out = run(
         &home,
         &["call", &server.address, "test..x", "--app-key", APP_KEY],
