@@ -11,7 +11,7 @@ use secret_stack::stack::{App, Builder, Config, ConfigError, SecretStack, StartE
 use serde_json::json;
 
 use super::log::Log;
-use super::replicate::{ReplicateClient, Replicate, Status};
+use super::replicate::{Replicate, ReplicateClient, Status};
 
 /// The network the replicating nodes belong to.
 pub const APP_KEY: AppKey = AppKey([0x5e; 32]);

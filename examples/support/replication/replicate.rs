@@ -112,7 +112,12 @@ impl Replicate {
     pub fn init(init: &PluginInit<'_>) -> Result<Replicate, NoRuntime> {
         tokio::runtime::Handle::try_current().map_err(|_| NoRuntime)?;
         let shared = Arc::new(Shared::default());
-        let watcher = run(init.events(), init.app(), init.id().id(), Arc::clone(&shared));
+        let watcher = run(
+            init.events(),
+            init.app(),
+            init.id().id(),
+            Arc::clone(&shared),
+        );
         shared.spawn(watcher);
         let on_close = Arc::clone(&shared);
         init.close_hook(move |_| {
@@ -149,7 +154,10 @@ async fn run(
             Ok(Event::Close) | Err(RecvError::Closed) => break,
             Ok(_) => {}
             Err(RecvError::Lagged(missed)) => {
-                warn!(missed, "replicate fell behind the app's events: some connections are not synced");
+                warn!(
+                    missed,
+                    "replicate fell behind the app's events: some connections are not synced"
+                );
             }
         }
     }

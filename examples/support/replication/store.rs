@@ -110,7 +110,11 @@ impl State {
         let existing = self
             .by_author
             .get(&message.author)
-            .zip(usize::try_from(message.seq).ok().and_then(|s| s.checked_sub(1)))
+            .zip(
+                usize::try_from(message.seq)
+                    .ok()
+                    .and_then(|s| s.checked_sub(1)),
+            )
             .and_then(|(indexes, at)| indexes.get(at))
             .and_then(|&i| self.messages.get(i));
         match existing {
