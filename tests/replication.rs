@@ -1,15 +1,18 @@
 //! The replication example's scenario with assertions: three nodes over TCP + shs, messages
 //! spreading A → B → C, a restart reading the log back from disk, damaged logs refused with their
-//! line number, the log's rules for foreign messages, and its permissions.
+//! line number, the log's rules for foreign messages, its permissions, and peers that lie.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use std::collections::BTreeMap;
+
 use secret_stack::multiserver::Scope;
-use secret_stack::rpc::{CallError, RpcError};
-use secret_stack::stack::App;
+use secret_stack::plugin;
+use secret_stack::rpc::{CallError, RpcError, Source};
+use secret_stack::stack::{App, Config, SecretStack};
 use secret_stack_examples::replication::store::{Added, LOG_FILE};
 use secret_stack_examples::replication::{LogClient, LogStore, Message, StoreError, node};
 
@@ -375,6 +378,82 @@ async fn strangers_may_read_a_log_but_not_write_it() {
 
         a.close().await;
         b.close().await;
+    })
+    .await;
+}
+
+/// A `log` that lies: it claims two messages of [`ALICE`] and serves either a gap (seq 1 then 3)
+/// or, asked for Alice's, messages of someone else.
+struct LyingLog {
+    wrong_author: bool,
+}
+
+const BOB: &str = "@xFYmCVqXxBNiFBmuvDrUePI1uGA+5tP/E5CqqOYjOwY=.ed25519";
+
+#[plugin(name = "log", permission = "anonymous")]
+impl LyingLog {
+    async fn latest(&self) -> BTreeMap<String, u64> {
+        BTreeMap::from([(ALICE.to_owned(), 2)])
+    }
+
+    fn history(&self, _author: String, _from_seq: u64) -> Source<Message> {
+        let message = |author: &str, seq| Message {
+            author: author.to_owned(),
+            seq,
+            content: format!("lie {seq}"),
+        };
+        if self.wrong_author {
+            Source::iter([message(BOB, 1)])
+        } else {
+            Source::iter([message(ALICE, 1), message(ALICE, 3)])
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lying_peer_fails_the_sync_and_leaves_no_gap() {
+    within(async {
+        let dir = TempDir::new("liar");
+        for (wrong_author, expected) in [
+            (false, "does not follow 1"),
+            (true, "the peer sent one of @xFYm"),
+        ] {
+            let honest_dir = dir.join(if wrong_author { "honest-1" } else { "honest-2" });
+            let honest = node::start(&honest_dir).await.expect("start honest");
+            let liar = SecretStack::builder()
+                .app_key(node::APP_KEY)
+                .plugin(LyingLog { wrong_author })
+                .start(
+                    Config::from_json(serde_json::json!({"global": {"host": "127.0.0.1"}}))
+                        .expect("config"),
+                )
+                .await
+                .expect("start liar");
+
+            honest
+                .connect(&liar.address(Scope::Device))
+                .await
+                .expect("connect");
+            let status = node::wait_for_syncs(&honest, 1, DEADLINE)
+                .await
+                .expect("synced");
+            assert_eq!((status.completed, status.failed), (0, 1), "{status:?}");
+            let error = status.last_error.expect("an error");
+            assert!(error.contains(expected), "{error}");
+            // What came before the lie is kept; nothing after it, and no other author.
+            let log = log_of(&honest).await;
+            let expected_log: Vec<(String, u64)> = if wrong_author {
+                Vec::new()
+            } else {
+                vec![(ALICE.to_owned(), 1)]
+            };
+            let got: Vec<(String, u64)> = log.iter().map(|m| (m.author.clone(), m.seq)).collect();
+            assert_eq!(got, expected_log);
+            assert_eq!(status.received, expected_log.len() as u64);
+
+            honest.close().await;
+            liar.close().await;
+        }
     })
     .await;
 }
