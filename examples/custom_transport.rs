@@ -191,11 +191,7 @@ async fn start(board: &Switchboard, name: &str) -> Result<App, Box<dyn std::erro
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    secret_stack_examples::logging::init();
 
     let board = Switchboard::default();
     let alice = start(&board, "alice").await?;

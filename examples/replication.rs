@@ -124,11 +124,7 @@ async fn show_corrupt_log(a_dir: &Path, root: &Path) -> Result<(), Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    secret_stack_examples::logging::init();
     let args = Args::parse();
     let started = Instant::now();
     let (root, temporary) = match args.dir {

@@ -8,9 +8,9 @@
 //! ```
 
 use secret_stack::keys::{AppKey, Keypair};
-use secret_stack::multiserver::{NoAuth, Scope, Unix};
+use secret_stack::multiserver::{NoAuth, Unix};
 use secret_stack::stack::{App, Config, SecretStack};
-use secret_stack_examples::greet::{Greet, GreetClient, short};
+use secret_stack_examples::greet::{Greet, connect_and_greet};
 use serde_json::json;
 
 const APP_KEY: AppKey = AppKey([3; 32]);
@@ -42,11 +42,7 @@ async fn start(dir: &std::path::Path) -> Result<App, Box<dyn std::error::Error>>
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    secret_stack_examples::logging::init();
 
     let root = std::env::temp_dir().join(format!("secret-stack-unix-{}", std::process::id()));
     let result = run(&root).await;
@@ -59,25 +55,5 @@ async fn run(root: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let server = start(&root.join("server")).await?;
     let client = start(&root.join("client")).await?;
 
-    let address = server.address(Scope::Device);
-    if address.is_empty() {
-        return Err("the server is not listening (see the warning above)".into());
-    }
-    println!("server {} listens at {address}", short(&server.id()));
-    let peer = client.connect(&address).await?;
-    println!(
-        "client {} connected over {} to {} (noauth names the remote as ourselves: {})",
-        short(&client.id()),
-        peer.transport(),
-        peer.address(),
-        short(&peer.id())
-    );
-
-    let greet = GreetClient::new(peer);
-    println!("greet.hello -> {}", greet.hello("unix".into()).await?);
-    println!("greet.secret -> {}", greet.secret().await?);
-
-    client.close().await;
-    server.close().await;
-    Ok(())
+    connect_and_greet(&server, &client, "unix").await
 }

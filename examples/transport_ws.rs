@@ -8,20 +8,16 @@
 //! ```
 
 use secret_stack::keys::AppKey;
-use secret_stack::multiserver::{Scope, Ws};
+use secret_stack::multiserver::Ws;
 use secret_stack::stack::{Config, SecretStack};
-use secret_stack_examples::greet::{Greet, GreetClient, short};
+use secret_stack_examples::greet::{Greet, connect_and_greet};
 use serde_json::json;
 
 const APP_KEY: AppKey = AppKey([2; 32]);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    secret_stack_examples::logging::init();
 
     // Listen with ws~shs only (no TCP listener at all), dial with ws~shs.
     let config = Config::from_json(json!({
@@ -40,27 +36,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = builder.start(config.clone()).await?;
     let client = builder.start(config).await?;
 
-    let address = server.address(Scope::Device);
-    if address.is_empty() {
-        return Err("the server is not listening (see the warning above)".into());
-    }
-    println!("server {} listens at {address}", short(&server.id()));
-    let peer = client.connect(&address).await?;
-    println!(
-        "client {} connected over {} to {}",
-        short(&client.id()),
-        peer.transport(),
-        peer.address()
-    );
-
-    let greet = GreetClient::new(peer);
-    println!("greet.hello -> {}", greet.hello("ws".into()).await?);
-    match greet.secret().await {
-        Ok(secret) => println!("greet.secret -> {secret}"),
-        Err(e) => println!("greet.secret refused (shs: the client is a stranger): {e}"),
-    }
-
-    client.close().await;
-    server.close().await;
-    Ok(())
+    connect_and_greet(&server, &client, "ws").await
 }

@@ -104,11 +104,7 @@ async fn start(name: &str, greeting: &str) -> Result<App, Box<dyn std::error::Er
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+    secret_stack_examples::logging::init();
 
     let alice = start("Alice", "Hello").await?;
     let bob = start("Bob", "Howdy").await?;

@@ -46,3 +46,35 @@ impl Greet {
         "the secret is 42".to_owned()
     }
 }
+
+/// What the transport examples show once two apps are up: `client` dials `server`'s device
+/// address, calls `greet.hello(name)` and `greet.secret` through the typed client, prints each
+/// step, then closes both apps.
+pub async fn connect_and_greet(
+    server: &secret_stack::stack::App,
+    client: &secret_stack::stack::App,
+    name: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let address = server.address(secret_stack::multiserver::Scope::Device);
+    if address.is_empty() {
+        return Err("the server is not listening (see the warning above)".into());
+    }
+    println!("server {} listens at {address}", short(&server.id()));
+    let peer = client.connect(&address).await?;
+    println!(
+        "client {} connected over {} to {} (the connection names the remote {})",
+        short(&client.id()),
+        peer.transport(),
+        peer.address(),
+        short(&peer.id())
+    );
+    let greet = GreetClient::new(peer);
+    println!("greet.hello -> {}", greet.hello(name.to_owned()).await?);
+    match greet.secret().await {
+        Ok(secret) => println!("greet.secret -> {secret} (the caller has full access)"),
+        Err(e) => println!("greet.secret refused (the caller is a stranger): {e}"),
+    }
+    client.close().await;
+    server.close().await;
+    Ok(())
+}

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod checks;
 pub mod client;
 pub mod greet;
+pub mod logging;
 pub mod peer;
 pub mod replication;
 pub mod test_plugin;
