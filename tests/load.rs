@@ -1,0 +1,1 @@
+//! Load and faults (placeholder while hostile.rs is built).
