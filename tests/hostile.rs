@@ -690,3 +690,327 @@ fn malformed_rpc_frames_end_the_session_without_harm() {
         assert_recovered(&node, fds, "malformed RPC frames").await;
     });
 }
+
+/// Reads packets until one for `req` arrives; returns it and how many others were skipped.
+async fn packet_for(peer: &mut RawPeer, req: i32) -> (Packet, usize) {
+    let mut skipped = 0;
+    loop {
+        let p = peer.next_packet().await;
+        if p.req == req {
+            return (p, skipped);
+        }
+        skipped += 1;
+    }
+}
+
+#[test]
+fn muxrpc_abuse_is_ignored_or_refused_and_the_session_goes_on() {
+    isolated(async {
+        let node = start_node().await;
+        let fds = open_fds();
+        let mut peer = RawPeer::connect(&node).await;
+
+        // Responses to requests never made, on every kind of packet: ignored.
+        peer.send_packets(&[
+            Packet::new(-5, false, false, Body::Text("unasked".into())),
+            Packet::new(-6, false, true, Body::Json(json!({"message": "boom"}))),
+            Packet::new(-7, true, false, Body::Json(json!(1))),
+            Packet::new(-8, true, true, Body::Json(json!(true))),
+            Packet::new(0, false, false, Body::Json(json!({"name": ["test", "secret"], "args": []}))),
+            Packet::new(i32::MIN, true, false, Body::Json(json!(1))),
+        ])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        hello_works(&mut peer, 1, "after unasked replies").await;
+
+        // A stream end sent twice: answered once.
+        peer.send_packet(open_stream(2, "source", json!(["test", "count"]), json!([1_000_000_000u64])))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..3 {
+            let p = peer.next_packet().await;
+            assert_eq!((p.req, p.stream, p.end), (-2, true, false));
+        }
+        let end = Packet::stream_end(2, None);
+        peer.send_packets(&[end.clone(), end]).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut values_in_flight = 0;
+        let node_end = loop {
+            let p = peer.next_packet().await;
+            if p.end {
+                break p;
+            }
+            values_in_flight += 1;
+        };
+        assert_eq!(node_end, Packet::stream_end(-2, None), "abort not answered ({values_in_flight})");
+        hello_works(&mut peer, 3, "after a double end").await;
+        // No second end of stream 2 arrived before the answer to call 3 (checked by hello_works).
+
+        // A request number reused while in flight: a sink left open, then two `collected` calls
+        // on the same number. Both are answered once the sink ends; the sink keeps what it got.
+        peer.send_packets(&[
+            open_stream(4, "sink", json!(["test", "collect"]), json!([])),
+            Packet::new(4, true, false, Body::Json(json!("one"))),
+            call(5, json!(["test", "collected"]), json!([])),
+            call(5, json!(["test", "collected"]), json!([])),
+            // The same stream number opened again while live: taken as a value of stream 4.
+            open_stream(4, "source", json!(["test", "secret"]), json!([])),
+            Packet::stream_end(4, None),
+            // The sink fed after its end: the late values must not be stored.
+            Packet::new(4, true, false, Body::Json(json!("late"))),
+        ])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut answers = Vec::new();
+        let mut others = Vec::new();
+        while answers.len() < 2 {
+            let p = peer.next_packet().await;
+            if p.req == -5 {
+                answers.push(p);
+            } else {
+                others.push(p);
+            }
+        }
+        let stored = json!(["one", {"name": ["test", "secret"], "args": [], "type": "source"}]);
+        for a in &answers {
+            assert_eq!(a, &Packet::new(-5, false, false, Body::Json(stored.clone())));
+        }
+        assert!(
+            others.contains(&Packet::stream_end(-4, None)),
+            "the sink did not end normally: {others:?}"
+        );
+        assert!(
+            !format!("{others:?}").contains("the secret is 42"),
+            "the secret leaked: {others:?}"
+        );
+        // The late value is either dropped (the sink had not finished yet) or, once the stream
+        // is gone, read as a new stream request without a type and refused; never stored.
+        for p in others.iter().filter(|p| p.req == -4 && p.body != Body::Json(json!(true))) {
+            assert_eq!(
+                error_message(&p.body).as_deref(),
+                Some("unsupported stream type: undefined"),
+                "late sink value: {p:?}"
+            );
+        }
+        peer.send_packet(Packet::stream_end(4, None)).await.unwrap_or_else(|e| panic!("{e}"));
+        peer.send_packet(call(6, json!(["test", "collected"]), json!([])))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (again, _) = packet_for(&mut peer, -6).await;
+        assert_eq!(again.body, Body::Json(stored), "a late value was stored");
+
+        // An async request number reused while the first is pending, a stream request with a
+        // wrong type, a call with a non-array args, and a one-way message: each answered as JS.
+        peer.send_packets(&[
+            open_stream(7, "async", json!(["test", "hello"]), json!(["x"])),
+            call(8, json!(["test", "hello"]), json!("not an array")),
+            call(9, json!(42), json!([])),
+        ])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (p7, _) = packet_for(&mut peer, -7).await;
+        assert_eq!(error_message(&p7.body).as_deref(), Some("unsupported stream type: async"));
+        let (p8, _) = packet_for(&mut peer, -8).await;
+        assert!(
+            error_message(&p8.body)
+                .is_some_and(|m| m.starts_with("invalid request, args should be array, was: ")),
+            "{p8:?}"
+        );
+        let (p9, _) = packet_for(&mut peer, -9).await;
+        assert!(p9.end && error_message(&p9.body).is_some(), "{p9:?}");
+        hello_works(&mut peer, 10, "after muxrpc abuse").await;
+        drop(peer);
+        assert_recovered(&node, fds, "muxrpc abuse").await;
+    });
+}
+
+/// Sends `n` packets made by `make` in batches, never reading; returns how many were sent before
+/// the node stopped reading (the send stalls: TCP pushback) or all of them.
+async fn flood(peer: &mut RawPeer, n: i32, make: impl Fn(i32) -> Packet) -> i32 {
+    const BATCH: i32 = 1000;
+    let mut sent = 0;
+    while sent < n {
+        let batch: Vec<Packet> = (sent + 1..=(sent + BATCH).min(n)).map(&make).collect();
+        let len = batch.len() as i32;
+        match tokio::time::timeout(Duration::from_secs(2), peer.send_packets(&batch)).await {
+            Ok(Ok(())) => sent += len,
+            Ok(Err(e)) => panic!("flood: send failed after {sent}: {e}"),
+            Err(_) => return sent,
+        }
+    }
+    sent
+}
+
+#[test]
+fn a_hundred_thousand_calls_nobody_reads_keep_memory_bounded() {
+    const N: i32 = 100_000;
+    isolated(async {
+        let node = start_node().await;
+        let fds = open_fds();
+        let kinds: [(&str, Box<dyn Fn(i32) -> Packet>); 4] = [
+            ("async test.hello", Box::new(|i| call(i, json!(["test", "hello"]), json!(["flood"])))),
+            ("async manifest", Box::new(|i| call(i, json!(["manifest"]), json!([])))),
+            (
+                "source test.count(1e9)",
+                Box::new(|i| open_stream(i, "source", json!(["test", "count"]), json!([1_000_000_000u64]))),
+            ),
+            (
+                "sink test.collect",
+                Box::new(|i| open_stream(i, "sink", json!(["test", "collect"]), json!([]))),
+            ),
+        ];
+        for (what, make) in kinds {
+            let rss_before = rss_kib();
+            let mut peer = RawPeer::connect(&node).await;
+            let start = Instant::now();
+            let sent = flood(&mut peer, N, make).await;
+            // Let the node do what it will with what it received.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let rss_flooded = rss_kib();
+            // Meanwhile the node serves others.
+            assert_serves(&node, what).await;
+            drop(peer);
+            assert!(
+                node.settle_connections(0, Duration::from_secs(20)).await,
+                "{what}: the flooding session never ended"
+            );
+            let rss_after = rss_kib();
+            eprintln!(
+                "flood of {what}: {sent} of {N} requests accepted before pushback in {:?}; \
+                 RSS {rss_before} KiB -> {rss_flooded} KiB flooded -> {rss_after} KiB after",
+                start.elapsed()
+            );
+            assert!(
+                rss_flooded < rss_before + 48 * 1024,
+                "{what}: the node grew by {} KiB",
+                rss_flooded.saturating_sub(rss_before)
+            );
+        }
+        assert_recovered(&node, fds, "floods").await;
+    });
+}
+
+/// The refusal an anonymous peer must get for `path` (allow-list message, names joined by commas).
+fn not_allowed(path: &str) -> String {
+    format!("method:{path} is not in list of allowed methods")
+}
+
+#[test]
+fn no_spelling_reaches_the_secret_anonymously() {
+    isolated(async {
+        let node = start_node().await;
+        let fds = open_fds();
+        let mut peer = RawPeer::connect(&node).await;
+        // (name as sent, the message the node must answer with)
+        let names: Vec<(Value, String)> = vec![
+            (json!("test.secret"), not_allowed("test.secret")),
+            (json!(["test", "secret"]), not_allowed("test,secret")),
+            (json!(["test.secret"]), not_allowed("test.secret")),
+            (json!(["Test", "secret"]), not_allowed("Test,secret")),
+            (json!(["test", "Secret"]), not_allowed("test,Secret")),
+            (json!(["TEST", "SECRET"]), not_allowed("TEST,SECRET")),
+            (json!("TEST.SECRET"), not_allowed("TEST.SECRET")),
+            (json!(["test"]), not_allowed("test")),
+            (json!("test"), not_allowed("test")),
+            (json!(["test", "secret", "x"]), not_allowed("test,secret,x")),
+            (json!(["test", "secret", ""]), not_allowed("test,secret,")),
+            (json!(["", "test", "secret"]), not_allowed(",test,secret")),
+            (json!(["test ", "secret"]), not_allowed("test ,secret")),
+            (json!(["test", "secret\u{0}"]), not_allowed("test,secret\u{0}")),
+            (json!(["test\u{0}", "secret"]), not_allowed("test\u{0},secret")),
+            (json!(["test", "secret "]), not_allowed("test,secret ")),
+            (json!(["tеst", "secret"]), not_allowed("tеst,secret")), // Cyrillic е
+            (json!("test,secret"), not_allowed("test,secret")),
+            (json!(["test,secret"]), not_allowed("test,secret")),
+            // Allowed prefixes with the secret behind them: past the permission check, then no
+            // such method.
+            (json!(["test", "hello", "secret"]), "no async:test,hello,secret".into()),
+            (json!(["manifest", "test", "secret"]), "no async:manifest,test,secret".into()),
+            (json!(["manifest", "..", "test", "secret"]), "no async:manifest,..,test,secret".into()),
+            (json!(["test", "hello", "..", "secret"]), "no async:test,hello,..,secret".into()),
+            (json!("manifest.test.secret"), not_allowed("manifest.test.secret")),
+            (json!(["manifest.test", "secret"]), not_allowed("manifest.test,secret")),
+        ];
+        let malformed: Vec<Value> = vec![
+            json!([]),
+            json!(null),
+            json!([["test", "secret"]]),
+            json!(["test", ["secret"]]),
+            json!(["test", null]),
+            json!({"0": "test", "1": "secret"}),
+            json!(["test", 1]),
+        ];
+        let mut req = 0;
+        let mut tried = 0;
+        let mut stream_reqs = Vec::new();
+        for (name, want) in &names {
+            req += 1;
+            peer.send_packet(call(req, name.clone(), json!([])))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let (reply, _) = packet_for(&mut peer, -req).await;
+            assert!(reply.end, "async {name}: not refused: {reply:?}");
+            assert_eq!(error_message(&reply.body).as_deref(), Some(want.as_str()), "async {name}");
+            tried += 1;
+            for kind in ["source", "sink", "duplex"] {
+                req += 1;
+                peer.send_packet(open_stream(req, kind, name.clone(), json!([])))
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let (reply, _) = packet_for(&mut peer, -req).await;
+                let want = want.replace("no async:", &format!("no {kind}:"));
+                assert!(reply.stream && reply.end, "{kind} {name}: not refused: {reply:?}");
+                assert_eq!(error_message(&reply.body).as_deref(), Some(want.as_str()), "{kind} {name}");
+                stream_reqs.push(req);
+                tried += 1;
+            }
+        }
+        for name in &malformed {
+            req += 1;
+            peer.send_packet(call(req, name.clone(), json!([])))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let (reply, _) = packet_for(&mut peer, -req).await;
+            let message = error_message(&reply.body).unwrap_or_default();
+            assert!(
+                reply.end && message.starts_with("invalid request, name should be"),
+                "malformed name {name}: {reply:?}"
+            );
+            tried += 1;
+        }
+        // The manifest an anonymous peer may read lists the method, but that is all it gets.
+        req += 1;
+        peer.send_packet(call(req, json!(["manifest"]), json!([])))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (manifest, _) = packet_for(&mut peer, -req).await;
+        assert_eq!(
+            manifest.body.clone().into_json()["test"]["secret"],
+            json!("async")
+        );
+        // Answer the refused streams as a JS caller would, then check nothing leaked anywhere.
+        let ends: Vec<Packet> = stream_reqs.iter().map(|r| Packet::stream_end(*r, None)).collect();
+        peer.send_packets(&ends).await.unwrap_or_else(|e| panic!("{e}"));
+        hello_works(&mut peer, req + 1, "after the permission probes").await;
+        // And the control: a master gets the secret with the plain spelling only.
+        let mut master = RawPeer::connect_as(&node, &node.master).await;
+        master
+            .send_packet(call(1, json!(["test", "secret"]), json!([])))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            master.next_packet().await,
+            Packet::new(-1, false, false, Body::Text("the secret is 42".into()))
+        );
+        master
+            .send_packet(call(2, json!("test.secret"), json!([])))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            error_message(&master.next_packet().await.body).as_deref(),
+            Some("no async:test.secret")
+        );
+        eprintln!("{tried} spellings and call kinds of test.secret refused to an anonymous peer");
+        drop((peer, master));
+        assert_recovered(&node, fds, "permission probes").await;
+    });
+}
