@@ -716,7 +716,12 @@ fn muxrpc_abuse_is_ignored_or_refused_and_the_session_goes_on() {
             Packet::new(-6, false, true, Body::Json(json!({"message": "boom"}))),
             Packet::new(-7, true, false, Body::Json(json!(1))),
             Packet::new(-8, true, true, Body::Json(json!(true))),
-            Packet::new(0, false, false, Body::Json(json!({"name": ["test", "secret"], "args": []}))),
+            Packet::new(
+                0,
+                false,
+                false,
+                Body::Json(json!({"name": ["test", "secret"], "args": []})),
+            ),
             Packet::new(i32::MIN, true, false, Body::Json(json!(1))),
         ])
         .await
@@ -724,15 +729,22 @@ fn muxrpc_abuse_is_ignored_or_refused_and_the_session_goes_on() {
         hello_works(&mut peer, 1, "after unasked replies").await;
 
         // A stream end sent twice: answered once.
-        peer.send_packet(open_stream(2, "source", json!(["test", "count"]), json!([1_000_000_000u64])))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        peer.send_packet(open_stream(
+            2,
+            "source",
+            json!(["test", "count"]),
+            json!([1_000_000_000u64]),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         for _ in 0..3 {
             let p = peer.next_packet().await;
             assert_eq!((p.req, p.stream, p.end), (-2, true, false));
         }
         let end = Packet::stream_end(2, None);
-        peer.send_packets(&[end.clone(), end]).await.unwrap_or_else(|e| panic!("{e}"));
+        peer.send_packets(&[end.clone(), end])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let mut values_in_flight = 0;
         let node_end = loop {
             let p = peer.next_packet().await;
@@ -741,7 +753,11 @@ fn muxrpc_abuse_is_ignored_or_refused_and_the_session_goes_on() {
             }
             values_in_flight += 1;
         };
-        assert_eq!(node_end, Packet::stream_end(-2, None), "abort not answered ({values_in_flight})");
+        assert_eq!(
+            node_end,
+            Packet::stream_end(-2, None),
+            "abort not answered ({values_in_flight})"
+        );
         hello_works(&mut peer, 3, "after a double end").await;
         // No second end of stream 2 arrived before the answer to call 3 (checked by hello_works).
 
@@ -772,7 +788,10 @@ fn muxrpc_abuse_is_ignored_or_refused_and_the_session_goes_on() {
         }
         let stored = json!(["one", {"name": ["test", "secret"], "args": [], "type": "source"}]);
         for a in &answers {
-            assert_eq!(a, &Packet::new(-5, false, false, Body::Json(stored.clone())));
+            assert_eq!(
+                a,
+                &Packet::new(-5, false, false, Body::Json(stored.clone()))
+            );
         }
         assert!(
             others.contains(&Packet::stream_end(-4, None)),
@@ -784,14 +803,19 @@ fn muxrpc_abuse_is_ignored_or_refused_and_the_session_goes_on() {
         );
         // The late value is either dropped (the sink had not finished yet) or, once the stream
         // is gone, read as a new stream request without a type and refused; never stored.
-        for p in others.iter().filter(|p| p.req == -4 && p.body != Body::Json(json!(true))) {
+        for p in others
+            .iter()
+            .filter(|p| p.req == -4 && p.body != Body::Json(json!(true)))
+        {
             assert_eq!(
                 error_message(&p.body).as_deref(),
                 Some("unsupported stream type: undefined"),
                 "late sink value: {p:?}"
             );
         }
-        peer.send_packet(Packet::stream_end(4, None)).await.unwrap_or_else(|e| panic!("{e}"));
+        peer.send_packet(Packet::stream_end(4, None))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         peer.send_packet(call(6, json!(["test", "collected"]), json!([])))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
@@ -808,7 +832,10 @@ fn muxrpc_abuse_is_ignored_or_refused_and_the_session_goes_on() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
         let (p7, _) = packet_for(&mut peer, -7).await;
-        assert_eq!(error_message(&p7.body).as_deref(), Some("unsupported stream type: async"));
+        assert_eq!(
+            error_message(&p7.body).as_deref(),
+            Some("unsupported stream type: async")
+        );
         let (p8, _) = packet_for(&mut peer, -8).await;
         assert!(
             error_message(&p8.body)
@@ -847,11 +874,24 @@ fn a_hundred_thousand_calls_nobody_reads_keep_memory_bounded() {
         let node = start_node().await;
         let fds = open_fds();
         let kinds: [(&str, Box<dyn Fn(i32) -> Packet>); 4] = [
-            ("async test.hello", Box::new(|i| call(i, json!(["test", "hello"]), json!(["flood"])))),
-            ("async manifest", Box::new(|i| call(i, json!(["manifest"]), json!([])))),
+            (
+                "async test.hello",
+                Box::new(|i| call(i, json!(["test", "hello"]), json!(["flood"]))),
+            ),
+            (
+                "async manifest",
+                Box::new(|i| call(i, json!(["manifest"]), json!([]))),
+            ),
             (
                 "source test.count(1e9)",
-                Box::new(|i| open_stream(i, "source", json!(["test", "count"]), json!([1_000_000_000u64]))),
+                Box::new(|i| {
+                    open_stream(
+                        i,
+                        "source",
+                        json!(["test", "count"]),
+                        json!([1_000_000_000u64]),
+                    )
+                }),
             ),
             (
                 "sink test.collect",
@@ -915,20 +955,44 @@ fn no_spelling_reaches_the_secret_anonymously() {
             (json!(["test", "secret", ""]), not_allowed("test,secret,")),
             (json!(["", "test", "secret"]), not_allowed(",test,secret")),
             (json!(["test ", "secret"]), not_allowed("test ,secret")),
-            (json!(["test", "secret\u{0}"]), not_allowed("test,secret\u{0}")),
-            (json!(["test\u{0}", "secret"]), not_allowed("test\u{0},secret")),
+            (
+                json!(["test", "secret\u{0}"]),
+                not_allowed("test,secret\u{0}"),
+            ),
+            (
+                json!(["test\u{0}", "secret"]),
+                not_allowed("test\u{0},secret"),
+            ),
             (json!(["test", "secret "]), not_allowed("test,secret ")),
             (json!(["tеst", "secret"]), not_allowed("tеst,secret")), // Cyrillic е
             (json!("test,secret"), not_allowed("test,secret")),
             (json!(["test,secret"]), not_allowed("test,secret")),
             // Allowed prefixes with the secret behind them: past the permission check, then no
             // such method.
-            (json!(["test", "hello", "secret"]), "no async:test,hello,secret".into()),
-            (json!(["manifest", "test", "secret"]), "no async:manifest,test,secret".into()),
-            (json!(["manifest", "..", "test", "secret"]), "no async:manifest,..,test,secret".into()),
-            (json!(["test", "hello", "..", "secret"]), "no async:test,hello,..,secret".into()),
-            (json!("manifest.test.secret"), not_allowed("manifest.test.secret")),
-            (json!(["manifest.test", "secret"]), not_allowed("manifest.test,secret")),
+            (
+                json!(["test", "hello", "secret"]),
+                "no async:test,hello,secret".into(),
+            ),
+            (
+                json!(["manifest", "test", "secret"]),
+                "no async:manifest,test,secret".into(),
+            ),
+            (
+                json!(["manifest", "..", "test", "secret"]),
+                "no async:manifest,..,test,secret".into(),
+            ),
+            (
+                json!(["test", "hello", "..", "secret"]),
+                "no async:test,hello,..,secret".into(),
+            ),
+            (
+                json!("manifest.test.secret"),
+                not_allowed("manifest.test.secret"),
+            ),
+            (
+                json!(["manifest.test", "secret"]),
+                not_allowed("manifest.test,secret"),
+            ),
         ];
         let malformed: Vec<Value> = vec![
             json!([]),
@@ -949,7 +1013,11 @@ fn no_spelling_reaches_the_secret_anonymously() {
                 .unwrap_or_else(|e| panic!("{e}"));
             let (reply, _) = packet_for(&mut peer, -req).await;
             assert!(reply.end, "async {name}: not refused: {reply:?}");
-            assert_eq!(error_message(&reply.body).as_deref(), Some(want.as_str()), "async {name}");
+            assert_eq!(
+                error_message(&reply.body).as_deref(),
+                Some(want.as_str()),
+                "async {name}"
+            );
             tried += 1;
             for kind in ["source", "sink", "duplex"] {
                 req += 1;
@@ -958,8 +1026,15 @@ fn no_spelling_reaches_the_secret_anonymously() {
                     .unwrap_or_else(|e| panic!("{e}"));
                 let (reply, _) = packet_for(&mut peer, -req).await;
                 let want = want.replace("no async:", &format!("no {kind}:"));
-                assert!(reply.stream && reply.end, "{kind} {name}: not refused: {reply:?}");
-                assert_eq!(error_message(&reply.body).as_deref(), Some(want.as_str()), "{kind} {name}");
+                assert!(
+                    reply.stream && reply.end,
+                    "{kind} {name}: not refused: {reply:?}"
+                );
+                assert_eq!(
+                    error_message(&reply.body).as_deref(),
+                    Some(want.as_str()),
+                    "{kind} {name}"
+                );
                 stream_reqs.push(req);
                 tried += 1;
             }
@@ -988,8 +1063,13 @@ fn no_spelling_reaches_the_secret_anonymously() {
             json!("async")
         );
         // Answer the refused streams as a JS caller would, then check nothing leaked anywhere.
-        let ends: Vec<Packet> = stream_reqs.iter().map(|r| Packet::stream_end(*r, None)).collect();
-        peer.send_packets(&ends).await.unwrap_or_else(|e| panic!("{e}"));
+        let ends: Vec<Packet> = stream_reqs
+            .iter()
+            .map(|r| Packet::stream_end(*r, None))
+            .collect();
+        peer.send_packets(&ends)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         hello_works(&mut peer, req + 1, "after the permission probes").await;
         // And the control: a master gets the secret with the plain spelling only.
         let mut master = RawPeer::connect_as(&node, &node.master).await;

@@ -19,7 +19,11 @@ use futures::StreamExt;
 use secret_stack::box_stream::{BoxKey, BoxReader, FrameEncoder, Nonce};
 use secret_stack::handshake::{self, Session};
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
-use secret_stack::rpc::{Body, Frame, Packet, PacketCodec};
+use secret_stack::multiserver::{Multiserver, Net, Shs};
+use secret_stack::rpc::{
+    Body, CallContext, Connection, Frame, MethodTable, Packet, PacketCodec, Permissions, RpcConfig,
+    RpcHandle,
+};
 use secret_stack_examples::client::{self, ClientConfig};
 use secret_stack_examples::peer::{Peer, PeerConfig};
 use serde_json::{Value, json};
@@ -572,6 +576,30 @@ async fn pipe(client: TcpStream, server: TcpStream, mut watch: watch::Receiver<O
         }
         _ => {}
     }
+}
+
+/// Dials `address` as `keys` and starts RPC on the connection (serving nothing); the node's id
+/// comes from the address.
+pub async fn connect_client(address: &str, keys: &Keypair) -> Result<RpcHandle, String> {
+    let shs = Shs::new(keys.clone(), app_key()).with_timeout(Duration::from_secs(20));
+    let mut ms = Multiserver::new();
+    ms.add_transport(Net)
+        .and_then(|m| m.add_transform(shs))
+        .and_then(|m| m.add_outgoing("net", "shs"))
+        .map_err(|e| e.to_string())?;
+    let established = ms.connect(address).await.map_err(|e| e.to_string())?;
+    let ctx = CallContext {
+        remote: established.info.remote,
+        permissions: Arc::new(Permissions::allow(Vec::<String>::new())),
+    };
+    let connection = established.connection;
+    Ok(Connection::start(
+        connection.reader,
+        connection.writer,
+        Arc::new(MethodTable::new()),
+        ctx,
+        RpcConfig::default(),
+    ))
 }
 
 /// Shared count of things (calls answered, errors seen) across tasks.
