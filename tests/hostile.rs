@@ -850,6 +850,9 @@ fn muxrpc_abuse_is_ignored_or_refused_and_the_session_goes_on() {
     });
 }
 
+/// Builds the `i`th packet of a flood.
+type MakePacket = Box<dyn Fn(i32) -> Packet>;
+
 /// Sends `n` packets made by `make` in batches, never reading; returns how many were sent before
 /// the node stopped reading (the send stalls: TCP pushback) or all of them.
 async fn flood(peer: &mut RawPeer, n: i32, make: impl Fn(i32) -> Packet) -> i32 {
@@ -873,7 +876,7 @@ fn a_hundred_thousand_calls_nobody_reads_keep_memory_bounded() {
     isolated(async {
         let node = start_node().await;
         let fds = open_fds();
-        let kinds: [(&str, Box<dyn Fn(i32) -> Packet>); 4] = [
+        let kinds: [(&str, MakePacket); 4] = [
             (
                 "async test.hello",
                 Box::new(|i| call(i, json!(["test", "hello"]), json!(["flood"]))),
