@@ -199,8 +199,12 @@ pub fn isolated<F: Future<Output = ()>>(body: F) {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
-    runtime.block_on(body);
+    // A failing test must not hang the binary: the runtime is shut down with a deadline either way.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(body)));
     runtime.shutdown_timeout(Duration::from_secs(5));
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
     assert_no_panics();
 }
 
