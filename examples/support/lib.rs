@@ -1,7 +1,9 @@
 //! Code shared by the runnable examples and by the integration tests: the interop `test` plugin, the
 //! checks the interop client runs against any peer that serves it, and the interop peer and client
-//! themselves (the `interop_peer` / `interop_client` examples are their command lines).
+//! themselves (the `interop_peer` / `interop_client` examples are their command lines), and the
+//! client benchmark (the `bench` example).
 
+pub mod bench;
 pub mod checks;
 pub mod client;
 pub mod peer;

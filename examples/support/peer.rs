@@ -189,10 +189,7 @@ fn serve(established: Established, masters: &HashSet<PublicKey>, n: u64, open: &
             return;
         }
     };
-    let ctx = CallContext {
-        remote,
-        permissions: Arc::new(permissions),
-    };
+    let ctx = CallContext::new(remote, permissions, CallContext::next_connection_id());
     let connection = established.connection;
     let handle = Connection::start(
         connection.reader,

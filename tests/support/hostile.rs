@@ -592,10 +592,12 @@ pub async fn connect_client(address: &str, keys: &Keypair) -> Result<RpcHandle, 
         .and_then(|m| m.add_outgoing("net", "shs"))
         .map_err(|e| e.to_string())?;
     let established = ms.connect(address).await.map_err(|e| e.to_string())?;
-    let ctx = CallContext {
-        remote: established.info.remote,
-        permissions: Arc::new(Permissions::allow(Vec::<String>::new())),
-    };
+    // We serve nothing: an empty allow-list refuses every call the node might make.
+    let ctx = CallContext::new(
+        established.info.remote,
+        Permissions::allow(Vec::<String>::new()),
+        1,
+    );
     let connection = established.connection;
     Ok(Connection::start(
         connection.reader,

@@ -61,19 +61,22 @@ impl Callee {
             }
             Err(e) => return answer_now(shared, req, Err(e), permit),
         };
+        // Most methods answer at once (sync methods always do): try once before paying for a task.
+        // Polling with a no-op waker is fine: if it is pending, the task polls it again with its
+        // own waker.
+        let mut future = AssertUnwindSafe(future).catch_unwind();
+        if let Some(outcome) = (&mut future).now_or_never() {
+            return answer_now(shared, req, answer_of(req, outcome), permit);
+        }
         shared.lock().owed += 1;
         let shared = Arc::clone(shared);
         tokio::spawn(async move {
             let outcome = tokio::select! {
                 biased;
-                r = AssertUnwindSafe(future).catch_unwind() => r,
+                r = future => r,
                 _ = shared.shutdown.cancelled() => return,
             };
-            let result = outcome.unwrap_or_else(|panic| {
-                let message = panic_message(panic.as_ref());
-                warn!(req, "{message}");
-                Err(RemoteError::new(message))
-            });
+            let result = answer_of(req, outcome);
             let mut st = shared.lock();
             st.owed = st.owed.saturating_sub(1);
             shared.send_reply(&st, reply_packet(req, result), permit);
@@ -185,7 +188,7 @@ impl Callee {
     }
 }
 
-/// Queues an immediate answer (a refusal) to call `req`, holding its slot until it is written.
+/// Queues the answer to call `req` at once, holding its slot until the answer is written.
 fn answer_now(
     shared: &Shared,
     req: i32,
@@ -194,6 +197,18 @@ fn answer_now(
 ) {
     let st = shared.lock();
     shared.send_reply(&st, reply_packet(req, result), permit);
+}
+
+/// What a method's future produced, a panic turned into an error.
+fn answer_of(
+    req: i32,
+    outcome: Result<Result<Body, RemoteError>, Box<dyn std::any::Any + Send>>,
+) -> Result<Body, RemoteError> {
+    outcome.unwrap_or_else(|panic| {
+        let message = panic_message(panic.as_ref());
+        warn!(req, "{message}");
+        Err(RemoteError::new(message))
+    })
 }
 
 /// The reply packet to an async call: the value, or the error with the end flag.

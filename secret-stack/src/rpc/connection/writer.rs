@@ -82,13 +82,14 @@ pub(super) struct Writer<W> {
 
 impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
     pub fn new(io: W, cmds: mpsc::UnboundedReceiver<WriterCmd>, shared: Arc<Shared>) -> Self {
-        let cap = shared.config.max_batch_bytes;
         Writer {
             io,
             cmds,
             producers: Vec::new(),
             next: 0,
-            buf: BytesMut::with_capacity(cap),
+            // Grows with the first batches: an idle connection that only sent small frames keeps a
+            // small buffer.
+            buf: BytesMut::new(),
             goodbye: false,
             shared,
         }
