@@ -13,6 +13,9 @@ use secret_stack::keys::{AppKey, Keypair, PublicKey, load_or_create_key_file};
 use secret_stack_examples::peer::{HANDSHAKE_TIMEOUT, Peer, PeerConfig};
 use tokio::io::AsyncReadExt;
 
+/// How long the graceful close on exit may take.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The suite's default app key.
 const DEFAULT_APP_KEY: &str = "SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=";
 
@@ -63,7 +66,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
         _ = terminated() => tracing::info!("terminated, shutting down"),
     }
-    drop(peer);
+    match tokio::time::timeout(CLOSE_TIMEOUT, peer.close()).await {
+        Ok(ends) => tracing::info!(connections = ends.len(), "closed"),
+        Err(_) => tracing::warn!("close did not finish within {CLOSE_TIMEOUT:?}"),
+    }
     Ok(())
 }
 

@@ -3,15 +3,22 @@
 //!
 //! Every pairing runs the full check list, anonymous and as a master: JS client → Rust peer
 //! (`secret_stack_examples::peer`), Rust client (`secret_stack_examples::client`) → JS peer, and
-//! JS↔JS / Rust↔Rust as references for the scripts and the example code themselves.
+//! JS↔JS / Rust↔Rust as references for the scripts and the example code themselves. The Rust peer
+//! is a `SecretStack` app serving the `#[plugin]` `test` plugin; the Rust client drives it through
+//! the `#[remote]` typed client; both announce the same `test` manifest as `peer.js`.
 
 use std::time::Duration;
 
+use secret_stack::Plugin;
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
+use secret_stack::rpc::Caller;
 use secret_stack_examples::checks::CheckResult;
 use secret_stack_examples::client::{self, ClientConfig};
 use secret_stack_examples::peer::{HANDSHAKE_TIMEOUT, Peer, PeerConfig};
+use secret_stack_examples::test_client::TestClient;
+use secret_stack_examples::test_plugin;
 use secret_stack_tests::node::{self, Node};
+use serde_json::{Value, json};
 
 const START: Duration = Duration::from_secs(30);
 const RUN: Duration = Duration::from_secs(120);
@@ -219,6 +226,11 @@ async fn rust_client_against_js_peer_anonymous_and_master() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_checks(&results, "anonymous Rust client against peer.js");
+    // JS sends a plain error object: the typed client reports it untyped, with JS's message.
+    assert_eq!(
+        check(&results, "test.fail").detail,
+        "untyped error \"test.fail: intentional failure\""
+    );
     assert!(
         check(&results, "test.secret")
             .detail
@@ -299,5 +311,68 @@ async fn rust_client_against_rust_peer() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_checks(&results, if master { "master" } else { "anonymous" });
+        // A Rust peer sends the error's data: the typed client gets `TestError` back.
+        assert!(
+            check(&results, "test.fail")
+                .detail
+                .starts_with("typed error TestError::Intentional"),
+            "{results:#?}"
+        );
+        let refusal = &check(&results, "test.secret").detail;
+        if !master {
+            assert_eq!(
+                refusal,
+                "refused: method:test,secret is not in list of allowed methods"
+            );
+        }
     }
+}
+
+/// The answer of `manifest` from the peer at `address`.
+async fn manifest_of(address: &str) -> Value {
+    let config = ClientConfig {
+        keys: Keypair::generate(),
+        app_key: app_key(),
+        master: false,
+    };
+    let (app, peer) = client::connect(address, &config)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {address}: {e}"));
+    let manifest = peer
+        .call(&["manifest"], vec![])
+        .await
+        .unwrap_or_else(|e| panic!("manifest of {address}: {e}"))
+        .into_json();
+    peer.close().await;
+    app.close().await;
+    manifest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_peer_announces_the_test_manifest_of_peer_js() {
+    let rust_peer = Peer::start(PeerConfig {
+        keys: Keypair::generate(),
+        app_key: app_key(),
+        port: None,
+        masters: vec![],
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let ours = manifest_of(rust_peer.address()).await;
+    // The `#[plugin]` manifest, the `#[remote]` client's and the one served all agree.
+    let plugin = test_plugin::Test::default().manifest().to_json();
+    assert_eq!(ours["test"], plugin, "{ours}");
+    assert_eq!(TestClient::<()>::manifest().to_json(), plugin);
+    assert_eq!(ours["manifest"], json!("sync"), "{ours}");
+
+    let Some(node) = node::setup() else { return };
+    let (js_peer, address, _) = start_peer(&node, &[]).await;
+    let theirs = manifest_of(&address).await;
+    assert!(theirs["test"].is_object(), "peer.js manifest {theirs}");
+    assert_eq!(
+        ours["test"], theirs["test"],
+        "ours {ours}\npeer.js {theirs}"
+    );
+    drop(js_peer);
 }

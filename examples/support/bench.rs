@@ -15,12 +15,12 @@ use futures::{FutureExt, StreamExt, stream};
 use secret_stack::keys::{AppKey, Keypair};
 use secret_stack::multiserver::{ConnectError, Multiserver, Net, RegistryError, Shs};
 use secret_stack::rpc::{
-    Body, CallContext, Connection, MethodTable, RpcConfig, RpcError, RpcHandle,
+    Body, CallContext, Connection, MethodTable, Permissions, RpcConfig, RpcError, RpcHandle,
 };
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::peer::{HANDSHAKE_TIMEOUT, anonymous_permissions};
+use crate::peer::HANDSHAKE_TIMEOUT;
 
 /// The five figures, in the order they run.
 pub const FIGURES: [&str; 5] = ["connect", "rtt1", "rtt100", "source", "echo"];
@@ -118,7 +118,8 @@ impl Dialer {
         let established = self.ms.connect(&self.address).await?;
         let ctx = CallContext::new(
             established.info.remote,
-            anonymous_permissions(),
+            // We serve nothing; a peer we dialled may call only `manifest`, as in secret-stack.
+            Permissions::allow(["manifest"]),
             CallContext::next_connection_id(),
         );
         let connection = established.connection;

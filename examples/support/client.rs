@@ -1,16 +1,16 @@
-//! The interop client: dials a peer that serves the [`test`](crate::test_plugin) plugin over
-//! `net` + `shs`, runs every [check](crate::checks) against it, then closes the connection
-//! gracefully (the last check).
+//! The interop client: a bare secret-stack app (no plugins, no listener) that dials a peer serving
+//! the [`test`](crate::test_plugin) plugin over `net` + `shs`, runs every [check](crate::checks)
+//! through the typed client over the resulting [`Peer`](secret_stack::stack::Peer), then closes
+//! the connection gracefully (the last check).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use secret_stack::keys::{AppKey, Keypair};
-use secret_stack::multiserver::{ConnectError, Multiserver, Net, RegistryError, Shs};
-use secret_stack::rpc::{CallContext, Connection, MethodTable, RpcConfig};
+use secret_stack::stack::{App, Config, ConfigError, ConnectError, Peer, SecretStack, StartError};
+use serde_json::json;
 
 use crate::checks::{CheckResult, run_checks};
-use crate::peer::{HANDSHAKE_TIMEOUT, anonymous_permissions};
+use crate::peer::HANDSHAKE_TIMEOUT;
 
 /// How long the graceful close may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,40 +29,48 @@ pub struct ClientConfig {
 /// Why the client could not run its checks.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Registering the transport or transform failed.
-    #[error("cannot set up multiserver: {0}")]
-    Registry(#[from] RegistryError),
+    /// The client app's config is wrong (a bug of this module).
+    #[error("bad client config: {0}")]
+    Config(#[from] ConfigError),
+    /// The client app could not be built.
+    #[error("cannot build the client app: {0}")]
+    Start(#[from] StartError),
     /// Dialling or the handshake failed.
     #[error("cannot connect: {0}")]
     Connect(#[from] ConnectError),
 }
 
+/// The client app's config: dials `net` + `shs`, listens nowhere.
+fn config() -> Result<Config, ConfigError> {
+    Config::from_json(json!({
+        "global": {
+            "timers": {"handshake": HANDSHAKE_TIMEOUT.as_millis() as u64},
+            "connections": {"incoming": {}, "outgoing": {"net": [{"transform": "shs"}]}},
+        }
+    }))
+}
+
+/// Builds a bare client app and dials `address` with it; the app must be closed after the peer.
+pub async fn connect(address: &str, config: &ClientConfig) -> Result<(App, Peer), ClientError> {
+    let app = SecretStack::builder()
+        .app_key(config.app_key)
+        .keypair(config.keys.clone())
+        .build(self::config()?)?;
+    match app.connect(address).await {
+        Ok(peer) => Ok((app, peer)),
+        Err(e) => {
+            app.close_now().await;
+            Err(e.into())
+        }
+    }
+}
+
 /// Connects to `address`, runs the checks and closes; returns every check's outcome.
 pub async fn run(address: &str, config: &ClientConfig) -> Result<Vec<CheckResult>, ClientError> {
-    let shs = Shs::new(config.keys.clone(), config.app_key).with_timeout(HANDSHAKE_TIMEOUT);
-    let mut ms = Multiserver::new();
-    ms.add_transport(Net)?
-        .add_transform(shs)?
-        .add_outgoing("net", "shs")?;
-    let established = ms.connect(address).await?;
-    tracing::info!(remote = %established.info.remote, "connected");
-    // A peer we dialled gets anonymous permissions on our side (§6.3); we serve nothing but
-    // answer its calls with the usual errors.
-    let ctx = CallContext::new(
-        established.info.remote,
-        anonymous_permissions(),
-        CallContext::next_connection_id(),
-    );
-    let connection = established.connection;
-    let handle = Connection::start(
-        connection.reader,
-        connection.writer,
-        Arc::new(MethodTable::new()),
-        ctx,
-        RpcConfig::default(),
-    );
-    let mut results = run_checks(&handle, config.master).await;
-    let (passed, detail) = match tokio::time::timeout(CLOSE_TIMEOUT, handle.close()).await {
+    let (app, peer) = connect(address, config).await?;
+    tracing::info!(remote = %peer.id(), "connected");
+    let mut results = run_checks(&peer, config.master).await;
+    let (passed, detail) = match tokio::time::timeout(CLOSE_TIMEOUT, peer.close()).await {
         Ok(end) if end.is_clean() => (true, format!("session ended: {end:?}")),
         Ok(end) => (false, format!("session ended badly: {end:?}")),
         Err(_) => (
@@ -75,5 +83,6 @@ pub async fn run(address: &str, config: &ClientConfig) -> Result<Vec<CheckResult
         passed,
         detail,
     });
+    app.close().await;
     Ok(results)
 }

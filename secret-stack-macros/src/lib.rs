@@ -53,6 +53,10 @@ use proc_macro::TokenStream;
 /// | takes one `Sink<T>`, returns `()` or `Result<(), E>` | `sink` |
 /// | takes a `Sink<T>` and returns a `Source<U>` | `duplex` |
 ///
+/// An `async fn` sink or async method runs as its own task, but a sink is polled once as its
+/// request is dispatched, so its body up to the first `.await` runs before any later request of
+/// the connection (as JS runs handlers on arrival): register per-call state there.
+///
 /// `#[rpc(kind = "...")]` overrides the inference: `async` ↔ `sync` freely (what the manifest
 /// announces; the body still runs as written), and `source`/`sink`/`duplex` on a method whose
 /// `Source`/`Sink` is hidden behind a type alias (the return type is then the source, the last

@@ -176,9 +176,40 @@ pub fn remote(args: TokenStream, input: TokenStream) -> TokenStream {
     }
     let docs = tr.attrs.iter().filter(|a| a.path().is_ident("doc"));
     let client = client::client(&model);
+    let types = remote_types(&tr);
     quote! {
         #(#docs)*
         #client
+        #types
+    }
+}
+
+/// Names every type the trait's signatures mention (as `fn` pointer types, in a function that
+/// is never called), since the trait itself is not emitted: the types are still resolved and
+/// checked, and the imports they need (`Source`, `Sink`…) do not come out unused.
+fn remote_types(tr: &syn::ItemTrait) -> TokenStream {
+    let sigs = tr.items.iter().filter_map(|item| match item {
+        TraitItem::Fn(f) => Some(&f.sig),
+        _ => None,
+    });
+    let uses = sigs.map(|sig| {
+        let inputs = sig.inputs.iter().filter_map(|arg| match arg {
+            syn::FnArg::Typed(p) => Some(&p.ty),
+            syn::FnArg::Receiver(_) => None,
+        });
+        let output = match &sig.output {
+            syn::ReturnType::Default => quote!(()),
+            syn::ReturnType::Type(_, ty) => ty.to_token_stream(),
+        };
+        quote!(let _: ::core::option::Option<fn(#(#inputs),*) -> #output> = ::core::option::Option::None;)
+    });
+    quote! {
+        const _: () = {
+            #[allow(dead_code)]
+            fn __ss_remote_types() {
+                #(#uses)*
+            }
+        };
     }
 }
 

@@ -72,8 +72,9 @@ pub fn end_body(error: Option<&RemoteError>) -> Body {
     }
 }
 
-/// An error as the JSON object JS sends: keys `message`, `name`, then `stack` if present, and
-/// `data` (the serialized typed error of a Rust method; JS peers ignore it) if present.
+/// An error as the JSON object JS sends: keys `message`, `name`, then `stack` if present, then
+/// the typed error's `data` of a Rust method if present (JS peers ignore it; [`parse_error`] reads
+/// it back).
 pub fn error_json(error: &RemoteError) -> Value {
     let mut map = serde_json::Map::new();
     map.insert("message".into(), Value::String(error.message.clone()));
@@ -119,4 +120,31 @@ pub fn parse_error(body: &Body) -> RemoteError {
 /// True if a stream end body means a normal end (JSON `true`), false if it carries an error.
 pub fn is_normal_end(body: &Body) -> bool {
     matches!(body, Body::Json(Value::Bool(true)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_objects_keep_js_keys_and_typed_data() {
+        let plain = RemoteError::new("no async:x");
+        assert_eq!(
+            error_json(&plain),
+            serde_json::json!({"message": "no async:x", "name": "Error"})
+        );
+        let typed = RemoteError::new("test.fail: intentional failure")
+            .with_data(serde_json::json!("Intentional"));
+        let body = end_body(Some(&typed));
+        assert_eq!(
+            body,
+            Body::Json(serde_json::json!({
+                "message": "test.fail: intentional failure",
+                "name": "Error",
+                "data": "Intentional",
+            }))
+        );
+        assert_eq!(parse_error(&body), typed);
+        assert!(!is_normal_end(&body));
+    }
 }

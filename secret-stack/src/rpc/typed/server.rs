@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::future::{Future, ready};
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
+use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
 
 use super::Body;
@@ -158,13 +160,34 @@ pub fn reply_done<R: IntoDone>(result: R) -> Reply {
     Reply::Done(Box::pin(ready(result.into_done())))
 }
 
-/// The reply of an `async fn` sink method.
+/// The reply of an `async fn` sink method. The method is started at once, up to its first
+/// `.await` (see [`start_now`]).
 pub fn reply_async_done<F>(result: F) -> Reply
 where
     F: Future + Send + 'static,
     F::Output: IntoDone,
 {
-    Reply::Done(Box::pin(async move { result.await.into_done() }))
+    Reply::Done(start_now(Box::pin(async move { result.await.into_done() })))
+}
+
+/// Polls `future` once, right now, so that the method body runs up to its first `.await` while
+/// the request is dispatched, then returns it (already resolved, or still to be awaited).
+///
+/// A JS callee runs a sink's handler synchronously when the request arrives, before any later
+/// request on the connection. An `async fn` only starts when its future is first polled, and the
+/// connection polls each sink on its own task: without this, a call that arrives after a sink
+/// (such as `collected` after `collect` in the interop plugin) could run before the sink has even
+/// started, and see the state from before it. The first poll uses a no-op waker; that is sound
+/// because whoever awaits the returned future polls it again and registers its own waker.
+fn start_now<T>(mut future: BoxFuture<'static, T>) -> BoxFuture<'static, T>
+where
+    T: Send + 'static,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        Poll::Ready(value) => Box::pin(ready(value)),
+        Poll::Pending => future,
+    }
 }
 
 fn encode_error(method: &str, error: &str) -> RemoteError {
