@@ -729,3 +729,197 @@ async fn refused_streams_answer_with_one_error_end() {
         SessionEnd::Closed
     ));
 }
+
+/// A method of any kind that never answers (its sink input, if any, is never read).
+fn never(path: &str, kind: CallKind) -> Method {
+    method(path, kind, move |_, input| match kind {
+        CallKind::Sink => Reply::Done(
+            async move {
+                let _unread = input;
+                futures::future::pending::<()>().await;
+                Ok(())
+            }
+            .boxed(),
+        ),
+        _ => Reply::Value(futures::future::pending().boxed()),
+    })
+}
+
+/// Starts an engine serving `extra` on one end of a pipe; the other end is a bare peer.
+fn raw_serving(extra: Vec<Method>, config: RpcConfig) -> (RpcHandle, Raw) {
+    let (x, y) = tokio::io::duplex(1 << 16);
+    let a = start(x, table(extra), Permissions::full(), config);
+    let (r, w) = tokio::io::split(y);
+    let frames = FramedRead::new(r, PacketCodec::default());
+    (a, Raw { frames, out: w })
+}
+
+/// A peer fills every call slot with calls that never finish (nothing to write: the writer is
+/// idle), sends one more call (the reader now waits for a slot, not on the transport), then
+/// vanishes. The session must still end at once.
+#[tokio::test]
+async fn peer_vanishing_while_the_call_slots_are_full_ends_the_session() {
+    let config = RpcConfig {
+        max_incoming_calls: 2,
+        ..RpcConfig::default()
+    };
+    let (a, mut raw) = raw_serving(vec![never("slow", CallKind::Async)], config);
+    for req in 1..=3 {
+        raw.send(Packet::new(
+            req,
+            false,
+            false,
+            Body::Json(json!({"name": ["slow"], "args": []})),
+        ))
+        .await;
+    }
+    // Let the engine take the two slots and park on the third request.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!a.is_closed());
+    drop(raw);
+    let end = tokio::time::timeout(Duration::from_secs(5), a.closed())
+        .await
+        .expect("the session did not end while the reader waited for a call slot");
+    assert!(matches!(end, SessionEnd::ConnectionLost), "{end:?}");
+}
+
+/// A peer fills a sink's receive queue (the method never reads it) so that the reader pauses on
+/// its next value (`PauseReading`), then vanishes. The session must still end at once. (The
+/// reader looks one packet ahead while paused: a peer that sends more before vanishing is noticed
+/// only when the pause ends, or by the stack's inactivity timeout.)
+#[tokio::test]
+async fn peer_vanishing_while_a_stream_queue_is_full_ends_the_session() {
+    let config = RpcConfig {
+        stream_buffer: 1,
+        overflow: OverflowPolicy::PauseReading,
+        ..RpcConfig::default()
+    };
+    let (a, mut raw) = raw_serving(vec![never("hoard", CallKind::Sink)], config);
+    let open = Body::Json(json!({"name": ["hoard"], "args": [], "type": "sink"}));
+    raw.send(Packet::new(1, true, false, open)).await;
+    // The first value fills the queue, the second pauses the reader.
+    for k in 0..2 {
+        raw.send(Packet::new(1, true, false, Body::Json(json!(k))))
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!a.is_closed());
+    drop(raw);
+    let end = tokio::time::timeout(Duration::from_secs(5), a.closed())
+        .await
+        .expect("the session did not end while the reader waited for room in a stream queue");
+    assert!(matches!(end, SessionEnd::ConnectionLost), "{end:?}");
+}
+
+/// A transport that takes everything and, like a socket, spends one unit of the writing task's
+/// tokio budget per write. The first write that spends the last unit makes the peer vanish (the
+/// engine's reader then reads EOF) and blocks until the session has recorded its end, so that the
+/// end comes exactly between two of the writer's batches while its budget is spent: the state in
+/// which the writer, behind an always-ready producer, used to spin for ever without seeing the
+/// goodbye (and the node of the load tests kept killed sessions).
+struct SpentBudgetSink {
+    peer: Arc<std::sync::Mutex<Option<DuplexStream>>>,
+    handle: Arc<std::sync::OnceLock<RpcHandle>>,
+    /// Set once the trap went off and the session had recorded its end.
+    sprung: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tokio::io::AsyncWrite for SpentBudgetSink {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+        coop.made_progress();
+        // Like a transport that writes a batch in more than one piece, spend a second unit when
+        // it is the task's last one: the trap below then goes off whatever the parity of the
+        // writer's other budgeted steps.
+        let mut spent = !tokio::task::coop::has_budget_remaining();
+        if !spent && let std::task::Poll::Ready(extra) = tokio::task::coop::poll_proceed(cx) {
+            spent = !tokio::task::coop::has_budget_remaining();
+            if spent {
+                extra.made_progress();
+            }
+        }
+        if spent && let Some(peer) = self.peer.lock().unwrap().take() {
+            // Dropped on another thread so that the reader's wake-up goes to the runtime's
+            // shared queue, where the other worker takes it while this one waits here.
+            std::thread::spawn(move || drop(peer)).join().unwrap();
+            let handle = self.handle.get().expect("handle set");
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while handle.end_reason().is_none() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            self.sprung
+                .store(handle.end_reason().is_some(), Ordering::SeqCst);
+        }
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Regression: the peer vanished between two batches of a busy writer whose budget was spent.
+/// The writer must stop and publish the end at once (it used to spin, holding a worker thread).
+#[test]
+fn peer_vanishing_between_two_busy_writes_ends_the_session() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let forever = method("forever", CallKind::Source, |_, _| {
+        Reply::Stream(stream::repeat_with(|| Ok(Body::Json(json!(1)))).boxed())
+    });
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            let (x, mut y) = tokio::io::duplex(1 << 16);
+            let peer = Arc::new(std::sync::Mutex::new(None));
+            let handle = Arc::new(std::sync::OnceLock::new());
+            let sprung = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let sink = SpentBudgetSink {
+                peer: Arc::clone(&peer),
+                handle: Arc::clone(&handle),
+                sprung: Arc::clone(&sprung),
+            };
+            let (r, _unused) = tokio::io::split(x);
+            let a = Connection::start(
+                r,
+                sink,
+                table(vec![forever]),
+                ctx(Permissions::full()),
+                RpcConfig::default(),
+            );
+            assert!(handle.set(a.clone()).is_ok());
+            // Open the endless source; the trap is armed once the peer's end is in place.
+            let mut request = BytesMut::new();
+            let open = Body::Json(json!({"name": ["forever"], "args": [], "type": "source"}));
+            PacketCodec::encode_packet(&Packet::new(1, true, false, open), &mut request).unwrap();
+            y.write_all(&request).await.unwrap();
+            *peer.lock().unwrap() = Some(y);
+            let end = tokio::time::timeout(Duration::from_secs(5), a.closed())
+                .await
+                .expect("the writer never published the end of the session");
+            assert!(sprung.load(Ordering::SeqCst), "the trap never went off");
+            assert!(matches!(end, SessionEnd::ConnectionLost), "{end:?}");
+        })
+    }));
+    // A spinning writer would hold a worker for ever: do not wait for it.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}

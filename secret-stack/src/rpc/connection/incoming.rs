@@ -42,13 +42,20 @@ impl Callee {
         }
     }
 
-    /// An async/sync request `req`. Waits (pausing the reader) while too many calls are running.
-    pub async fn request(&self, shared: &Arc<Shared>, req: i32, body: Body) {
-        let permit = tokio::select! {
-            p = Arc::clone(&self.permits).acquire_owned() => p,
-            _ = shared.shutdown.cancelled() => return,
-        };
-        let Ok(permit) = permit else { return };
+    /// The call slots: one is held by each of the peer's calls from its request until its reply
+    /// is written (the reader waits for one before routing a request).
+    pub fn slots(&self) -> Arc<Semaphore> {
+        Arc::clone(&self.permits)
+    }
+
+    /// An async/sync request `req`, holding call slot `permit`.
+    pub fn request(
+        &self,
+        shared: &Arc<Shared>,
+        req: i32,
+        body: Body,
+        permit: OwnedSemaphorePermit,
+    ) {
         let reply = parse_async(&body).and_then(|(path, args)| {
             trace!(req, path = ?path, "incoming call");
             self.invoke(&path, CallKind::Async, args, None)
@@ -84,27 +91,25 @@ impl Callee {
         });
     }
 
-    /// The first packet of a stream the peer opens.
-    pub async fn stream_request(&self, shared: &Arc<Shared>, id: StreamId, body: Body) {
-        let full = shared.lock().incoming_streams >= shared.config.max_incoming_streams;
-        if full {
-            // Refused without an entry (the peer's answering end, if any, is then ignored). The
-            // refusal holds a call slot until written, so refusals the peer does not read pause
-            // the reader like unread replies do.
-            let permit = tokio::select! {
-                p = Arc::clone(&self.permits).acquire_owned() => p,
-                _ = shared.shutdown.cancelled() => return,
-            };
-            let Ok(permit) = permit else { return };
-            debug!(req = id.num, "too many open streams: refusing a new one");
-            let error = RemoteError::new(format!(
-                "too many open streams: at most {} at once",
-                shared.config.max_incoming_streams
-            ));
-            let st = shared.lock();
-            shared.send_reply(&st, Packet::stream_end(id.wire_req(), Some(&error)), permit);
-            return;
-        }
+    /// True when the peer has as many streams open as it may: a new one is refused.
+    pub fn streams_full(&self, shared: &Shared) -> bool {
+        shared.lock().incoming_streams >= shared.config.max_incoming_streams
+    }
+
+    /// Refuses stream `id` (too many open), holding call slot `permit` until the refusal is
+    /// written. No entry is made: the peer's answering end, if any, is ignored.
+    pub fn refuse_stream(&self, shared: &Shared, id: StreamId, permit: OwnedSemaphorePermit) {
+        debug!(req = id.num, "too many open streams: refusing a new one");
+        let error = RemoteError::new(format!(
+            "too many open streams: at most {} at once",
+            shared.config.max_incoming_streams
+        ));
+        let st = shared.lock();
+        shared.send_reply(&st, Packet::stream_end(id.wire_req(), Some(&error)), permit);
+    }
+
+    /// The first packet of a stream the peer opens (below the limit on open streams).
+    pub fn stream_request(&self, shared: &Arc<Shared>, id: StreamId, body: Body) {
         let parsed = parse_stream(&body);
         let kind = parsed.as_ref().map(|p| p.0).unwrap_or(CallKind::Source);
         let wants_input = matches!(kind, CallKind::Sink | CallKind::Duplex) && parsed.is_ok();

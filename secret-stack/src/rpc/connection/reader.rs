@@ -9,13 +9,18 @@
 //! | any    | 0   | a one-way message: ignored, as muxrpc 8 does                   |
 //!
 //! A full receive buffer either pauses this task (so TCP pushback reaches the peer) or ends that
-//! stream, per [`OverflowPolicy`](super::OverflowPolicy). Nothing a peer sends can panic here: a
-//! malformed frame ends the session with [`SessionEnd::Protocol`].
+//! stream, per [`OverflowPolicy`](super::OverflowPolicy); too many calls in flight pause it too.
+//! A pause still ends with the session: every wait other than the transport races our end and
+//! reads the transport one packet ahead, so a peer that vanishes while we are paused is noticed.
+//! Nothing a peer sends can panic here: a malformed frame ends the session with
+//! [`SessionEnd::Protocol`].
 
+use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
 use tokio::io::AsyncRead;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, trace};
@@ -34,6 +39,8 @@ pub(super) struct Reader<R> {
     frames: FramedRead<R, PacketCodec>,
     shared: Arc<Shared>,
     callee: Callee,
+    /// A packet read while routing was paused (see [`Reader::wait`]), routed next.
+    ahead: Option<Packet>,
 }
 
 impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
@@ -43,47 +50,93 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             frames: FramedRead::new(io, codec),
             shared,
             callee,
+            ahead: None,
         }
     }
 
     /// Reads until the peer's goodbye, the end of the transport, a protocol error, or our own end.
     pub async fn run(mut self) {
         loop {
+            let next = match self.ahead.take() {
+                Some(packet) => Some(Ok(Frame::Packet(packet))),
+                None => tokio::select! {
+                    biased;
+                    () = self.shared.shutdown.cancelled() => return,
+                    next = self.frames.next() => next,
+                },
+            };
+            match next {
+                Some(Ok(Frame::Packet(packet))) => self.route(packet).await,
+                other => return self.end(other),
+            }
+        }
+    }
+
+    /// Ends the session on what the transport gave instead of a packet.
+    fn end(&self, next: Option<Result<Frame, CodecError>>) {
+        let reason = match next {
+            Some(Ok(Frame::Packet(_))) => return,
+            Some(Ok(Frame::Goodbye)) => {
+                debug!("rpc: peer said goodbye");
+                SessionEnd::PeerGoodbye
+            }
+            None => {
+                debug!("rpc: transport ended without a goodbye");
+                SessionEnd::ConnectionLost
+            }
+            Some(Err(CodecError::Io(e))) => {
+                debug!("rpc: read failed: {e}");
+                SessionEnd::ConnectionLost
+            }
+            Some(Err(e)) => {
+                debug!("rpc: peer broke the protocol: {e}");
+                SessionEnd::Protocol(e.to_string())
+            }
+        };
+        let clean = reason.is_clean();
+        // The reason is recorded before the writer is told: it publishes the end as soon as it
+        // stops.
+        let mut st = self.shared.lock();
+        self.shared.terminate(&mut st, reason);
+        drop(st);
+        if !clean {
+            // The peer is gone or hostile: do not wait on a write it may never read.
+            self.shared.force.cancel();
+        }
+    }
+
+    /// Waits for `until` (a free call slot, room in a stream's queue) while routing is paused,
+    /// and still notices the end of the session: ours (`shutdown`, which every ending cancels,
+    /// a failed write included) and the peer's. For the latter the transport is read one packet
+    /// ahead: a packet is kept for later and reading stops there (so pushback still reaches the
+    /// peer), while an end of input, a read error, a goodbye or a malformed frame ends the
+    /// session at once. `None` if the session ended first.
+    async fn wait<F: Future>(&mut self, until: F) -> Option<F::Output> {
+        let mut until = std::pin::pin!(until);
+        loop {
             let next = tokio::select! {
                 biased;
-                _ = self.shared.shutdown.cancelled() => return,
-                next = self.frames.next() => next,
+                () = self.shared.shutdown.cancelled() => return None,
+                out = &mut until => return Some(out),
+                next = self.frames.next(), if self.ahead.is_none() => next,
             };
-            let reason = match next {
+            match next {
                 Some(Ok(Frame::Packet(packet))) => {
-                    self.route(packet).await;
-                    continue;
+                    trace!(req = packet.req, "routing paused: packet kept for later");
+                    self.ahead = Some(packet);
                 }
-                Some(Ok(Frame::Goodbye)) => {
-                    debug!("rpc: peer said goodbye");
-                    SessionEnd::PeerGoodbye
+                other => {
+                    self.end(other);
+                    return None;
                 }
-                None => {
-                    debug!("rpc: transport ended without a goodbye");
-                    SessionEnd::ConnectionLost
-                }
-                Some(Err(CodecError::Io(e))) => {
-                    debug!("rpc: read failed: {e}");
-                    SessionEnd::ConnectionLost
-                }
-                Some(Err(e)) => {
-                    debug!("rpc: peer broke the protocol: {e}");
-                    SessionEnd::Protocol(e.to_string())
-                }
-            };
-            if !reason.is_clean() {
-                // The peer is gone or hostile: do not wait on a write it may never read.
-                self.shared.force.cancel();
             }
-            let mut st = self.shared.lock();
-            self.shared.terminate(&mut st, reason);
-            return;
         }
+    }
+
+    /// A call slot for one of the peer's requests; `None` if the session ended first.
+    async fn call_slot(&mut self) -> Option<OwnedSemaphorePermit> {
+        let slots = self.callee.slots();
+        self.wait(slots.acquire_owned()).await?.ok()
     }
 
     async fn route(&mut self, packet: Packet) {
@@ -100,7 +153,10 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         }
         if !stream {
             if req > 0 {
-                self.callee.request(&self.shared, req, body).await;
+                // Waits (pausing the reader) while too many calls are running or unwritten.
+                if let Some(slot) = self.call_slot().await {
+                    self.callee.request(&self.shared, req, body, slot);
+                }
             } else if let Some(num) = req.checked_neg() {
                 self.reply(num, end, body);
             }
@@ -120,7 +176,15 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         let live = self.shared.lock().streams.contains_key(&id);
         if !live {
             if !id.ours && !end {
-                self.callee.stream_request(&self.shared, id, body).await;
+                if self.callee.streams_full(&self.shared) {
+                    // The refusal holds a call slot until written, so refusals the peer does not
+                    // read pause the reader like unread replies do.
+                    if let Some(slot) = self.call_slot().await {
+                        self.callee.refuse_stream(&self.shared, id, slot);
+                    }
+                } else {
+                    self.callee.stream_request(&self.shared, id, body);
+                }
             } else {
                 trace!(req, "ignoring packet of an unknown stream");
             }
@@ -129,7 +193,35 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         if end {
             self.peer_end(id, &body);
         } else {
-            deliver(&self.shared, id, body).await;
+            self.deliver(id, body).await;
+        }
+    }
+
+    /// A value on stream `id`: into its bounded queue.
+    async fn deliver(&mut self, id: StreamId, body: Body) {
+        let tx = {
+            let st = self.shared.lock();
+            match st.streams.get(&id) {
+                Some(entry) if !entry.peer_ended => entry.inbound.clone(),
+                _ => None,
+            }
+        };
+        let Some(tx) = tx else {
+            trace!(req = id.wire_req(), "dropping a value nobody reads");
+            return;
+        };
+        match self.shared.config.overflow {
+            OverflowPolicy::PauseReading => {
+                // A closed queue means the consumer went away: the value is dropped.
+                let _ = self.wait(tx.send(body)).await;
+            }
+            OverflowPolicy::EndStream => match tx.try_send(body) {
+                Ok(()) | Err(TrySendError::Closed(_)) => {}
+                Err(TrySendError::Full(_)) => {
+                    drop(tx);
+                    overflow(&self.shared, id);
+                }
+            },
         }
     }
 
@@ -187,37 +279,6 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             self.shared.end_ours(&mut st, id, answer);
         }
         self.shared.maybe_finish(&mut st, id);
-    }
-}
-
-/// A value on stream `id`: into its bounded queue.
-async fn deliver(shared: &Shared, id: StreamId, body: Body) {
-    let tx = {
-        let st = shared.lock();
-        match st.streams.get(&id) {
-            Some(entry) if !entry.peer_ended => entry.inbound.clone(),
-            _ => None,
-        }
-    };
-    let Some(tx) = tx else {
-        trace!(req = id.wire_req(), "dropping a value nobody reads");
-        return;
-    };
-    match shared.config.overflow {
-        OverflowPolicy::PauseReading => {
-            tokio::select! {
-                // A closed queue means the consumer went away: the value is dropped.
-                _ = tx.send(body) => {}
-                _ = shared.shutdown.cancelled() => {}
-            }
-        }
-        OverflowPolicy::EndStream => match tx.try_send(body) {
-            Ok(()) | Err(TrySendError::Closed(_)) => {}
-            Err(TrySendError::Full(_)) => {
-                drop(tx);
-                overflow(shared, id);
-            }
-        },
     }
 }
 

@@ -66,8 +66,12 @@ struct Slot {
 
 /// What one gathering round produced.
 enum Batch {
+    /// Frames to write.
     Data,
+    /// The goodbye was asked for: write what is gathered, then the goodbye.
     Goodbye,
+    /// The session was ended by force (lost transport, forced close) between two writes.
+    Forced,
 }
 
 pub(super) struct Writer<W> {
@@ -97,35 +101,40 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
 
     /// Runs until the goodbye is written, the transport fails, or a forced close abandons it.
     pub async fn run(mut self) {
+        let force = self.shared.force.clone();
         loop {
-            let batch = poll_fn(|cx| self.poll_batch(cx)).await;
-            if matches!(batch, Batch::Goodbye) {
-                PacketCodec::encode_goodbye(&mut self.buf);
-                trace!(bytes = self.buf.len(), "write final batch with goodbye");
-                // Errors while saying goodbye do not matter: the session is over anyway.
-                match tokio::time::timeout(
-                    GOODBYE_WRITE_TIMEOUT,
-                    write_batch(&mut self.io, &self.buf),
-                )
-                .await
-                {
-                    Ok(Ok(())) => debug!("rpc goodbye sent"),
-                    Ok(Err(e)) => debug!("rpc goodbye not delivered: {e}"),
-                    Err(_) => debug!("rpc goodbye not delivered: the peer is not reading"),
+            // Give the scheduler a turn once this task has used its budget. Sockets and most
+            // channels take part in tokio's budgeting, but a transport or producer that is always
+            // ready does not, and without this the loop could keep a worker for itself.
+            tokio::task::consume_budget().await;
+            let batch = tokio::select! {
+                biased;
+                // Checked at every batch boundary, not only during a write: a forced end that
+                // comes while a batch is being gathered must not lead to gathering more. (Here the
+                // command queue may look empty only because the task's budget is spent, so waiting
+                // for the goodbye command instead could spin for ever behind a ready producer.)
+                () = force.cancelled() => Batch::Forced,
+                batch = poll_fn(|cx| self.poll_batch(cx)) => batch,
+            };
+            match batch {
+                Batch::Data => {}
+                Batch::Goodbye => {
+                    self.say_goodbye().await;
+                    break;
                 }
-                let _ = tokio::time::timeout(GOODBYE_WRITE_TIMEOUT, self.io.shutdown()).await;
-                break;
-            }
-            if self.shared.force.is_cancelled() {
-                // A forced end came first: these frames are moot, the goodbye follows.
-                self.buf.clear();
-                continue;
+                Batch::Forced => {
+                    // No frame is half written here: drop what was gathered (the session is
+                    // over, those frames are moot) and still say goodbye, as a forced close does.
+                    self.buf.clear();
+                    self.say_goodbye().await;
+                    break;
+                }
             }
             trace!(bytes = self.buf.len(), "write batch");
             let written = tokio::select! {
                 biased;
                 r = write_batch(&mut self.io, &self.buf) => r,
-                _ = self.shared.force.cancelled() => {
+                () = force.cancelled() => {
                     // A frame may be half written: a goodbye now would be garbage, so just stop.
                     debug!("rpc write abandoned by a forced close");
                     break;
@@ -144,6 +153,21 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
         }
         self.producers.clear();
         self.shared.publish_end();
+    }
+
+    /// Writes what is gathered plus the goodbye, then shuts the transport down; each step is
+    /// given up after [`GOODBYE_WRITE_TIMEOUT`]. Errors do not matter: the session is over anyway.
+    async fn say_goodbye(&mut self) {
+        PacketCodec::encode_goodbye(&mut self.buf);
+        trace!(bytes = self.buf.len(), "write final batch with goodbye");
+        match tokio::time::timeout(GOODBYE_WRITE_TIMEOUT, write_batch(&mut self.io, &self.buf))
+            .await
+        {
+            Ok(Ok(())) => debug!("rpc goodbye sent"),
+            Ok(Err(e)) => debug!("rpc goodbye not delivered: {e}"),
+            Err(_) => debug!("rpc goodbye not delivered: the peer is not reading"),
+        }
+        let _ = tokio::time::timeout(GOODBYE_WRITE_TIMEOUT, self.io.shutdown()).await;
     }
 
     fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Batch> {
