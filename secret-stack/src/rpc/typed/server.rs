@@ -161,7 +161,7 @@ pub fn reply_done<R: IntoDone>(result: R) -> Reply {
 }
 
 /// The reply of an `async fn` sink method. The method is started at once, up to its first
-/// `.await` (see [`start_now`]).
+/// `.await` (see `start_now`).
 pub fn reply_async_done<F>(result: F) -> Reply
 where
     F: Future + Send + 'static,
