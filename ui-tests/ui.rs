@@ -1,4 +1,4 @@
-//! Compile-pass and compile-fail cases of the `#[plugin]` macro.
+//! Compile-pass and compile-fail cases of the `#[plugin]` and `#[remote]` macros.
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();

@@ -15,6 +15,10 @@ pub struct RemoteError {
     /// A free-form stack trace; receivers must not depend on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<String>,
+    /// The serialized typed error of a Rust plugin method (`#[plugin]` methods returning
+    /// `Result<T, E>`), which a typed client decodes back into `E`. JS peers ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Box<serde_json::Value>>,
 }
 
 fn default_error_name() -> String {
@@ -28,6 +32,7 @@ impl RemoteError {
             message: message.into(),
             name: default_error_name(),
             stack: None,
+            data: None,
         }
     }
 
@@ -37,12 +42,30 @@ impl RemoteError {
             message: message.into(),
             name: name.into(),
             stack: None,
+            data: None,
+        }
+    }
+
+    /// The same error carrying `data`, the serialized typed error of a Rust method.
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(Box::new(data));
+        self
+    }
+}
+
+impl From<RpcError> for RemoteError {
+    /// The error to pass on when a call made on a peer's behalf fails: a remote error as it was,
+    /// anything else as an `Error` carrying the local message.
+    fn from(error: RpcError) -> Self {
+        match error {
+            RpcError::Remote(e) => e,
+            other => RemoteError::new(other.to_string()),
         }
     }
 }
 
 /// Why a call made through a connection (or the local app) failed.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RpcError {
     /// The peer answered with an error object.
@@ -66,4 +89,11 @@ pub enum RpcError {
     /// The peer broke the protocol (a malformed frame, an oversize body, ...).
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// A received stream was ended because its consumer fell behind and the connection's overflow
+    /// policy is to end the stream rather than pause reading.
+    #[error("receive buffer of stream {req} is full: its consumer fell behind")]
+    ReceiveBufferFull {
+        /// The stream's request number, as the opener numbered it.
+        req: i32,
+    },
 }

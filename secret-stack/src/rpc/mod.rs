@@ -5,14 +5,26 @@
 
 pub mod body;
 pub mod caller;
+pub mod codec;
+pub mod connection;
 pub mod dispatch;
 pub mod error;
+pub mod local;
 pub mod manifest;
+pub mod packet;
 pub mod permissions;
+pub mod typed;
 
 pub use body::Body;
 pub use caller::Caller;
-pub use dispatch::{CallContext, Incoming, Method, MethodTable, Reply};
+pub use codec::{CodecError, PacketCodec};
+pub use connection::{
+    BodySink, Connection, InboundStream, OverflowPolicy, RpcConfig, RpcHandle, SessionEnd,
+};
+pub use dispatch::{CallContext, Incoming, Method, MethodTable, Outgoing, Reply};
 pub use error::{RemoteError, RpcError};
+pub use local::LocalCaller;
 pub use manifest::{CallKind, Manifest};
+pub use packet::{Frame, Packet};
 pub use permissions::Permissions;
+pub use typed::{CallError, Sink, Source, TypedFuture, TypedStream};

@@ -6,7 +6,6 @@
 //! Keys of `global` this crate does not know are kept (plugins may read them) and listed by
 //! [`Config::unknown_keys`] so the stack can report them instead of ignoring them silently.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::merge::deep_merge;
+use crate::multiserver::Connections;
 
 /// Why a configuration could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -84,9 +84,10 @@ pub struct Global {
     /// The port of the default incoming `net` listener (absent: any free port).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
-    /// Transports to listen on and to dial with; defaulted when absent.
+    /// Transports to listen on and to dial with, in the JS shape; defaulted when absent and read
+    /// by [`Config::connections`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connections: Option<Connections>,
+    pub connections: Option<Value>,
     /// Timeouts in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timers: Option<Timers>,
@@ -122,76 +123,6 @@ pub struct KeysConfig {
     /// `@<base64>.ed25519`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-}
-
-/// `global.connections`: transports by name, each with a list of entries.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Connections {
-    /// Listeners: transport name → entries.
-    #[serde(default)]
-    pub incoming: BTreeMap<String, Vec<Incoming>>,
-    /// Dialers: transport name → entries.
-    #[serde(default)]
-    pub outgoing: BTreeMap<String, Vec<Outgoing>>,
-}
-
-/// One listener of a transport.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Incoming {
-    /// The scopes this listener serves (`device`, `local`, `public`, …); required, as in JS.
-    pub scope: Scopes,
-    /// The transform to run on accepted connections (`shs`, `noauth`).
-    pub transform: String,
-    /// The host to bind; absent: the scope's default (all interfaces for several scopes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    /// The port to bind; absent: any free port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port: Option<u16>,
-    /// Public names to print in addresses instead of the bound host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external: Option<Scopes>,
-    /// Transport-specific settings (e.g. `path` for unix sockets).
-    #[serde(flatten)]
-    pub other: Map<String, Value>,
-}
-
-/// One dialer of a transport.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Outgoing {
-    /// The transform to run on dialled connections.
-    pub transform: String,
-    /// Transport-specific settings.
-    #[serde(flatten)]
-    pub other: Map<String, Value>,
-}
-
-/// One name or a list of names (JS accepts both for `scope` and `external`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(untagged)]
-pub enum Scopes {
-    /// A single name.
-    One(String),
-    /// Several names.
-    Many(Vec<String>),
-}
-
-impl Scopes {
-    /// The names, in order.
-    pub fn to_vec(&self) -> Vec<String> {
-        match self {
-            Scopes::One(s) => vec![s.clone()],
-            Scopes::Many(v) => v.clone(),
-        }
-    }
-
-    /// True if `scope` is among the names.
-    pub fn contains(&self, scope: &str) -> bool {
-        match self {
-            Scopes::One(s) => s == scope,
-            Scopes::Many(v) => v.iter().any(|s| s == scope),
-        }
-    }
 }
 
 /// `global.timers`, in milliseconds.
@@ -339,25 +270,15 @@ impl Config {
 
     /// The configured transports, or JS's defaults: incoming `net` on scopes device, local and public
     /// with `shs` (with `global.host`/`global.port`), outgoing `net` with `shs`.
-    pub fn connections(&self) -> Connections {
-        if let Some(c) = &self.global.connections {
-            return c.clone();
-        }
-        let incoming = Incoming {
-            scope: Scopes::Many(vec!["device".into(), "local".into(), "public".into()]),
-            transform: "shs".into(),
-            host: self.global.host.clone(),
-            port: self.global.port,
-            external: None,
-            other: Map::new(),
-        };
-        let outgoing = Outgoing {
-            transform: "shs".into(),
-            other: Map::new(),
-        };
-        Connections {
-            incoming: BTreeMap::from([("net".to_owned(), vec![incoming])]),
-            outgoing: BTreeMap::from([("net".to_owned(), vec![outgoing])]),
+    pub fn connections(&self) -> Result<Connections, ConfigError> {
+        match &self.global.connections {
+            Some(value) => {
+                Connections::from_json(value).map_err(|e| ConfigError::Invalid(e.to_string()))
+            }
+            None => Ok(Connections::default_with(
+                self.global.host.as_deref(),
+                self.global.port,
+            )),
         }
     }
 
@@ -383,36 +304,14 @@ impl Config {
         }
     }
 
-    /// Keys of the sections this crate reads that it does not know: `global.<key>` and
-    /// `global.connections.incoming.<transport>[i].<key>` for every unknown key.
+    /// Keys of `global` this crate does not read (`global.<key>`), to be reported: they may be
+    /// typos, or settings meant for plugins.
     pub fn unknown_keys(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .global
+        self.global
             .other
             .keys()
             .map(|k| format!("global.{k}"))
-            .collect();
-        if let Some(c) = &self.global.connections {
-            for (t, entries) in &c.incoming {
-                for (i, e) in entries.iter().enumerate() {
-                    out.extend(
-                        e.other
-                            .keys()
-                            .map(|k| format!("global.connections.incoming.{t}[{i}].{k}")),
-                    );
-                }
-            }
-            for (t, entries) in &c.outgoing {
-                for (i, e) in entries.iter().enumerate() {
-                    out.extend(
-                        e.other
-                            .keys()
-                            .map(|k| format!("global.connections.outgoing.{t}[{i}].{k}")),
-                    );
-                }
-            }
-        }
-        out
+            .collect()
     }
 }
 
@@ -465,15 +364,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_listed() {
-        let c = Config::from_json(
-            json!({"global": {"prot": 8008, "connections": {"incoming": {"net": [
-            {"scope": "device", "transform": "shs", "prot": 1}]}}}}),
-        )
+        let c = Config::from_json(json!({"global": {"prot": 8008, "connections": {
+            "incoming": {"net": [{"scope": "device", "transform": "shs"}]}}}}))
         .unwrap();
-        assert_eq!(
-            c.unknown_keys(),
-            vec!["global.prot", "global.connections.incoming.net[0].prot"]
-        );
+        assert_eq!(c.unknown_keys(), vec!["global.prot"]);
+        assert_eq!(c.connections().unwrap().incoming.len(), 1);
     }
 
     #[test]

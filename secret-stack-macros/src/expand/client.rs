@@ -1,0 +1,201 @@
+//! The caller side: `FooClient<C: Caller>`, one method per RPC method, generated from the same
+//! model for `#[plugin]` impls and `#[remote]` traits.
+//!
+//! async/sync methods return a `TypedFuture<T, E>`, sources a `TypedStream<T, E>`, sinks take
+//! any `Stream` of items and return a `TypedFuture<(), E>`, duplexes do both; `E` is the method's
+//! own error type (`Infallible` when it has none), delivered as `CallError::Method(E)`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+use super::dispatch::tokens_span;
+use super::{Model, manifest};
+use crate::ast::{Codec, Role, RpcMethod, Shape};
+
+/// The client struct and its methods.
+pub fn client(model: &Model) -> TokenStream {
+    let krate = &model.krate;
+    let client = &model.client;
+    let vis = &model.client_vis;
+    let mount = &model.mount;
+    let doc = format!(
+        "Typed client of the `{}` plugin (mounted at `{mount}`): one method per RPC method, over \
+         any `Caller` (a connection, or a `LocalCaller` for the local app).",
+        model.name,
+    );
+    let manifest = manifest::manifest(model);
+    let methods = model.methods.iter().map(|m| method(model, m));
+    quote! {
+        #[doc = #doc]
+        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+        #vis struct #client<C> {
+            caller: C,
+        }
+
+        impl<C> #client<C> {
+            /// The name the plugin is mounted under (the camelCase of its name).
+            #vis const MOUNT: &'static str = #mount;
+
+            /// A client placing its calls through `caller`.
+            #vis fn new(caller: C) -> Self {
+                #client { caller }
+            }
+
+            /// The caller this client uses.
+            #vis fn caller(&self) -> &C {
+                &self.caller
+            }
+
+            /// Gives the caller back.
+            #vis fn into_caller(self) -> C {
+                self.caller
+            }
+
+            /// The plugin's manifest, relative to its mount point.
+            #vis fn manifest() -> #krate::rpc::Manifest {
+                #manifest
+            }
+        }
+
+        impl<C: #krate::rpc::Caller> #client<C> {
+            #(#methods)*
+        }
+    }
+}
+
+fn method(model: &Model, method: &RpcMethod) -> TokenStream {
+    let krate = &model.krate;
+    let typed = quote!(#krate::rpc::typed);
+    let vis = &model.client_vis;
+    let label = model.label(method);
+    let full_path = model.full_path(method);
+    let ident = &method.ident;
+    let docs = &method.docs;
+    let calls = format!("Calls `{label}` ({}).", method.kind.as_str());
+
+    let mut params = Vec::new();
+    let mut pushes = Vec::new();
+    let mut items: Option<(syn::Ident, TokenStream, Codec)> = None;
+    for param in &method.params {
+        let name = &param.name;
+        let var = &param.ident;
+        let ty = &param.ty;
+        match &param.role {
+            Role::Context => {}
+            Role::Arg { optional } => {
+                params.push(quote!(#var: #ty));
+                pushes.push(match optional {
+                    Some(inner) => {
+                        let enc = arg_encoder(&typed, param.codec, &quote!(#inner));
+                        quote!(__ss_args.push_optional(#name, #var, #enc);)
+                    }
+                    None => {
+                        let enc = arg_encoder(&typed, param.codec, &quote!(#ty));
+                        quote!(__ss_args.push(#name, #var, #enc);)
+                    }
+                });
+            }
+            Role::Sink { item } => {
+                params.push(quote!(#var: __SsItems));
+                items = Some((var.clone(), item.clone(), param.codec));
+            }
+        }
+    }
+    let mutability = if pushes.is_empty() {
+        TokenStream::new()
+    } else {
+        quote!(mut)
+    };
+    let (generics, bounds) = match &items {
+        Some((_, item, _)) => (
+            quote!(<__SsItems>),
+            quote!(where __SsItems: #typed::reexport::Stream<Item = #item> + ::core::marker::Send + 'static),
+        ),
+        None => (TokenStream::new(), TokenStream::new()),
+    };
+    let err_of = |err: &Option<TokenStream>| match err {
+        Some(e) => {
+            let span = tokens_span(e);
+            (
+                e.clone(),
+                quote_spanned!(span=> #typed::decode_typed_error::<#e>),
+            )
+        }
+        None => (
+            quote!(::core::convert::Infallible),
+            quote!(#typed::decode_untyped_error),
+        ),
+    };
+    let common = quote!(&self.caller, #label, &[#(#full_path),*], __ss_args.finish());
+    let (ret, body) = match &method.shape {
+        Shape::Value { ok, codec, err, .. } => {
+            let (err, error) = err_of(err);
+            let decoder = decoder(&typed, *codec, ok);
+            (
+                quote!(#typed::TypedFuture<#ok, #err>),
+                quote!(::std::boxed::Box::pin(#typed::call(#common, #decoder, #error))),
+            )
+        }
+        Shape::Source { item, codec, err } => {
+            let (err, error) = err_of(err);
+            let decoder = decoder(&typed, *codec, item);
+            let body = match &items {
+                Some((var, sent, sent_codec)) => {
+                    let encoder = item_encoder(&typed, *sent_codec, sent);
+                    quote!(#typed::duplex(#common, #var, #encoder, #decoder, #error))
+                }
+                None => quote!(#typed::source(#common, #decoder, #error)),
+            };
+            (quote!(#typed::TypedStream<#item, #err>), body)
+        }
+        Shape::Done { err } => {
+            let (err, error) = err_of(err);
+            let Some((var, sent, sent_codec)) = &items else {
+                return TokenStream::new();
+            };
+            let encoder = item_encoder(&typed, *sent_codec, sent);
+            (
+                quote!(#typed::TypedFuture<(), #err>),
+                quote!(::std::boxed::Box::pin(#typed::sink(#common, #var, #encoder, #error))),
+            )
+        }
+    };
+    quote! {
+        #(#docs)*
+        #[doc = ""]
+        #[doc = #calls]
+        #vis fn #ident #generics(&self, #(#params),*) -> #ret #bounds {
+            let #mutability __ss_args = #typed::ArgsBuilder::new(#label);
+            #(#pushes)*
+            #body
+        }
+    }
+}
+
+fn arg_encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
+    let span = tokens_span(ty);
+    match codec {
+        Codec::Bytes => quote_spanned!(span=> #typed::value_bytes),
+        Codec::Body => quote_spanned!(span=> #typed::value_body),
+        Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::value_json::<#ty>),
+    }
+}
+
+fn item_encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
+    let span = tokens_span(ty);
+    match codec {
+        Codec::Bytes => quote_spanned!(span=> #typed::encode_bytes),
+        Codec::Body => quote_spanned!(span=> #typed::encode_body),
+        Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::encode_json::<#ty>),
+    }
+}
+
+fn decoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
+    let span = tokens_span(ty);
+    match codec {
+        Codec::Unit => quote!(#typed::decode_unit),
+        Codec::Bytes => quote_spanned!(span=> #typed::decode_bytes),
+        Codec::Body => quote_spanned!(span=> #typed::decode_body),
+        Codec::Json => quote_spanned!(span=> #typed::decode_json::<#ty>),
+    }
+}

@@ -1,0 +1,322 @@
+//! packet-stream-codec: the 9-byte header framing of RPC packets (PROTOCOL.md §4), as a tokio-util
+//! [`Encoder`]/[`Decoder`].
+//!
+//! Header: flags (stream `0x08`, end `0x04`, body type in bits 0–1), body length (u32 BE), request
+//! number (i32 BE), then exactly `length` body bytes. A header whose length is 0 is the session
+//! goodbye, whatever its other fields (that is how every JS reader treats it).
+//!
+//! Two rules keep peers safe:
+//! - **No zero-length bodies are ever written** (§9 item 8): a JS peer would read one as the goodbye
+//!   and drop the whole session. An empty [`Body::Text`] or empty [`Body::Binary`] is written as the
+//!   JSON string `""` (type 2, 2 bytes) instead. A JS receiver then sees the empty string: for text
+//!   that is exactly the value sent; for binary it is the closest value JS can receive at all (an
+//!   empty buffer cannot be sent). Refusing instead would turn a legal reply such as `""` into an
+//!   error, so substituting is the safer choice.
+//! - **Nothing is allocated on a header's say-so**: a body longer than [`PacketCodec::max_body`]
+//!   (default 8 MiB) is refused with [`CodecError::BodyTooLarge`] as soon as the header is read, and
+//!   the buffer only grows as body bytes actually arrive.
+//!
+//! JSON bodies are written as `JSON.stringify` does: no whitespace, object keys in insertion order
+//! (the workspace enables serde_json's `preserve_order`), non-ASCII as raw UTF-8.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::body::Body;
+use super::packet::{Frame, Packet};
+
+/// The length of a frame header.
+pub const HEADER_LEN: usize = 9;
+
+/// The goodbye frame: 9 zero bytes.
+pub const GOODBYE: [u8; HEADER_LEN] = [0; HEADER_LEN];
+
+/// The default limit on a received body: 8 MiB.
+pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// What the body of an empty string or empty buffer is replaced with: the JSON string `""`.
+const EMPTY_SUBSTITUTE: &[u8] = b"\"\"";
+
+/// Why a frame could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The underlying reader or writer failed.
+    #[error("i/o error on the rpc stream: {0}")]
+    Io(#[from] std::io::Error),
+    /// A header announced a body longer than the configured maximum.
+    #[error("rpc packet {req} announces a {len}-byte body, above the {max}-byte limit")]
+    BodyTooLarge {
+        /// The request number of the offending packet.
+        req: i32,
+        /// The announced length.
+        len: u64,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The body type bits were 3, which no version of the codec defines (JS: `unknown message type`).
+    #[error("unknown message type (body type 3) in rpc packet {req}")]
+    UnknownBodyType {
+        /// The request number of the offending packet.
+        req: i32,
+    },
+    /// A JSON-typed body was not valid JSON.
+    #[error("rpc packet {req} has an invalid JSON body: {source}")]
+    InvalidJson {
+        /// The request number of the offending packet.
+        req: i32,
+        /// What the JSON parser said.
+        source: serde_json::Error,
+    },
+    /// The stream ended in the middle of a frame.
+    #[error("the rpc stream ended in the middle of a frame ({buffered} bytes left over)")]
+    Truncated {
+        /// How many bytes of the incomplete frame had arrived.
+        buffered: usize,
+    },
+}
+
+/// The packet-stream-codec encoder and decoder.
+///
+/// After decoding a goodbye the decoder yields nothing more: JS stops reading at that point.
+#[derive(Debug, Clone)]
+pub struct PacketCodec {
+    max_body: usize,
+    finished: bool,
+}
+
+impl Default for PacketCodec {
+    fn default() -> Self {
+        PacketCodec::new(DEFAULT_MAX_BODY)
+    }
+}
+
+impl PacketCodec {
+    /// A codec refusing received bodies longer than `max_body` bytes.
+    pub fn new(max_body: usize) -> Self {
+        PacketCodec {
+            max_body,
+            finished: false,
+        }
+    }
+
+    /// The largest body the decoder accepts.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
+    /// True once the decoder has read the goodbye.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Appends the frame of `packet` to `dst` (see the module docs for the empty-body rule).
+    pub fn encode_packet(packet: &Packet, dst: &mut BytesMut) -> Result<(), CodecError> {
+        let start = dst.len();
+        dst.reserve(HEADER_LEN + body_hint(&packet.body));
+        let mut flags = packet.flags();
+        dst.put_u8(flags);
+        dst.put_u32(0); // patched below once the body length is known
+        dst.put_i32(packet.req);
+        let body_start = dst.len();
+        match &packet.body {
+            Body::Binary(b) => dst.extend_from_slice(b),
+            Body::Text(s) => dst.extend_from_slice(s.as_bytes()),
+            Body::Json(v) => {
+                let mut w = dst.writer();
+                // Serializing a `Value` into memory cannot fail.
+                if let Err(e) = serde_json::to_writer(&mut w, v) {
+                    let dst = w.into_inner();
+                    dst.truncate(start);
+                    return Err(CodecError::Io(std::io::Error::other(e)));
+                }
+            }
+        }
+        let mut len = dst.len() - body_start;
+        if len == 0 {
+            // Never emit a zero-length body: it would read as the goodbye.
+            dst.extend_from_slice(EMPTY_SUBSTITUTE);
+            len = EMPTY_SUBSTITUTE.len();
+            flags = (flags & !0x03) | 0x02;
+        }
+        let Ok(len32) = u32::try_from(len) else {
+            dst.truncate(start);
+            return Err(CodecError::BodyTooLarge {
+                req: packet.req,
+                len: len as u64,
+                max: u32::MAX as usize,
+            });
+        };
+        if let Some(b) = dst.get_mut(start) {
+            *b = flags;
+        }
+        if let Some(slot) = dst.get_mut(start + 1..start + 5) {
+            slot.copy_from_slice(&len32.to_be_bytes());
+        }
+        Ok(())
+    }
+
+    /// Appends the goodbye (9 zero bytes) to `dst`.
+    pub fn encode_goodbye(dst: &mut BytesMut) {
+        dst.extend_from_slice(&GOODBYE);
+    }
+}
+
+fn body_hint(body: &Body) -> usize {
+    match body {
+        Body::Binary(b) => b.len(),
+        Body::Text(s) => s.len(),
+        Body::Json(_) => 64,
+    }
+}
+
+impl Decoder for PacketCodec {
+    type Item = Frame;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+        if self.finished {
+            src.clear();
+            return Ok(None);
+        }
+        let Some(header) = src.get(..HEADER_LEN) else {
+            return Ok(None);
+        };
+        let mut header = header;
+        let flags = header.get_u8();
+        let len = header.get_u32();
+        let req = header.get_i32();
+        if len == 0 {
+            self.finished = true;
+            src.clear();
+            return Ok(Some(Frame::Goodbye));
+        }
+        if u64::from(len) > self.max_body as u64 {
+            return Err(CodecError::BodyTooLarge {
+                req,
+                len: u64::from(len),
+                max: self.max_body,
+            });
+        }
+        let len = len as usize;
+        if src.len() < HEADER_LEN + len {
+            return Ok(None);
+        }
+        src.advance(HEADER_LEN);
+        let raw = src.split_to(len).freeze();
+        let body = decode_body(flags & 0x03, req, raw)?;
+        Ok(Some(Frame::Packet(Packet {
+            req,
+            stream: flags & 0x08 != 0,
+            end: flags & 0x04 != 0,
+            body,
+        })))
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() => Ok(None),
+            None => Err(CodecError::Truncated {
+                buffered: src.len(),
+            }),
+        }
+    }
+}
+
+/// Interprets a body by its type bits, as the JS reader does. Text that is not valid UTF-8 is
+/// decoded lossily (U+FFFD), like Node's `Buffer#toString`.
+fn decode_body(kind: u8, req: i32, raw: Bytes) -> Result<Body, CodecError> {
+    match kind {
+        0 => Ok(Body::Binary(raw)),
+        1 => Ok(Body::Text(match String::from_utf8(raw.to_vec()) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })),
+        2 => serde_json::from_slice(&raw)
+            .map(Body::Json)
+            .map_err(|source| CodecError::InvalidJson { req, source }),
+        _ => Err(CodecError::UnknownBodyType { req }),
+    }
+}
+
+impl Encoder<Packet> for PacketCodec {
+    type Error = CodecError;
+    fn encode(&mut self, item: Packet, dst: &mut BytesMut) -> Result<(), CodecError> {
+        PacketCodec::encode_packet(&item, dst)
+    }
+}
+
+impl Encoder<&Packet> for PacketCodec {
+    type Error = CodecError;
+    fn encode(&mut self, item: &Packet, dst: &mut BytesMut) -> Result<(), CodecError> {
+        PacketCodec::encode_packet(item, dst)
+    }
+}
+
+impl Encoder<Frame> for PacketCodec {
+    type Error = CodecError;
+    fn encode(&mut self, item: Frame, dst: &mut BytesMut) -> Result<(), CodecError> {
+        match item {
+            Frame::Packet(p) => PacketCodec::encode_packet(&p, dst),
+            Frame::Goodbye => {
+                PacketCodec::encode_goodbye(dst);
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn encode(p: Packet) -> Vec<u8> {
+        let mut buf = BytesMut::new();
+        PacketCodec::encode_packet(&p, &mut buf).unwrap();
+        buf.to_vec()
+    }
+
+    #[test]
+    fn empty_bodies_become_json_empty_string() {
+        for body in [Body::Text(String::new()), Body::Binary(Bytes::new())] {
+            let bytes = encode(Packet::new(-1, false, false, body));
+            assert_eq!(bytes, b"\x02\x00\x00\x00\x02\xff\xff\xff\xff\"\"");
+        }
+        let bytes = encode(Packet::new(3, true, true, Body::Text(String::new())));
+        assert_eq!(bytes[0], 0x0e);
+    }
+
+    #[test]
+    fn oversize_is_refused_from_the_header_alone() {
+        let mut codec = PacketCodec::new(16);
+        let mut buf = BytesMut::from(&b"\x02\x00\x00\x00\x11\x00\x00\x00\x01"[..]);
+        let err = codec.decode(&mut buf).unwrap_err();
+        assert!(matches!(
+            err,
+            CodecError::BodyTooLarge {
+                len: 17,
+                max: 16,
+                req: 1
+            }
+        ));
+    }
+
+    #[test]
+    fn keys_keep_insertion_order() {
+        let v = json!({"name": ["a"], "args": [], "type": "source"});
+        let bytes = encode(Packet::new(1, true, false, Body::Json(v)));
+        assert_eq!(&bytes[9..], br#"{"name":["a"],"args":[],"type":"source"}"#);
+    }
+
+    #[test]
+    fn truncated_at_eof_is_an_error() {
+        let mut codec = PacketCodec::default();
+        let mut buf = BytesMut::from(&b"\x02\x00\x00\x00\x05\x00\x00\x00\x01ab"[..]);
+        assert!(matches!(
+            codec.decode_eof(&mut buf),
+            Err(CodecError::Truncated { buffered: 11 })
+        ));
+    }
+}

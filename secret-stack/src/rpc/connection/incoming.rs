@@ -1,0 +1,242 @@
+//! The callee side of the engine: reading a peer's request, checking it the way JS muxrpc 8 does,
+//! calling the method through [`MethodTable::dispatch`], and wiring its [`Reply`] to the wire.
+//!
+//! Checks, in order (PROTOCOL.md §5.2, §5.5): for async/sync, `args` must be an array (`invalid
+//! request, args should be array, was: <body>`); for streams, `type` must be source, sink or duplex
+//! (`unsupported stream type: <type>`); then permissions, the manifest entry and its kind (inside
+//! `dispatch`). `name` may be an array of strings or one string. A method that panics, at once or
+//! while its future or stream is polled, answers with an error; the connection keeps serving.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use futures::FutureExt;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tracing::{trace, warn};
+
+use super::inbound::InboundStream;
+use super::state::{Shared, StreamEntry, StreamId};
+use super::writer::{WriterCmd, panic_message};
+use crate::rpc::body::Body;
+use crate::rpc::dispatch::{CallContext, Incoming, MethodTable, Reply};
+use crate::rpc::error::RemoteError;
+use crate::rpc::manifest::CallKind;
+use crate::rpc::packet::{Packet, error_json};
+
+/// What the engine needs to answer the peer's calls.
+pub(super) struct Callee {
+    methods: Arc<MethodTable>,
+    ctx: CallContext,
+    permits: Arc<Semaphore>,
+}
+
+impl Callee {
+    pub fn new(methods: Arc<MethodTable>, ctx: CallContext, max_calls: usize) -> Self {
+        Callee {
+            methods,
+            ctx,
+            permits: Arc::new(Semaphore::new(max_calls.max(1))),
+        }
+    }
+
+    /// An async/sync request `req`. Waits (pausing the reader) while too many calls are running.
+    pub async fn request(&self, shared: &Arc<Shared>, req: i32, body: Body) {
+        let permit = tokio::select! {
+            p = Arc::clone(&self.permits).acquire_owned() => p,
+            _ = shared.shutdown.cancelled() => return,
+        };
+        let Ok(permit) = permit else { return };
+        let reply = parse_async(&body).and_then(|(path, args)| {
+            trace!(req, path = ?path, "incoming call");
+            self.invoke(&path, CallKind::Async, args, None)
+        });
+        let future = match reply {
+            Ok(Reply::Value(future)) => future,
+            Ok(_) => {
+                let e = RemoteError::new("method answered an async call with a stream");
+                return self.answer_now(shared, req, Err(e));
+            }
+            Err(e) => return self.answer_now(shared, req, Err(e)),
+        };
+        shared.lock().owed += 1;
+        let shared = Arc::clone(shared);
+        tokio::spawn(async move {
+            let outcome = tokio::select! {
+                biased;
+                r = AssertUnwindSafe(future).catch_unwind() => r,
+                _ = shared.shutdown.cancelled() => return,
+            };
+            let result = outcome.unwrap_or_else(|panic| {
+                let message = panic_message(panic.as_ref());
+                warn!(req, "{message}");
+                Err(RemoteError::new(message))
+            });
+            let mut st = shared.lock();
+            st.owed = st.owed.saturating_sub(1);
+            shared.send_frame(&st, reply_packet(req, result));
+            shared.maybe_goodbye(&mut st);
+            drop(permit);
+        });
+    }
+
+    fn answer_now(&self, shared: &Shared, req: i32, result: Result<Body, RemoteError>) {
+        let st = shared.lock();
+        shared.send_frame(&st, reply_packet(req, result));
+    }
+
+    /// The first packet of a stream the peer opens.
+    pub fn stream_request(&self, shared: &Arc<Shared>, id: StreamId, body: Body) {
+        let parsed = parse_stream(&body);
+        let kind = parsed.as_ref().map(|p| p.0).unwrap_or(CallKind::Source);
+        let wants_input = matches!(kind, CallKind::Sink | CallKind::Duplex) && parsed.is_ok();
+        let (inbound, outcome, incoming) = if wants_input {
+            let (tx, slot, rx) = InboundStream::channel(shared.config.stream_buffer);
+            (Some(tx), Some(slot), Some(Box::pin(rx) as Incoming))
+        } else {
+            (None, None, None)
+        };
+        shared.lock().streams.insert(
+            id,
+            StreamEntry {
+                kind,
+                inbound,
+                outcome,
+                sink_done: None,
+                we_ended: false,
+                peer_ended: false,
+            },
+        );
+        let reply = parsed.and_then(|(kind, path, args)| {
+            trace!(req = id.num, path = ?path, %kind, "incoming stream");
+            self.invoke(&path, kind, args, incoming)
+        });
+        match (kind, reply) {
+            (CallKind::Source | CallKind::Duplex, Ok(Reply::Stream(producer))) => {
+                shared.push(WriterCmd::Produce { id, producer });
+            }
+            (CallKind::Sink, Ok(Reply::Done(future))) => {
+                let shared = Arc::clone(shared);
+                tokio::spawn(async move {
+                    let outcome = tokio::select! {
+                        biased;
+                        r = AssertUnwindSafe(future).catch_unwind() => r,
+                        _ = shared.shutdown.cancelled() => return,
+                    };
+                    let error = match outcome {
+                        Ok(Ok(())) => None,
+                        Ok(Err(e)) => Some(e),
+                        Err(panic) => Some(RemoteError::new(panic_message(panic.as_ref()))),
+                    };
+                    let mut st = shared.lock();
+                    shared.end_ours(&mut st, id, error);
+                });
+            }
+            (_, reply) => {
+                let error = match reply {
+                    Err(e) => e,
+                    Ok(_) => RemoteError::new(format!("method answered a {kind} call wrongly")),
+                };
+                let mut st = shared.lock();
+                if let Some(entry) = st.streams.get_mut(&id) {
+                    entry.inbound = None;
+                    entry.outcome = None;
+                }
+                shared.end_ours(&mut st, id, Some(error));
+            }
+        }
+    }
+
+    /// Calls `dispatch`, turning a panic into an error reply.
+    fn invoke(
+        &self,
+        path: &[String],
+        kind: CallKind,
+        args: Vec<Value>,
+        input: Option<Incoming>,
+    ) -> Result<Reply, RemoteError> {
+        let ctx = self.ctx.clone();
+        catch_unwind(AssertUnwindSafe(|| {
+            self.methods.dispatch(ctx, path, kind, args, input)
+        }))
+        .unwrap_or_else(|panic| {
+            let message = panic_message(panic.as_ref());
+            warn!(path = ?path, "{message}");
+            Err(RemoteError::new(message))
+        })
+    }
+}
+
+/// The reply packet to an async call: the value, or the error with the end flag.
+fn reply_packet(req: i32, result: Result<Body, RemoteError>) -> Packet {
+    match result {
+        Ok(body) => Packet::new(-req, false, false, body),
+        Err(e) => Packet::new(-req, false, true, Body::Json(error_json(&e))),
+    }
+}
+
+/// The request object of a body, if it is one.
+fn request_object(body: &Body) -> Option<&serde_json::Map<String, Value>> {
+    match body {
+        Body::Json(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+/// The body as JS's `JSON.stringify` renders it in error messages.
+fn render(body: &Body) -> String {
+    body.clone().into_json().to_string()
+}
+
+/// `name` as a path: an array of strings, or one string (accepted as JS does).
+fn parse_name(body: &Body) -> Result<Vec<String>, RemoteError> {
+    let name = request_object(body).and_then(|m| m.get("name"));
+    let path = match name {
+        Some(Value::String(s)) => Some(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>(),
+        _ => None,
+    };
+    path.filter(|p| !p.is_empty()).ok_or_else(|| {
+        RemoteError::new(format!(
+            "invalid request, name should be a string or an array of strings, was: {}",
+            render(body)
+        ))
+    })
+}
+
+fn parse_args(body: &Body) -> Result<Vec<Value>, RemoteError> {
+    match request_object(body).and_then(|m| m.get("args")) {
+        Some(Value::Array(args)) => Ok(args.clone()),
+        _ => Err(RemoteError::new(format!(
+            "invalid request, args should be array, was: {}",
+            render(body)
+        ))),
+    }
+}
+
+/// An async/sync request: args first, then name (JS order).
+fn parse_async(body: &Body) -> Result<(Vec<String>, Vec<Value>), RemoteError> {
+    let args = parse_args(body)?;
+    Ok((parse_name(body)?, args))
+}
+
+/// A stream request: type first (JS order), then args and name.
+fn parse_stream(body: &Body) -> Result<(CallKind, Vec<String>, Vec<Value>), RemoteError> {
+    let kind = match request_object(body).and_then(|m| m.get("type")) {
+        Some(Value::String(t)) if t == "source" => CallKind::Source,
+        Some(Value::String(t)) if t == "sink" => CallKind::Sink,
+        Some(Value::String(t)) if t == "duplex" => CallKind::Duplex,
+        Some(Value::String(t)) => return Err(unsupported(t)),
+        Some(other) => return Err(unsupported(&other.to_string())),
+        None => return Err(unsupported("undefined")),
+    };
+    let args = parse_args(body)?;
+    Ok((kind, parse_name(body)?, args))
+}
+
+fn unsupported(kind: &str) -> RemoteError {
+    RemoteError::new(format!("unsupported stream type: {kind}"))
+}

@@ -1,0 +1,244 @@
+//! The reader task: decodes frames and routes each one (PROTOCOL.md §5.1).
+//!
+//! | stream | req | meaning                                                        |
+//! |--------|-----|----------------------------------------------------------------|
+//! | no     | > 0 | the peer calls one of our async/sync methods                   |
+//! | no     | < 0 | the reply to our call `-req` (unknown numbers are ignored)     |
+//! | yes    | > 0 | a stream the peer opened: the first packet is its request      |
+//! | yes    | < 0 | a stream we opened (unknown numbers are ignored)               |
+//! | any    | 0   | a one-way message: ignored, as muxrpc 8 does                   |
+//!
+//! A full receive buffer either pauses this task (so TCP pushback reaches the peer) or ends that
+//! stream, per [`OverflowPolicy`](super::OverflowPolicy). Nothing a peer sends can panic here: a
+//! malformed frame ends the session with [`SessionEnd::Protocol`].
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tokio::io::AsyncRead;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio_util::codec::FramedRead;
+use tracing::{debug, trace};
+
+use super::config::OverflowPolicy;
+use super::end::SessionEnd;
+use super::incoming::Callee;
+use super::state::{Shared, StreamId};
+use crate::rpc::body::Body;
+use crate::rpc::codec::{CodecError, PacketCodec};
+use crate::rpc::error::{RemoteError, RpcError};
+use crate::rpc::manifest::CallKind;
+use crate::rpc::packet::{Frame, Packet, is_normal_end, parse_error};
+
+pub(super) struct Reader<R> {
+    frames: FramedRead<R, PacketCodec>,
+    shared: Arc<Shared>,
+    callee: Callee,
+}
+
+impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
+    pub fn new(io: R, shared: Arc<Shared>, callee: Callee) -> Self {
+        let codec = PacketCodec::new(shared.config.max_body);
+        Reader {
+            frames: FramedRead::new(io, codec),
+            shared,
+            callee,
+        }
+    }
+
+    /// Reads until the peer's goodbye, the end of the transport, a protocol error, or our own end.
+    pub async fn run(mut self) {
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = self.shared.shutdown.cancelled() => return,
+                next = self.frames.next() => next,
+            };
+            let reason = match next {
+                Some(Ok(Frame::Packet(packet))) => {
+                    self.route(packet).await;
+                    continue;
+                }
+                Some(Ok(Frame::Goodbye)) => {
+                    debug!("rpc: peer said goodbye");
+                    SessionEnd::PeerGoodbye
+                }
+                None => {
+                    debug!("rpc: transport ended without a goodbye");
+                    SessionEnd::ConnectionLost
+                }
+                Some(Err(CodecError::Io(e))) => {
+                    debug!("rpc: read failed: {e}");
+                    SessionEnd::ConnectionLost
+                }
+                Some(Err(e)) => {
+                    debug!("rpc: peer broke the protocol: {e}");
+                    SessionEnd::Protocol(e.to_string())
+                }
+            };
+            if !reason.is_clean() {
+                // The peer is gone or hostile: do not wait on a write it may never read.
+                self.shared.force.cancel();
+            }
+            let mut st = self.shared.lock();
+            self.shared.terminate(&mut st, reason);
+            return;
+        }
+    }
+
+    async fn route(&mut self, packet: Packet) {
+        let Packet {
+            req,
+            stream,
+            end,
+            body,
+        } = packet;
+        trace!(req, stream, end, "received frame");
+        if req == 0 {
+            trace!("ignoring one-way message (req 0)");
+            return;
+        }
+        if !stream {
+            if req > 0 {
+                self.callee.request(&self.shared, req, body).await;
+            } else if let Some(num) = req.checked_neg() {
+                self.reply(num, end, body);
+            }
+            return;
+        }
+        let id = if req > 0 {
+            StreamId {
+                ours: false,
+                num: req,
+            }
+        } else {
+            let Some(num) = req.checked_neg() else {
+                return;
+            };
+            StreamId { ours: true, num }
+        };
+        let live = self.shared.lock().streams.contains_key(&id);
+        if !live {
+            if !id.ours && !end {
+                self.callee.stream_request(&self.shared, id, body);
+            } else {
+                trace!(req, "ignoring packet of an unknown stream");
+            }
+            return;
+        }
+        if end {
+            self.peer_end(id, &body);
+        } else {
+            deliver(&self.shared, id, body).await;
+        }
+    }
+
+    /// The answer to our async call `num`.
+    fn reply(&self, num: i32, end: bool, body: Body) {
+        let mut st = self.shared.lock();
+        let Some(tx) = st.calls.remove(&num) else {
+            trace!(req = num, "ignoring reply to an unknown request");
+            return;
+        };
+        let result = if end {
+            Err(RpcError::Remote(parse_error(&body)))
+        } else {
+            Ok(body)
+        };
+        let _ = tx.send(result);
+        self.shared.maybe_goodbye(&mut st);
+    }
+
+    /// The peer ended its half of stream `id`.
+    fn peer_end(&self, id: StreamId, body: &Body) {
+        let error = (!is_normal_end(body)).then(|| parse_error(body));
+        let mut st = self.shared.lock();
+        let Some(entry) = st.streams.get_mut(&id) else {
+            return;
+        };
+        if entry.peer_ended {
+            return;
+        }
+        entry.peer_ended = true;
+        if let (Some(slot), Some(e)) = (&entry.outcome, &error) {
+            let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(RpcError::Remote(e.clone()));
+        }
+        entry.inbound = None;
+        if let Some(tx) = entry.sink_done.take() {
+            let _ = tx.send(match &error {
+                None => Ok(()),
+                Some(e) => Err(RpcError::Remote(e.clone())),
+            });
+        }
+        // Answer with our own end where the peer's end means the stream is over: an error is echoed
+        // (as JS does); a normal end finishes a source (either side) and a sink we were feeding.
+        // A sink method ends when its future resolves; a duplex half-closes: our side goes on until
+        // our producer ends.
+        let answer = if error.is_some() {
+            Some(error)
+        } else {
+            match (entry.kind, id.ours) {
+                (CallKind::Source, _) | (CallKind::Sink, true) => Some(None),
+                _ => None,
+            }
+        };
+        if let Some(answer) = answer {
+            self.shared.end_ours(&mut st, id, answer);
+        }
+        self.shared.maybe_finish(&mut st, id);
+    }
+}
+
+/// A value on stream `id`: into its bounded queue.
+async fn deliver(shared: &Shared, id: StreamId, body: Body) {
+    let tx = {
+        let st = shared.lock();
+        match st.streams.get(&id) {
+            Some(entry) if !entry.peer_ended => entry.inbound.clone(),
+            _ => None,
+        }
+    };
+    let Some(tx) = tx else {
+        trace!(req = id.wire_req(), "dropping a value nobody reads");
+        return;
+    };
+    match shared.config.overflow {
+        OverflowPolicy::PauseReading => {
+            tokio::select! {
+                // A closed queue means the consumer went away: the value is dropped.
+                _ = tx.send(body) => {}
+                _ = shared.shutdown.cancelled() => {}
+            }
+        }
+        OverflowPolicy::EndStream => match tx.try_send(body) {
+            Ok(()) | Err(TrySendError::Closed(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                drop(tx);
+                overflow(shared, id);
+            }
+        },
+    }
+}
+
+/// Ends stream `id` because its consumer fell behind ([`OverflowPolicy::EndStream`]).
+fn overflow(shared: &Shared, id: StreamId) {
+    let req = if id.ours { id.num } else { -id.num };
+    debug!(req, "receive buffer full: ending the stream");
+    let mut st = shared.lock();
+    if let Some(entry) = st.streams.get_mut(&id) {
+        if let Some(slot) = &entry.outcome {
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert(RpcError::ReceiveBufferFull { req: id.num });
+        }
+        entry.inbound = None;
+        shared.end_ours(
+            &mut st,
+            id,
+            Some(RemoteError::new(format!(
+                "receive buffer of stream {} is full: its consumer fell behind",
+                id.num
+            ))),
+        );
+    }
+}

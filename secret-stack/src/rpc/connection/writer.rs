@@ -1,0 +1,276 @@
+//! The writer task: the only code that writes to the transport.
+//!
+//! It takes frames from a command queue (requests, replies, stream ends: small and bounded by the
+//! number of calls in flight) and values from stream producers (a method's [`Outgoing`] or a
+//! caller's items). Producers are polled only here, and only while the current batch has room, so
+//! a producer runs no further ahead than one batch: when the transport pushes back (`write_all`
+//! waits), nobody polls them and no queue grows. Control frames go first in every batch, then the
+//! producers in round-robin order, each adding at most
+//! [`max_items_per_stream`](super::RpcConfig::max_items_per_stream) values, so a bulk stream cannot
+//! starve small calls. Frames are encoded into one buffer and written with a single write and flush
+//! per batch.
+
+use std::any::Any;
+use std::future::poll_fn;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::{Stream, StreamExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tracing::{debug, trace, warn};
+
+use super::end::SessionEnd;
+use super::state::{Shared, StreamId};
+use crate::rpc::body::Body;
+use crate::rpc::codec::PacketCodec;
+use crate::rpc::error::RemoteError;
+use crate::rpc::packet::Packet;
+
+/// How long the final write (pending frames and the goodbye) may take before it is given up.
+const GOODBYE_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Values one side of a stream sends; an `Err` ends the stream with that error.
+pub(super) type Producer = Pin<Box<dyn Stream<Item = Result<Body, RemoteError>> + Send + 'static>>;
+
+/// What the writer is asked to do, in order.
+pub(super) enum WriterCmd {
+    /// Write this frame.
+    Frame(Packet),
+    /// Start sending the values of this producer on stream `id`.
+    Produce { id: StreamId, producer: Producer },
+    /// Write our end of stream `id`, dropping its producer.
+    End { id: StreamId, packet: Packet },
+    /// Write the goodbye and stop.
+    Goodbye,
+}
+
+/// A producer guarded against panics: a panic becomes an error end.
+type Guarded = Pin<
+    Box<dyn Stream<Item = Result<Result<Body, RemoteError>, Box<dyn Any + Send>>> + Send + 'static>,
+>;
+
+struct Slot {
+    id: StreamId,
+    producer: Guarded,
+}
+
+/// What one gathering round produced.
+enum Batch {
+    Data,
+    Goodbye,
+}
+
+pub(super) struct Writer<W> {
+    io: W,
+    cmds: mpsc::UnboundedReceiver<WriterCmd>,
+    producers: Vec<Slot>,
+    next: usize,
+    buf: BytesMut,
+    goodbye: bool,
+    shared: Arc<Shared>,
+}
+
+impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
+    pub fn new(io: W, cmds: mpsc::UnboundedReceiver<WriterCmd>, shared: Arc<Shared>) -> Self {
+        let cap = shared.config.max_batch_bytes;
+        Writer {
+            io,
+            cmds,
+            producers: Vec::new(),
+            next: 0,
+            buf: BytesMut::with_capacity(cap),
+            goodbye: false,
+            shared,
+        }
+    }
+
+    /// Runs until the goodbye is written, the transport fails, or a forced close abandons it.
+    pub async fn run(mut self) {
+        loop {
+            let batch = poll_fn(|cx| self.poll_batch(cx)).await;
+            if matches!(batch, Batch::Goodbye) {
+                PacketCodec::encode_goodbye(&mut self.buf);
+                trace!(bytes = self.buf.len(), "write final batch with goodbye");
+                // Errors while saying goodbye do not matter: the session is over anyway.
+                match tokio::time::timeout(
+                    GOODBYE_WRITE_TIMEOUT,
+                    write_batch(&mut self.io, &self.buf),
+                )
+                .await
+                {
+                    Ok(Ok(())) => debug!("rpc goodbye sent"),
+                    Ok(Err(e)) => debug!("rpc goodbye not delivered: {e}"),
+                    Err(_) => debug!("rpc goodbye not delivered: the peer is not reading"),
+                }
+                let _ = tokio::time::timeout(GOODBYE_WRITE_TIMEOUT, self.io.shutdown()).await;
+                break;
+            }
+            if self.shared.force.is_cancelled() {
+                // A forced end came first: these frames are moot, the goodbye follows.
+                self.buf.clear();
+                continue;
+            }
+            trace!(bytes = self.buf.len(), "write batch");
+            let written = tokio::select! {
+                biased;
+                r = write_batch(&mut self.io, &self.buf) => r,
+                _ = self.shared.force.cancelled() => {
+                    // A frame may be half written: a goodbye now would be garbage, so just stop.
+                    debug!("rpc write abandoned by a forced close");
+                    break;
+                }
+            };
+            self.buf.clear();
+            if self.buf.capacity() > 4 * self.shared.config.max_batch_bytes.max(1) {
+                self.buf = BytesMut::with_capacity(self.shared.config.max_batch_bytes);
+            }
+            if let Err(e) = written {
+                debug!("rpc write failed: {e}");
+                let mut st = self.shared.lock();
+                self.shared.terminate(&mut st, SessionEnd::ConnectionLost);
+                break;
+            }
+        }
+        self.producers.clear();
+        self.shared.publish_end();
+    }
+
+    fn poll_batch(&mut self, cx: &mut Context<'_>) -> Poll<Batch> {
+        let max = self.shared.config.max_batch_bytes;
+        // Control frames first.
+        while !self.goodbye && self.buf.len() < max {
+            match self.cmds.poll_recv(cx) {
+                Poll::Ready(Some(cmd)) => self.apply(cmd),
+                Poll::Ready(None) => self.goodbye = true,
+                Poll::Pending => break,
+            }
+        }
+        if self.goodbye {
+            return Poll::Ready(Batch::Goodbye);
+        }
+        self.poll_producers(cx);
+        if self.buf.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(Batch::Data)
+        }
+    }
+
+    fn apply(&mut self, cmd: WriterCmd) {
+        match cmd {
+            WriterCmd::Frame(packet) => self.encode(&packet),
+            WriterCmd::Produce { id, producer } => {
+                let producer = AssertUnwindSafe(producer).catch_unwind().boxed();
+                self.producers.push(Slot { id, producer });
+            }
+            WriterCmd::End { id, packet } => {
+                self.producers.retain(|s| s.id != id);
+                self.encode(&packet);
+            }
+            WriterCmd::Goodbye => self.goodbye = true,
+        }
+    }
+
+    /// Polls the producers round-robin while the batch has room.
+    fn poll_producers(&mut self, cx: &mut Context<'_>) {
+        let n = self.producers.len();
+        if n == 0 {
+            return;
+        }
+        let max = self.shared.config.max_batch_bytes;
+        let per_stream = self.shared.config.max_items_per_stream.max(1);
+        let start = self.next % n;
+        let mut finished = Vec::new();
+        for k in 0..n {
+            if self.buf.len() >= max {
+                break;
+            }
+            let i = (start + k) % n;
+            let Some(slot) = self.producers.get_mut(i) else {
+                continue;
+            };
+            let id = slot.id;
+            let mut taken = 0;
+            while taken < per_stream && self.buf.len() < max {
+                match slot.producer.as_mut().poll_next(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(Some(Ok(Ok(body)))) => {
+                        taken += 1;
+                        let packet = Packet::new(id.wire_req(), true, false, body);
+                        encode_into(&mut self.buf, &packet);
+                    }
+                    Poll::Ready(Some(Ok(Err(e)))) => {
+                        finished.push((i, Some(e)));
+                        break;
+                    }
+                    Poll::Ready(Some(Err(panic))) => {
+                        let message = panic_message(panic.as_ref());
+                        warn!(req = id.wire_req(), "stream producer panicked: {message}");
+                        finished.push((i, Some(RemoteError::new(message))));
+                        break;
+                    }
+                    Poll::Ready(None) => {
+                        finished.push((i, None));
+                        break;
+                    }
+                }
+            }
+        }
+        self.next = start + 1;
+        if finished.is_empty() {
+            return;
+        }
+        let mut st = self.shared.lock();
+        for (i, error) in &finished {
+            let Some(slot) = self.producers.get(*i) else {
+                continue;
+            };
+            let id = slot.id;
+            if self.shared.producer_ended(&mut st, id) {
+                encode_into(
+                    &mut self.buf,
+                    &Packet::stream_end(id.wire_req(), error.as_ref()),
+                );
+                self.shared.maybe_finish(&mut st, id);
+            }
+        }
+        drop(st);
+        let mut index = 0;
+        self.producers.retain(|_| {
+            let keep = !finished.iter().any(|(i, _)| *i == index);
+            index += 1;
+            keep
+        });
+    }
+
+    fn encode(&mut self, packet: &Packet) {
+        encode_into(&mut self.buf, packet);
+    }
+}
+
+fn encode_into(buf: &mut BytesMut, packet: &Packet) {
+    if let Err(e) = PacketCodec::encode_packet(packet, buf) {
+        // Only a body above 4 GiB can fail; it is dropped rather than corrupting the stream.
+        warn!(req = packet.req, "rpc frame not sent: {e}");
+    }
+}
+
+async fn write_batch<W: AsyncWrite + Unpin>(io: &mut W, buf: &[u8]) -> std::io::Result<()> {
+    io.write_all(buf).await?;
+    io.flush().await
+}
+
+/// The text of a panic payload, for the error sent in its place.
+pub(super) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_owned());
+    format!("method panicked: {detail}")
+}

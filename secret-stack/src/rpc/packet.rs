@@ -1,0 +1,118 @@
+//! One muxrpc packet as it travels in a packet-stream-codec frame (PROTOCOL.md §4): a request number,
+//! the stream and end/error flags, and a [`Body`].
+
+use serde_json::Value;
+
+use super::body::Body;
+use super::error::RemoteError;
+
+/// A decoded (or to-be-encoded) RPC packet.
+///
+/// `req > 0` is sent by the side that opened the call, `req < 0` by the side answering it, `req == 0`
+/// is a one-way message that muxrpc 8 ignores (§4.3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packet {
+    /// The request number (two's complement on the wire).
+    pub req: i32,
+    /// True if the packet belongs to a stream (flag `0x08`).
+    pub stream: bool,
+    /// True for the end of a stream or an error reply (flag `0x04`).
+    pub end: bool,
+    /// The value carried.
+    pub body: Body,
+}
+
+impl Packet {
+    /// A packet with the given fields.
+    pub fn new(req: i32, stream: bool, end: bool, body: Body) -> Self {
+        Packet {
+            req,
+            stream,
+            end,
+            body,
+        }
+    }
+
+    /// The end of one half of a stream: JSON `true` for a normal end, else the error object.
+    pub fn stream_end(req: i32, error: Option<&RemoteError>) -> Self {
+        Packet::new(req, true, true, end_body(error))
+    }
+
+    /// The flags byte as written on the wire: stream, end and the body type in the low bits.
+    pub fn flags(&self) -> u8 {
+        let mut flags = match self.body {
+            Body::Binary(_) => 0,
+            Body::Text(_) => 1,
+            Body::Json(_) => 2,
+        };
+        if self.stream {
+            flags |= 0x08;
+        }
+        if self.end {
+            flags |= 0x04;
+        }
+        flags
+    }
+}
+
+/// What one read from a packet-stream-codec stream yields: a packet, or the session goodbye.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// A real packet.
+    Packet(Packet),
+    /// The goodbye: a header whose length field is 0 (the writer sends 9 zero bytes).
+    Goodbye,
+}
+
+/// The body of an end packet: `true`, or the error as `{"message","name","stack"}`.
+pub fn end_body(error: Option<&RemoteError>) -> Body {
+    match error {
+        None => Body::Json(Value::Bool(true)),
+        Some(e) => Body::Json(error_json(e)),
+    }
+}
+
+/// An error as the JSON object JS sends: keys `message`, `name`, then `stack` if present.
+pub fn error_json(error: &RemoteError) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert("message".into(), Value::String(error.message.clone()));
+    map.insert("name".into(), Value::String(error.name.clone()));
+    if let Some(stack) = &error.stack {
+        map.insert("stack".into(), Value::String(stack.clone()));
+    }
+    Value::Object(map)
+}
+
+/// Reads an error body as JS would hand it to the caller: an object with a string `message` becomes
+/// that error; anything else is kept as text in the message, so nothing a peer sends is lost.
+pub fn parse_error(body: &Body) -> RemoteError {
+    if let Body::Json(Value::Object(map)) = body
+        && let Some(Value::String(message)) = map.get("message")
+    {
+        let name = match map.get("name") {
+            Some(Value::String(n)) => n.clone(),
+            _ => "Error".to_owned(),
+        };
+        let stack = match map.get("stack") {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        return RemoteError {
+            message: message.clone(),
+            name,
+            stack,
+            data: map.get("data").cloned().map(Box::new),
+        };
+    }
+    let text = match body {
+        Body::Text(s) => s.clone(),
+        Body::Json(v) => v.to_string(),
+        Body::Binary(b) => format!("<{} bytes of binary>", b.len()),
+    };
+    RemoteError::new(text)
+}
+
+/// True if a stream end body means a normal end (JSON `true`), false if it carries an error.
+pub fn is_normal_end(body: &Body) -> bool {
+    matches!(body, Body::Json(Value::Bool(true)))
+}

@@ -1,0 +1,209 @@
+//! The callee side of generated handlers: turning what a method returned into a [`Reply`].
+//!
+//! The traits here ([`IntoSource`], [`IntoDone`], and [`MethodResult`]) let one generated call
+//! handle every accepted return shape: `T`, `Result<T, E>`, `Source<T>`, `Result<Source<T>, E>`,
+//! `()` and `Result<(), E>`, directly or from an `async fn`.
+
+use std::collections::BTreeMap;
+use std::future::{Future, ready};
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+
+use super::Body;
+use super::error::{MethodResult, ToRemoteError};
+use super::stream::Source;
+use serde_json::Value;
+
+use crate::rpc::dispatch::{CallContext, Incoming, Method, Reply};
+use crate::rpc::error::RemoteError;
+use crate::rpc::manifest::{CallKind, Manifest};
+use crate::rpc::permissions::Permissions;
+
+/// The reply of a call refused before the method ran (bad arguments), in the shape its kind needs.
+pub fn reject(kind: CallKind, error: RemoteError) -> Reply {
+    tracing::debug!(%error, "call refused before the method ran");
+    match kind {
+        CallKind::Source | CallKind::Duplex => {
+            Reply::Stream(Box::pin(stream::once(ready(Err(error)))))
+        }
+        CallKind::Sink => Reply::Done(Box::pin(ready(Err(error)))),
+        CallKind::Async | CallKind::Sync => Reply::Value(Box::pin(ready(Err(error)))),
+    }
+}
+
+/// Encodes a plain return value.
+pub fn value<T>(
+    method: &'static str,
+    value: T,
+    encode: fn(T) -> Result<Body, String>,
+) -> Result<Body, RemoteError> {
+    encode(value).map_err(|e| encode_error(method, &e))
+}
+
+/// Encodes a `Result` return value: the value, or the method's error as an error object.
+pub fn result_value<R: MethodResult>(
+    method: &'static str,
+    result: R,
+    encode: fn(R::Ok) -> Result<Body, String>,
+    error: fn(R::Err) -> RemoteError,
+) -> Result<Body, RemoteError> {
+    match result.into_result() {
+        Ok(v) => value(method, v, encode),
+        Err(e) => Err(error(e)),
+    }
+}
+
+/// Converts a method's error; generated code names it with the error type, so that a type that
+/// cannot be an error is reported at that type.
+pub fn method_error<E: ToRemoteError>(error: E) -> RemoteError {
+    error.to_remote_error()
+}
+
+/// The reply of a sync method: its answer, already computed.
+pub fn reply_value(answer: Result<Body, RemoteError>) -> Reply {
+    Reply::Value(Box::pin(ready(answer)))
+}
+
+/// The reply of an async method: its answer, when the future resolves.
+pub fn reply_async<F>(answer: F) -> Reply
+where
+    F: Future<Output = Result<Body, RemoteError>> + Send + 'static,
+{
+    Reply::Value(Box::pin(answer))
+}
+
+/// What a source or duplex method may return: a [`Source`], or a `Result` of one (an `Err` ends
+/// the stream at once with that error).
+pub trait IntoSource {
+    /// The type of the items.
+    type Item;
+    /// The source, or the error that replaces it.
+    fn into_source(self) -> Result<Source<Self::Item>, RemoteError>;
+}
+
+impl<T> IntoSource for Source<T> {
+    type Item = T;
+    fn into_source(self) -> Result<Source<T>, RemoteError> {
+        Ok(self)
+    }
+}
+
+impl<T, E: ToRemoteError> IntoSource for Result<Source<T>, E> {
+    type Item = T;
+    fn into_source(self) -> Result<Source<T>, RemoteError> {
+        self.map_err(|e| e.to_remote_error())
+    }
+}
+
+/// The reply of a (non-async) source or duplex method.
+pub fn reply_source<R>(
+    method: &'static str,
+    source: R,
+    encode: fn(R::Item) -> Result<Body, String>,
+) -> Reply
+where
+    R: IntoSource,
+    R::Item: Send + 'static,
+{
+    match source.into_source() {
+        Ok(s) => Reply::Stream(s.into_outgoing(method, encode)),
+        Err(e) => Reply::Stream(Box::pin(stream::once(ready(Err(e))))),
+    }
+}
+
+/// The reply of an `async fn` source or duplex method: its items once the future resolved.
+pub fn reply_async_source<F>(
+    method: &'static str,
+    source: F,
+    encode: fn(<F::Output as IntoSource>::Item) -> Result<Body, String>,
+) -> Reply
+where
+    F: Future + Send + 'static,
+    F::Output: IntoSource,
+    <F::Output as IntoSource>::Item: Send + 'static,
+{
+    let items = stream::once(source).flat_map(move |s| match s.into_source() {
+        Ok(s) => s.into_outgoing(method, encode),
+        Err(e) => Box::pin(stream::once(ready(Err(e)))),
+    });
+    Reply::Stream(Box::pin(items))
+}
+
+/// What a sink method may return: `()` or `Result<(), E>`.
+pub trait IntoDone {
+    /// The end the caller receives.
+    fn into_done(self) -> Result<(), RemoteError>;
+}
+
+impl IntoDone for () {
+    fn into_done(self) -> Result<(), RemoteError> {
+        Ok(())
+    }
+}
+
+impl<E: ToRemoteError> IntoDone for Result<(), E> {
+    fn into_done(self) -> Result<(), RemoteError> {
+        self.map_err(|e| e.to_remote_error())
+    }
+}
+
+/// The end of a finished sink method.
+pub fn done<R: IntoDone>(result: R) -> Result<(), RemoteError> {
+    result.into_done()
+}
+
+/// The reply of a (non-async) sink method.
+pub fn reply_done<R: IntoDone>(result: R) -> Reply {
+    Reply::Done(Box::pin(ready(result.into_done())))
+}
+
+/// The reply of an `async fn` sink method.
+pub fn reply_async_done<F>(result: F) -> Reply
+where
+    F: Future + Send + 'static,
+    F::Output: IntoDone,
+{
+    Reply::Done(Box::pin(async move { result.await.into_done() }))
+}
+
+fn encode_error(method: &str, error: &str) -> RemoteError {
+    tracing::debug!(method, %error, "a method's result could not be encoded");
+    RemoteError::new(format!("{method}: cannot encode the result: {error}"))
+}
+
+/// A method from its relative path, kind and handler.
+pub fn method<F>(path: &[&str], kind: CallKind, handler: F) -> Method
+where
+    F: Fn(CallContext, Vec<Value>, Option<Incoming>) -> Reply + Send + Sync + 'static,
+{
+    Method {
+        path: path.iter().map(|&p| p.to_owned()).collect(),
+        kind,
+        handler: Arc::new(handler),
+    }
+}
+
+/// The manifest of methods given as (relative path, kind).
+pub fn manifest(methods: &[(&[&str], CallKind)]) -> Manifest {
+    let mut manifest = Manifest::new();
+    for (path, kind) in methods {
+        // The macro has already refused paths that clash.
+        let inserted = manifest.insert(path, *kind);
+        debug_assert!(inserted, "clashing path {path:?}");
+    }
+    manifest
+}
+
+/// Permission groups from (group, allowed relative dotted paths).
+pub fn permissions(groups: &[(&str, &[&str])]) -> BTreeMap<String, Permissions> {
+    groups
+        .iter()
+        .map(|(group, allow)| {
+            (
+                (*group).to_owned(),
+                Permissions::allow(allow.iter().copied()),
+            )
+        })
+        .collect()
+}

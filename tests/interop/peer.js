@@ -1,0 +1,106 @@
+// A secret-stack 8.1.0 node serving the `test` plugin, for the interop tests.
+//
+//   node peer.js [--port N] [--app-key B64] [--keys FILE] [--master @ID]...
+//
+// Listens on 127.0.0.1 only. Once listening it prints exactly one JSON line on
+// stdout: {"address":"net:127.0.0.1:PORT~shs:KEY","id":"@KEY.ed25519"}.
+// Everything else goes to stderr. Exits on SIGTERM/SIGINT or when stdin closes.
+//
+// Permissions: our own id and every --master id get full access (the auth
+// hook answers {allow: null, deny: null}); anyone else gets
+// permissions.anonymous = `manifest` plus every test.* method but `secret`.
+'use strict'
+
+const net = require('net')
+const SecretStack = require('secret-stack')
+const { DEFAULT_APP_KEY, parseArgs, loadKeys, testPlugin, onShutdown, log } = require('./common')
+
+function main () {
+  const args = parseArgs(process.argv.slice(2), {
+    options: ['port', 'app-key', 'keys'],
+    repeatable: ['master']
+  })
+  if (args._.length) throw new Error(`unexpected argument ${args._[0]}`)
+  const keys = loadKeys(args.keys)
+  const masters = new Set([keys.id, ...args.master])
+
+  const port = args.port !== undefined ? Number(args.port) : null
+  if (port !== null && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
+    throw new Error(`bad --port ${args.port}`)
+  }
+  // multiserver's net transport treats port 0 as "pick a random port in
+  // 49152-65535" (which can collide), so ask the OS for a free one instead.
+  if (port === null || port === 0) freePort(start)
+  else start(port)
+
+  function start (port) {
+    const app = SecretStack({ global: { appKey: args['app-key'] || DEFAULT_APP_KEY } })
+      .use(testPlugin)({
+        global: {
+          keys,
+          // A `timers` object switches the inactivity default from 5 s to
+          // 10 minutes (PROTOCOL.md §8.7); the handshake timeout stays 15 s.
+          timers: { inactivity: 10 * 60 * 1000 },
+          connections: {
+            // An explicit scope is required (§8.6); a single-scope entry with
+            // a host makes the net transport bind exactly that address.
+            incoming: { net: [{ scope: 'device', transform: 'shs', host: '127.0.0.1', port }] },
+            outgoing: { net: [{ transform: 'shs' }] }
+          }
+        }
+      })
+
+    app.auth.hook(function (fn, [id, cb]) {
+      if (masters.has(id)) return cb(null, { allow: null, deny: null })
+      fn(id, cb)
+    })
+
+    app.on('rpc:connect', (rpc, isClient) => {
+      const who = masters.has(rpc.id) ? 'master' : 'anonymous'
+      log(`connection ${isClient ? 'to' : 'from'} ${rpc.id} (${who}) via ${rpc.stream && rpc.stream.address}`)
+      rpc.once('closed', () => log(`connection with ${rpc.id} closed`))
+    })
+
+    app.once('multiserver:listening', () => {
+      // multiserver reports "listening" even when listen() failed (§8.6):
+      // make sure the port is really taken before announcing it.
+      const probe = net.createServer()
+      probe.once('error', () => announce())
+      probe.listen(port, '127.0.0.1', () => {
+        probe.close()
+        log(`failed to listen on 127.0.0.1:${port}`)
+        process.exit(1)
+      })
+    })
+
+    function announce () {
+      const address = app.getAddress('device')
+      const expected = `net:127.0.0.1:${port}~shs:${app.id.slice(1, -'.ed25519'.length)}`
+      if (address !== expected) log(`note: getAddress gave ${address}, announcing ${expected}`)
+      process.stdout.write(JSON.stringify({ address: expected, id: app.id }) + '\n')
+      log(`listening on ${expected}`)
+    }
+
+    onShutdown((why) => {
+      log(`shutting down (${why})`)
+      app.close(true, () => process.exit(0))
+      setTimeout(() => process.exit(0), 2000).unref()
+    })
+  }
+}
+
+// Asks the OS for a free TCP port on 127.0.0.1.
+function freePort (cb) {
+  const srv = net.createServer()
+  srv.listen(0, '127.0.0.1', () => {
+    const { port } = srv.address()
+    srv.close(() => cb(port))
+  })
+}
+
+try {
+  main()
+} catch (err) {
+  log(err.message)
+  process.exit(2)
+}

@@ -1,0 +1,16 @@
+use secret_stack::plugin;
+
+pub struct P;
+
+#[plugin(name = "p")]
+impl P {
+    fn bump(&mut self) -> u8 {
+        1
+    }
+}
+
+fn main() {
+    use secret_stack::Plugin;
+    let _ = P.name();
+    let _ = PClient::new(());
+}

@@ -1,0 +1,21 @@
+use secret_stack::plugin;
+
+pub struct P;
+
+#[derive(Debug)]
+pub struct Oops;
+
+impl std::fmt::Display for Oops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("oops")
+    }
+}
+
+#[plugin(name = "p", client = false)]
+impl P {
+    fn try_it(&self) -> Result<u8, Oops> {
+        Err(Oops)
+    }
+}
+
+fn main() {}

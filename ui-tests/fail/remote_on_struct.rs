@@ -1,0 +1,6 @@
+use secret_stack::remote;
+
+#[remote(name = "p")]
+pub struct P;
+
+fn main() {}

@@ -1,0 +1,12 @@
+use secret_stack::plugin;
+
+pub struct P;
+
+#[plugin(name = "p")]
+impl P {
+    fn consume(self) -> u8 {
+        1
+    }
+}
+
+fn main() {}
