@@ -24,7 +24,8 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here" || exit 2
-all_targets=(handshake_server handshake_client box_stream_decoder key_file)
+all_targets=(handshake_server handshake_client box_stream_decoder key_file packet_codec multiserver_address
+    rpc_engine plugin_dispatch)
 
 seconds="${1:-600}"
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then

@@ -79,6 +79,50 @@ for i, bad in enumerate(keys["bad_public_keys_for_conversion"]):
 write("key_file", "app-key", b"1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=")
 write("key_file", "app-key-unpadded", b"1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s")
 
+codec = load("packet-stream-codec.json")
+for case in codec["encode"]:
+    frame = case.get("bytes") or case.get("header") or ""
+    write("packet_codec", f"encode-{case['name']}", b"\0" + bytes(8) + h(frame))
+for case in codec["decode"]:
+    write("packet_codec", f"decode-{case['name']}", b"\0" + bytes(8) + h(case["header"]) + h(case.get("body") or ""))
+pieces = b"".join(h(p) for p in codec["stream_decode"]["input_pieces"])
+write("packet_codec", "stream-decode", b"\0" + bytes(8) + pieces)
+write("packet_codec", "stream-decode-small-limit", b"\2" + bytes(8) + pieces)
+
+ms = load("multiserver-address.json")
+texts = set()
+for group in ("plugin_parse", "compose_parse", "client_selection", "grammar"):
+    texts.update(case["input"] for case in ms[group])
+texts.update(case["result"] for case in ms["stringify"] + ms["coerce_address"] if isinstance(case["result"], str))
+for i, text in enumerate(sorted(texts)):
+    write("multiserver_address", f"address-{i:02}", text.encode())
+
+mux = load("muxrpc-exchanges.json")
+for case in mux["scenarios"]:
+    allow = case["callee_permissions"].get("allow")
+    choice = 0 if allow is None else (2 if "manifest" in allow else 3)
+    sent = b"".join(h(p["bytes"]) for p in case["packets"] if p["dir"] == "A->B")
+    write("rpc_engine", f"scenario-{case['name']}", bytes([choice]) + bytes(8) + sent)
+
+dispatch = [
+    ("typed-valid", 0, 0, '[7, "b", [1, -2], {"x": 1, "y": 2}, true, 1.5, [1, null], [1, 2, 3]]'),
+    ("typed-optional-missing", 0, 0, '[7, null, [], {"x": 1, "y": 2, "label": "p"}, false, 0, null, "abc"]'),
+    ("typed-buffer", 0, 1, '[255, null, [], {"x": 0, "y": 0}, true, -1e300, [], {"type": "Buffer", "data": [1]}]'),
+    ("typed-extra", 0, 0, '[1, null, [], {"x": 1, "y": 2}, true, 1, null, [], 9]'),
+    ("hello", 1, 0, '["world"]'),
+    ("add-overflow", 2, 1, '[9223372036854775807, 1]'),
+    ("count", 3, 2, '[5]'),
+    ("ticks", 4, 2, '[3]'),
+    ("collect", 5, 3, '[1, "two", {"three": 3}]'),
+    ("echo", 6, 4, '["a", {"b": 1}, [1, 2]]'),
+    ("manifest", 7, 0x11, '[]'),
+    ("nested", 13, 0, '[]'),
+    ("secret-denied", 12, 0, '[]'),
+    ("wrong-kind", 3, 0, '[1]'),
+]
+for name, path, kind, args in dispatch:
+    write("plugin_dispatch", name, bytes([path, kind]) + args.encode())
+
 for target in sorted(os.listdir(out)):
     files = os.listdir(os.path.join(out, target))
     size = sum(os.path.getsize(os.path.join(out, target, f)) for f in files)

@@ -1,11 +1,13 @@
 //! Support code shared by the fuzz targets of secret-stack: reading structure out of the fuzzer's
 //! bytes ([`input`]), the peer's side of the secret handshake computed independently of the crate
 //! ([`shs`]), box-stream frames of any announced length ([`frames`]) and an in-memory transport
-//! that hands its bytes out in fuzzer-chosen pieces ([`chunked`]).
+//! that hands its bytes out in fuzzer-chosen pieces ([`chunked`]), and a `#[plugin]` callee for the
+//! RPC targets ([`callee`]).
 //!
 //! Everything here is test code: it may panic, because a panic is how a target reports a broken
 //! expectation to libFuzzer.
 
+pub mod callee;
 pub mod chunked;
 pub mod frames;
 pub mod input;
