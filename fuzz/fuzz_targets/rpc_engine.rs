@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
                                 break; // the engine hung up: fine
                             }
                             fed += n;
-                            if schedule.next_u64() % 4 == 0 {
+                            if schedule.next_u64().is_multiple_of(4) {
                                 tokio::task::yield_now().await;
                             }
                         }
@@ -119,7 +119,7 @@ fn requests_in(sent: &[u8]) -> HashSet<i32> {
         }
     }
     // A frame with an invalid body still carries a request number the engine may answer.
-    let mut rest = &sent[..];
+    let mut rest = sent;
     while rest.len() >= 9 {
         let len = u32::from_be_bytes(rest[1..5].try_into().unwrap()) as usize;
         let req = i32::from_be_bytes(rest[5..9].try_into().unwrap());
