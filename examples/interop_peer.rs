@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use secret_stack::keys::{AppKey, Keypair, PublicKey, load_or_create_key_file};
-use secret_stack_examples::peer::{Peer, PeerConfig};
+use secret_stack_examples::peer::{HANDSHAKE_TIMEOUT, Peer, PeerConfig};
 use tokio::io::AsyncReadExt;
 
 /// The suite's default app key.
@@ -51,6 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         app_key: args.app_key,
         port: args.port,
         masters: args.masters,
+        handshake_timeout: HANDSHAKE_TIMEOUT,
     })
     .await?;
     let hello = serde_json::json!({ "address": peer.address(), "id": peer.id() });

@@ -10,7 +10,7 @@ use std::time::Duration;
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
 use secret_stack_examples::checks::CheckResult;
 use secret_stack_examples::client::{self, ClientConfig};
-use secret_stack_examples::peer::{Peer, PeerConfig};
+use secret_stack_examples::peer::{HANDSHAKE_TIMEOUT, Peer, PeerConfig};
 use secret_stack_tests::node::{self, Node};
 
 const START: Duration = Duration::from_secs(30);
@@ -166,6 +166,7 @@ async fn js_client_against_rust_peer_anonymous_and_master() {
         app_key: app_key(),
         port: None,
         masters: vec![client_id],
+        handshake_timeout: HANDSHAKE_TIMEOUT,
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
@@ -284,6 +285,7 @@ async fn rust_client_against_rust_peer() {
         app_key: app_key(),
         port: None,
         masters: vec![master_keys.public()],
+        handshake_timeout: HANDSHAKE_TIMEOUT,
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));

@@ -189,10 +189,7 @@ fn node(plugins: Vec<Arc<dyn Plugin>>, mounts: &[&str]) -> Node {
 
 impl Node {
     fn caller(&self, who: u8, permissions: Permissions) -> LocalCaller {
-        let ctx = CallContext {
-            remote: PublicKey([who; 32]),
-            permissions: Arc::new(permissions),
-        };
+        let ctx = CallContext::new(PublicKey([who; 32]), permissions, u64::from(who));
         LocalCaller::new(self.table.clone(), ctx)
     }
 

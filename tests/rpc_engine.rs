@@ -27,6 +27,7 @@ fn ctx(permissions: Permissions) -> CallContext {
     CallContext {
         remote: PublicKey([1; 32]),
         permissions: Arc::new(permissions),
+        connection: 1,
     }
 }
 
@@ -237,6 +238,31 @@ async fn abort_mid_stream_stops_the_producer() {
         tokio::time::timeout(WAIT, a.close()).await.unwrap(),
         SessionEnd::Closed
     ));
+}
+
+#[tokio::test]
+async fn typed_error_data_crosses_the_wire() {
+    let fails = method("typed.fail", CallKind::Async, |_, _| {
+        let e = RemoteError::new("typed.fail: broken")
+            .with_data(serde_json::json!({"Broken": {"part": 7}}));
+        Reply::Value(futures::future::ready(Err(e)).boxed())
+    });
+    let (a, _b) = pair_with(
+        vec![fails],
+        Permissions::full(),
+        RpcConfig::default(),
+        64 * 1024,
+    );
+    match a.call::<Value>(&["typed", "fail"], vec![]).await {
+        Err(RpcError::Remote(e)) => {
+            assert_eq!(e.message, "typed.fail: broken");
+            assert_eq!(
+                e.data.as_deref(),
+                Some(&serde_json::json!({"Broken": {"part": 7}}))
+            );
+        }
+        other => panic!("expected the remote error with its data, got {other:?}"),
+    }
 }
 
 #[tokio::test]

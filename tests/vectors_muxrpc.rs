@@ -172,6 +172,7 @@ fn context(perms: &Value) -> CallContext {
     CallContext {
         remote: PublicKey([7; 32]),
         permissions: Arc::new(permissions),
+        connection: 1,
     }
 }
 

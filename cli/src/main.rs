@@ -1,21 +1,104 @@
-//! `secret-stack`: the command line of the Rust secret-stack.
+//! `secret-stack`: the command line of the Rust secret-stack — key files, a demo node, and calls
+//! to any peer that speaks secret-stack 8.1.0 (Rust or JS).
 //!
 //! ```text
-//! secret-stack keygen [--keys FILE]     write a new ssb-keys secret file and print its id
-//! secret-stack whoami [--keys FILE]     print the id of a secret file
+//! secret-stack keygen   [--keys FILE]              write a new ssb-keys secret file, print its id
+//! secret-stack whoami   [--keys FILE]              print the id of a secret file
+//! secret-stack serve    [--config FILE] [--port N] [--host H] [--app-key B64] [--keys FILE]
+//!                       [--master ID]... [--scope S]
+//!                                                  run a node serving the `test` plugin; prints
+//!                                                  its address, stops on Ctrl-C / SIGTERM
+//! secret-stack call     ADDRESS METHOD [ARG_JSON]... [--kind K] [--app-key B64] [--keys FILE]
+//!                       [--timeout SECS]           call any method, print the answers as JSON lines
+//! secret-stack manifest ADDRESS [--app-key B64] [--keys FILE] [--timeout SECS]
+//!                                                  print a peer's manifest
 //! ```
-//! Logs go to stderr through `tracing`: `-v` (debug), `-vv` (trace), or `RUST_LOG`.
+//!
+//! A session:
+//! ```text
+//! $ export SECRET_STACK_APP_KEY=SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=
+//! $ secret-stack serve --host 127.0.0.1 --port 8008 &
+//! net:127.0.0.1:8008~shs:…
+//! $ secret-stack call 'net:127.0.0.1:8008~shs:…' test.hello world      # "hello world"
+//! $ secret-stack call 'net:127.0.0.1:8008~shs:…' test.count 3          # 0, 1, 2 (one per line)
+//! $ printf '1\n"a"\n' | secret-stack call 'net:…' test.collect          # a sink reads stdin
+//! ```
+//!
+//! The app key (network key) has no default: it is given with `--app-key`, `$SECRET_STACK_APP_KEY`,
+//! or (for `serve`) the config file, because a node on the wrong network fails every handshake
+//! without saying why. Exit codes: 0 success, 1 the remote answered with an error, 2 bad usage or
+//! a local problem, 3 network failure, 4 `--timeout` elapsed (see [`failure`]). Logs go to stderr
+//! through `tracing`: `-v` (debug), `-vv` (trace), or `RUST_LOG`; `serve` logs at `info` by
+//! default, the other commands only warnings.
 
+#![warn(missing_docs)]
+
+mod call;
+mod client;
+mod demo;
+mod failure;
 mod keys;
+mod manifest;
+mod output;
+mod serve;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::client::ClientArgs;
+use crate::failure::Failure;
+use crate::serve::ServeArgs;
+
+/// The end of every help text: the app key and the exit codes.
+macro_rules! common_help {
+    () => {
+        "\
+The app key (network key) has no default: give it with --app-key or $SECRET_STACK_APP_KEY
+(or, for serve, in the config file). The interop tests use
+SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=, the Scuttlebutt main network
+1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=.
+
+Exit codes:
+  0  success
+  1  the remote peer answered with an error (printed on stderr as `name: message`)
+  2  bad usage or a local problem (arguments, address, config, key file, stdin, stdout)
+  3  network failure (cannot connect, handshake refused, connection lost, cannot listen)
+  4  --timeout elapsed"
+    };
+}
+
+const AFTER_HELP: &str = common_help!();
+
+const CALL_HELP: &str = concat!(
+    "\
+Each ARG_JSON is parsed as JSON; if it is not JSON it is sent as a string, so
+`call ADDR test.hello world` sends \"world\" and `call ADDR test.add 1 2` sends two numbers
+(quote a string that looks like JSON: '\"42\"').
+
+The kind of the method is read from the remote manifest (one extra call) unless --kind
+is given. Answers go to stdout, one JSON value per line: the answer of an async/sync call,
+each item of a source or duplex as it arrives (a sink prints nothing). Binary answers are
+printed as base64 strings (with a note on stderr). Sinks and duplexes read their items
+from stdin, one per line, parsed like ARG_JSON (blank lines are skipped); the end of stdin
+ends them.
+
+Examples:
+  secret-stack call \"$ADDR\" test.hello world
+  secret-stack call \"$ADDR\" test.count 5
+  printf '1\\n{\"a\":2}\\n' | secret-stack call \"$ADDR\" test.collect
+  secret-stack call \"$ADDR\" test.echo --kind duplex < items.jsonl
+
+",
+    common_help!()
+);
+
 /// Secure peer-to-peer RPC, wire-compatible with JS secret-stack 8.1.0.
 #[derive(Debug, Parser)]
-#[command(name = "secret-stack", version, about)]
+#[command(name = "secret-stack", version, about, after_help = AFTER_HELP)]
 struct Cli {
     /// More logging on stderr (-v debug, -vv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -29,36 +112,109 @@ enum Command {
     /// Write a new ssb-keys secret file (never overwrites one) and print its id.
     Keygen {
         /// The key file [default: $SECRET_STACK_KEYS or ~/.secret-stack/secret].
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         keys: Option<PathBuf>,
     },
     /// Print the id of a key file.
     Whoami {
         /// The key file [default: $SECRET_STACK_KEYS or ~/.secret-stack/secret].
-        #[arg(long)]
+        #[arg(long, value_name = "FILE")]
         keys: Option<PathBuf>,
+    },
+    /// Run a node serving the demo `test` plugin (hello, add, fail, count, bytes, collect,
+    /// collected, echo, secret) and print its address once listening; Ctrl-C or SIGTERM
+    /// closes it gracefully.
+    #[command(after_help = AFTER_HELP)]
+    Serve(ServeArgs),
+    /// Call a method of a remote peer (`test.hello`), of any kind, and print its answers.
+    #[command(after_help = CALL_HELP, allow_negative_numbers = true)]
+    Call {
+        /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64).
+        address: String,
+        /// The method, dotted: test.hello.
+        method: String,
+        /// The arguments: JSON, or plain text taken as a string.
+        #[arg(value_name = "ARG_JSON")]
+        args: Vec<String>,
+        /// The kind of call [default: from the remote manifest].
+        #[arg(long, value_parser = ["async", "sync", "source", "sink", "duplex"])]
+        kind: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Print a peer's manifest as pretty JSON.
+    #[command(after_help = AFTER_HELP)]
+    Manifest {
+        /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64).
+        address: String,
+        #[command(flatten)]
+        client: ClientArgs,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
-    let result = match cli.command {
-        Command::Keygen { keys } => keys::keygen(keys),
-        Command::Whoami { keys } => keys::whoami(keys),
+    let quiet_default = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
     };
-    match result {
+    init_logging(cli.verbose, quiet_default);
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("secret-stack: {message}");
-            ExitCode::FAILURE
+        Err(Failure::StdoutClosed) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("secret-stack: {failure}");
+            failure.exit_code()
         }
     }
 }
 
-fn init_logging(verbose: u8) {
+/// Runs one command; the network commands get a runtime of their own.
+fn run(command: Command) -> Result<(), Failure> {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))
+    };
+    let in_runtime = |future: std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>>>>| {
+        let runtime = runtime()?;
+        let result = runtime.block_on(future);
+        // A blocking read of stdin (sinks, duplexes) cannot be cancelled: do not wait for it.
+        runtime.shutdown_timeout(Duration::from_millis(100));
+        result
+    };
+    match command {
+        Command::Keygen { keys } => keys::keygen(keys),
+        Command::Whoami { keys } => keys::whoami(keys),
+        Command::Serve(args) => in_runtime(Box::pin(serve::run(args))),
+        Command::Call {
+            address,
+            method,
+            args,
+            kind,
+            client,
+        } => in_runtime(Box::pin(async move {
+            let call = call::Call {
+                address,
+                method,
+                args,
+                kind,
+            };
+            call::run(call, &client).await
+        })),
+        Command::Manifest { address, client } => {
+            in_runtime(Box::pin(
+                async move { manifest::run(&address, &client).await },
+            ))
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet_default: &str) {
     let default = match verbose {
-        0 => "warn",
+        0 => quiet_default,
         1 => "debug",
         _ => "trace",
     };
@@ -67,5 +223,6 @@ fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

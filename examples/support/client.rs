@@ -48,10 +48,11 @@ pub async fn run(address: &str, config: &ClientConfig) -> Result<Vec<CheckResult
     tracing::info!(remote = %established.info.remote, "connected");
     // A peer we dialled gets anonymous permissions on our side (§6.3); we serve nothing but
     // answer its calls with the usual errors.
-    let ctx = CallContext {
-        remote: established.info.remote,
-        permissions: Arc::new(anonymous_permissions()),
-    };
+    let ctx = CallContext::new(
+        established.info.remote,
+        anonymous_permissions(),
+        CallContext::next_connection_id(),
+    );
     let connection = established.connection;
     let handle = Connection::start(
         connection.reader,

@@ -1,8 +1,14 @@
 //! Code shared by the runnable examples and by the integration tests: the interop `test` plugin, the
 //! checks the interop client runs against any peer that serves it, and the interop peer and client
-//! themselves (the `interop_peer` / `interop_client` examples are their command lines).
+//! themselves (the `interop_peer` / `interop_client` examples are their command lines), the client
+//! benchmark (the `bench` example), the replicating node of the `replication` example, and the
+//! `greet` plugin of the transport examples.
 
+pub mod bench;
 pub mod checks;
 pub mod client;
+pub mod greet;
+pub mod logging;
 pub mod peer;
+pub mod replication;
 pub mod test_plugin;

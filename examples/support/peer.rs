@@ -5,9 +5,14 @@
 //! `permissions.anonymous`: `manifest` plus every `test.*` method except `test.secret` — an allow
 //! list, so an anonymous call to an unknown method is refused by the permission check, as in JS.
 //! Every connection gets its own method table, so `collect`/`collected` are per connection.
+//!
+//! For the robustness tests (`tests/hostile.rs`, `tests/load.rs`) the peer also takes its handshake
+//! timeout from [`PeerConfig::handshake_timeout`], keeps the handles of its open connections
+//! ([`Peer::open_connections`]) and can close them all gracefully ([`Peer::close`]).
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -18,6 +23,7 @@ use secret_stack::multiserver::{
 };
 use secret_stack::rpc::{
     Body, CallContext, CallKind, Connection, Method, MethodTable, Permissions, Reply, RpcConfig,
+    RpcHandle, SessionEnd,
 };
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -39,6 +45,9 @@ pub struct PeerConfig {
     pub port: Option<u16>,
     /// Peers that get full access besides ourselves.
     pub masters: Vec<PublicKey>,
+    /// The limit on each handshake read and write ([`HANDSHAKE_TIMEOUT`] for the interop peer;
+    /// the robustness tests make it short to see slow clients cut).
+    pub handshake_timeout: Duration,
 }
 
 /// Why the peer could not start.
@@ -52,12 +61,16 @@ pub enum PeerError {
     Listen(#[from] ListenError),
 }
 
+/// The open connections of a peer, by a serial number.
+type Connections = Arc<Mutex<HashMap<u64, RpcHandle>>>;
+
 /// A running peer; dropping it stops accepting (open connections run on until they end).
 #[derive(Debug)]
 pub struct Peer {
     address: String,
     id: String,
     accept: JoinHandle<()>,
+    connections: Connections,
 }
 
 impl Drop for Peer {
@@ -84,7 +97,7 @@ impl Peer {
                 .collect(),
         );
         let shs = Shs::new(config.keys.clone(), config.app_key)
-            .with_timeout(HANDSHAKE_TIMEOUT)
+            .with_timeout(config.handshake_timeout)
             .with_authorize({
                 let masters = Arc::clone(&masters);
                 move |client| {
@@ -110,16 +123,34 @@ impl Peer {
             }])
             .await?;
         let address = server.address(Scope::Device);
+        let connections = Connections::default();
+        let open = Arc::clone(&connections);
         let accept = tokio::spawn(async move {
+            let serial = AtomicU64::new(0);
             while let Some(established) = server.accept().await {
-                serve(established, &masters);
+                let n = serial.fetch_add(1, Ordering::Relaxed);
+                serve(established, &masters, n, &open);
             }
         });
         Ok(Peer {
             address,
             id: config.keys.id(),
             accept,
+            connections,
         })
+    }
+
+    /// How many connections are being served right now (handshake done, session not over).
+    pub fn open_connections(&self) -> usize {
+        lock(&self.connections).len()
+    }
+
+    /// Stops accepting, then closes every open connection gracefully (each waits for the calls
+    /// and streams in flight, then says goodbye). Resolves with how each session ended.
+    pub async fn close(&self) -> Vec<SessionEnd> {
+        self.accept.abort();
+        let handles: Vec<RpcHandle> = lock(&self.connections).values().cloned().collect();
+        futures::future::join_all(handles.iter().map(RpcHandle::close)).await
     }
 
     /// The address to dial, `net:127.0.0.1:<port>~shs:<key>`.
@@ -133,8 +164,13 @@ impl Peer {
     }
 }
 
-/// Runs RPC over one accepted connection with a fresh method table.
-fn serve(established: Established, masters: &HashSet<PublicKey>) {
+fn lock(connections: &Connections) -> std::sync::MutexGuard<'_, HashMap<u64, RpcHandle>> {
+    connections.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Runs RPC over one accepted connection with a fresh method table; the connection is listed in
+/// `open` (as number `n`) until its session is over.
+fn serve(established: Established, masters: &HashSet<PublicKey>, n: u64, open: &Connections) {
     let remote = established.info.remote;
     let permissions = established
         .info
@@ -153,10 +189,7 @@ fn serve(established: Established, masters: &HashSet<PublicKey>) {
             return;
         }
     };
-    let ctx = CallContext {
-        remote,
-        permissions: Arc::new(permissions),
-    };
+    let ctx = CallContext::new(remote, permissions, CallContext::next_connection_id());
     let connection = established.connection;
     let handle = Connection::start(
         connection.reader,
@@ -165,8 +198,11 @@ fn serve(established: Established, masters: &HashSet<PublicKey>) {
         ctx,
         RpcConfig::default(),
     );
+    lock(open).insert(n, handle.clone());
+    let open = Arc::clone(open);
     tokio::spawn(async move {
         let end = handle.closed().await;
+        lock(&open).remove(&n);
         debug!(%remote, ?end, "connection closed");
     });
 }

@@ -52,10 +52,7 @@ fn table() -> Arc<MethodTable> {
 }
 
 fn ctx() -> CallContext {
-    CallContext {
-        remote: PublicKey([7; 32]),
-        permissions: Arc::new(Permissions::full()),
-    }
+    CallContext::new(PublicKey([7; 32]), Permissions::full(), 1)
 }
 
 fn codec(c: &mut Criterion) {

@@ -1,10 +1,66 @@
 //! # secret-stack
 //!
 //! Secure peer-to-peer RPC for Rust, wire-compatible with the JavaScript `secret-stack` 8.1.0 that
-//! Scuttlebutt is built on.
+//! Scuttlebutt is built on: a Rust node and a JS node connect, authenticate each other and call
+//! each other's methods.
 //!
-//! The bytes travel through these layers, one module each:
-//! transport → [`handshake`] → [`box_stream`] → [`rpc`] (packet codec, engine, dispatch) → plugin.
+//! ## From a key to a typed call
+//!
+//! 1. **An identity.** Every node is an Ed25519 key pair; its id reads `@<base64>.ed25519`. Keep it
+//!    in an `ssb-keys` secret file with [`keys::load_or_create_key_file`] (or generate one with
+//!    [`keys::Keypair::generate`]).
+//! 2. **A network.** Nodes that share a 32-byte app key ([`keys::AppKey`]) can talk; the secret
+//!    handshake refuses everyone else before they learn anything.
+//! 3. **A plugin.** Write an ordinary `impl` block and mark it [`plugin`](macro@plugin): the
+//!    manifest, the dispatch table, the permissions and a typed client come from it
+//!    ([`plugin`](mod@plugin) has the full guide).
+//! 4. **A node.** [`stack::SecretStack::builder`] takes the plugins and a [`stack::Config`] (in the
+//!    JS shape) and starts an [`stack::App`] that listens and dials.
+//! 5. **A call.** [`stack::App::connect`] gives a [`stack::Peer`]; wrap it in the generated client.
+//!
+//! ```
+//! use secret_stack::keys::{AppKey, Keypair};
+//! use secret_stack::multiserver::Scope;
+//! use secret_stack::plugin;
+//! use secret_stack::stack::{Config, SecretStack};
+//!
+//! pub struct Hello;
+//!
+//! #[plugin(name = "hello", permission = "anonymous")]
+//! impl Hello {
+//!     async fn greet(&self, name: String) -> String {
+//!         format!("hello {name}")
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let app_key = AppKey([7; 32]);
+//! let config = || Config::from_json(serde_json::json!({"global": {"host": "127.0.0.1"}}));
+//! let server = SecretStack::builder().app_key(app_key).plugin(Hello).start(config()?).await?;
+//! let client = SecretStack::builder()
+//!     .app_key(app_key)
+//!     .keypair(Keypair::generate())
+//!     .start(config()?)
+//!     .await?;
+//!
+//! let peer = client.connect(&server.address(Scope::Device)).await?;
+//! assert_eq!(peer.id(), server.id()); // the handshake proved who answers
+//! let hello = HelloClient::new(peer);
+//! assert_eq!(hello.greet("world".into()).await?, "hello world");
+//!
+//! client.close().await;
+//! server.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! ## The layers
+//!
+//! The bytes travel through these modules, in this order:
+//! [`multiserver`] (transports: TCP, Unix sockets, WebSocket) → [`handshake`] (secret handshake)
+//! → [`box_stream`] (encryption) → [`rpc`] (packet codec, the muxrpc engine, dispatch) →
+//! a [`Plugin`]. [`stack`] ties them into a node. [`js_api`] maps every feature of the JS API to
+//! its Rust counterpart.
 
 #![warn(missing_docs)]
 
@@ -14,6 +70,8 @@ extern crate self as secret_stack;
 pub mod box_stream;
 pub mod handshake;
 pub mod keys;
+#[doc = include_str!("../docs/js-api.md")]
+pub mod js_api {}
 pub mod multiserver;
 pub mod plugin;
 pub mod rpc;

@@ -1,5 +1,5 @@
 //! Plugins: a named group of RPC methods with their manifest and permissions, usually written
-//! with the [`plugin`](crate::plugin) attribute (see its documentation for every rule).
+//! with the [`plugin`](macro@crate::plugin) attribute (see its documentation for every rule).
 //!
 //! A [`Plugin`] describes itself with paths *relative to its mount point*; the stack mounts it
 //! under the camelCase of its name (`"friends-graph"` → `friendsGraph`), prefixes its method
@@ -23,7 +23,7 @@
 //! #         m.path.insert(0, mount.to_owned());
 //! #         table.insert(m).unwrap();
 //! #     }
-//! #     let ctx = CallContext { remote: PublicKey([1; 32]), permissions: Arc::new(permissions) };
+//! #     let ctx = CallContext::new(PublicKey([1; 32]), permissions, 1);
 //! #     LocalCaller::new(Arc::new(table), ctx)
 //! # }
 //! use secret_stack::plugin;
@@ -77,7 +77,7 @@
 //! #         m.path.insert(0, mount.to_owned());
 //! #         table.insert(m).unwrap();
 //! #     }
-//! #     let ctx = CallContext { remote: PublicKey([1; 32]), permissions: Arc::new(permissions) };
+//! #     let ctx = CallContext::new(PublicKey([1; 32]), permissions, 1);
 //! #     LocalCaller::new(Arc::new(table), ctx)
 //! # }
 //! use std::sync::Mutex;

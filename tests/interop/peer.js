@@ -1,10 +1,11 @@
 // A secret-stack 8.1.0 node serving the `test` plugin, for the interop tests.
 //
-//   node peer.js [--port N] [--app-key B64] [--keys FILE] [--master @ID]...
+//   node peer.js [--port N] [--app-key B64] [--keys FILE] [--master @ID]... [--nodelay]
 //
 // Listens on 127.0.0.1 only. Once listening it prints exactly one JSON line on
 // stdout: {"address":"net:127.0.0.1:PORT~shs:KEY","id":"@KEY.ed25519"}.
 // Everything else goes to stderr. Exits on SIGTERM/SIGINT or when stdin closes.
+// --nodelay turns TCP_NODELAY on for its sockets (see nodelay.js; for benchmarks).
 //
 // Permissions: our own id and every --master id get full access (the auth
 // hook answers {allow: null, deny: null}); anyone else gets
@@ -18,8 +19,10 @@ const { DEFAULT_APP_KEY, parseArgs, loadKeys, testPlugin, onShutdown, log } = re
 function main () {
   const args = parseArgs(process.argv.slice(2), {
     options: ['port', 'app-key', 'keys'],
+    flags: ['nodelay'],
     repeatable: ['master']
   })
+  if (args.nodelay) require('./nodelay').enable()
   if (args._.length) throw new Error(`unexpected argument ${args._[0]}`)
   const keys = loadKeys(args.keys)
   const masters = new Set([keys.id, ...args.master])

@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests: loading the vectors of `../shared/vectors` and running
-//! the JavaScript side of the interop suite.
+//! Helpers shared by the integration tests: loading the vectors of `../shared/vectors`, running
+//! the JavaScript side of the interop suite, the fixtures of the stack tests, and the attacker and
+//! gauges of the robustness tests.
 
+pub mod hostile;
 pub mod node;
+pub mod stack_fixtures;
 pub mod vectors;

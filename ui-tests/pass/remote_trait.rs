@@ -61,7 +61,7 @@ async fn main() {
         m.path.insert(0, "jsOnly".into());
         table.insert(m).unwrap();
     }
-    let ctx = CallContext { remote: PublicKey([0; 32]), permissions: Arc::new(Permissions::full()) };
+    let ctx = CallContext::new(PublicKey([0; 32]), Permissions::full(), 0);
     let client = JsOnlyClient::new(LocalCaller::new(Arc::new(table), ctx));
     assert_eq!(client.hello("x".into()).await.unwrap(), "x");
     assert_eq!(client.hello(String::new()).await.unwrap_err().method_error(), Some(&JsError::Nope));

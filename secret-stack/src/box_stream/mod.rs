@@ -25,7 +25,7 @@ pub use decoder::{Decoded, FrameDecoder};
 pub use encoder::{FrameEncoder, seal_frame, seal_goodbye};
 pub use error::{BoxStreamError, FramePart};
 pub use nonce::{NONCE_LEN, Nonce};
-pub use reader::BoxReader;
+pub use reader::{BoxReader, INITIAL_READ_BUFFER};
 pub use writer::{BoxWriter, WRITE_BUFFER_CAPACITY};
 
 /// Length of a boxed header, and of the goodbye: 18 bytes of plaintext plus a 16-byte tag.

@@ -1,8 +1,9 @@
 //! The decrypting half of a box stream: an `AsyncRead` that opens frames as they arrive.
 //!
-//! Input is read into one buffer the size of one maximal frame (34 + 65535 bytes), allocated once
-//! and reused; frames are opened in place there and their plaintext copied out to the
-//! caller. The authenticated goodbye is a clean EOF; any other end of input, and any frame that
+//! Input is read into one reused buffer; frames are opened in place there and their plaintext
+//! copied out to the caller. The buffer starts at [`INITIAL_READ_BUFFER`] bytes, so an idle
+//! connection holds little, and grows (up to one maximal frame, 34 + 65535 bytes) only when a frame
+//! needs it or a read fills it completely, i.e. under bulk traffic; it never shrinks. The authenticated goodbye is a clean EOF; any other end of input, and any frame that
 //! fails to authenticate, is an `io::Error` wrapping a [`BoxStreamError`], after which the reader
 //! stays failed.
 
@@ -17,6 +18,11 @@ use super::decoder::{Decoded, FrameDecoder};
 #[cfg(doc)]
 use super::error::BoxStreamError;
 use super::{BoxKey, MAX_FRAME_LEN};
+
+/// The size of a [`BoxReader`]'s input buffer before traffic makes it grow: enough for the small
+/// frames of RPC calls and replies; a larger frame grows it to that frame's size once its
+/// authenticated header has announced it.
+pub const INITIAL_READ_BUFFER: usize = 2 * 1024;
 
 /// Decrypts a box stream read from `R`.
 ///
@@ -38,7 +44,8 @@ use super::{BoxKey, MAX_FRAME_LEN};
 pub struct BoxReader<R> {
     inner: R,
     decoder: FrameDecoder,
-    /// Input buffer of `MAX_FRAME_LEN` bytes.
+    /// Input buffer, between [`INITIAL_READ_BUFFER`] and `MAX_FRAME_LEN` bytes; empty until the
+    /// first read.
     buf: Vec<u8>,
     /// Start of the input not yet decoded.
     start: usize,
@@ -54,7 +61,7 @@ impl<R: AsyncRead + Unpin> BoxReader<R> {
         BoxReader {
             inner,
             decoder: FrameDecoder::new(key),
-            buf: vec![0; MAX_FRAME_LEN],
+            buf: Vec::new(),
             start: 0,
             end: 0,
             plain: 0..0,
@@ -82,7 +89,8 @@ impl<R: AsyncRead + Unpin> BoxReader<R> {
     }
 
     /// Reads more input from the transport, moving undecoded bytes to the front of the buffer
-    /// first when the next frame would not fit behind them. Returns the number of bytes read.
+    /// first when the next frame would not fit behind them, and growing the buffer when that frame
+    /// is larger than it. Returns the number of bytes read.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if self.start == self.end {
             self.start = 0;
@@ -93,10 +101,22 @@ impl<R: AsyncRead + Unpin> BoxReader<R> {
             self.end -= self.start;
             self.start = 0;
         }
+        // `needed` is at most `MAX_FRAME_LEN`, and more than 34 only once an authenticated header
+        // announced that body length.
+        let wanted = self.decoder.needed().max(INITIAL_READ_BUFFER);
+        if self.buf.len() < wanted {
+            self.buf.resize(wanted.min(MAX_FRAME_LEN), 0);
+        }
+        let room = self.buf.len() - self.end;
         let mut read = ReadBuf::new(self.buf.get_mut(self.end..).unwrap_or_default());
         ready!(Pin::new(&mut self.inner).poll_read(cx, &mut read))?;
         let n = read.filled().len();
         self.end += n;
+        if n == room && self.buf.len() < MAX_FRAME_LEN {
+            // The transport had more than we could take: bulk traffic, read in larger pieces.
+            let grown = (self.buf.len() * 2).min(MAX_FRAME_LEN);
+            self.buf.resize(grown, 0);
+        }
         Poll::Ready(Ok(n))
     }
 }
@@ -166,5 +186,53 @@ impl<R> std::fmt::Debug for BoxReader<R> {
             .field("buffered", &(self.end - self.start))
             .field("undelivered", &self.plain.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::box_stream::BoxWriter;
+
+    fn key() -> BoxKey {
+        BoxKey {
+            key: [5; 32],
+            nonce: [6; 24],
+        }
+    }
+
+    /// Frames larger than the initial buffer, arriving in pieces of every size the pipe allows,
+    /// come out whole and in order while the buffer grows; small ones first keep it small.
+    #[tokio::test]
+    async fn buffer_grows_from_small_to_bulk() {
+        let (a, b) = tokio::io::duplex(777);
+        let mut writer = BoxWriter::new(a, &key());
+        let mut reader = BoxReader::new(b, &key());
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let sent = data.clone();
+        let write = tokio::spawn(async move {
+            writer.write_all(&sent[..10]).await?;
+            writer.flush().await?;
+            for piece in sent[10..].chunks(70_000) {
+                writer.write_all(piece).await?;
+                writer.flush().await?;
+            }
+            writer.shutdown().await
+        });
+        let mut first = [0u8; 10];
+        reader.read_exact(&mut first).await.expect("first message");
+        assert_eq!(
+            reader.buf.len(),
+            INITIAL_READ_BUFFER,
+            "small traffic keeps the buffer small"
+        );
+        let mut got = first.to_vec();
+        reader.read_to_end(&mut got).await.expect("the rest");
+        write.await.expect("writer task").expect("writes");
+        assert_eq!(got, data);
+        assert!(reader.goodbye_received());
+        assert!(reader.buf.len() > INITIAL_READ_BUFFER && reader.buf.len() <= MAX_FRAME_LEN);
     }
 }

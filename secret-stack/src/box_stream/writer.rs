@@ -1,8 +1,9 @@
 //! The encrypting half of a box stream: an `AsyncWrite` that buffers plaintext and seals it into
 //! frames only when flushed.
 //!
-//! `poll_write` copies into a plaintext buffer of [`WRITE_BUFFER_CAPACITY`] bytes and never
-//! touches the transport unless that buffer is full. `poll_flush` cuts the buffered plaintext into
+//! `poll_write` copies into a plaintext buffer of up to [`WRITE_BUFFER_CAPACITY`] bytes and never
+//! touches the transport unless that buffer is full. Both buffers grow with use (an idle
+//! connection that only ever sent small messages holds little) and are then reused. `poll_flush` cuts the buffered plaintext into
 //! frames of at most 4096 bytes, seals each straight into one reused output buffer (no allocation
 //! per frame) and hands that buffer to the transport in as few writes as it accepts — one, usually
 //! — before flushing it. Frame boundaries therefore follow flushes, not writes; they carry no
@@ -49,7 +50,8 @@ pub struct BoxWriter<W> {
     encoder: FrameEncoder,
     /// Plaintext written since the last seal; at most [`WRITE_BUFFER_CAPACITY`] bytes.
     plain: Vec<u8>,
-    /// Sealed frames; `OUT_CAPACITY` bytes once first used, reused for every batch.
+    /// Sealed frames; grows to what the largest batch needed (at most `OUT_CAPACITY` bytes) and is
+    /// reused for every batch.
     out: Vec<u8>,
     /// End of the sealed bytes in `out`.
     out_filled: usize,
@@ -121,7 +123,8 @@ impl<W: AsyncWrite + Unpin> BoxWriter<W> {
         if self.plain.is_empty() {
             return Ok(());
         }
-        self.ensure_out();
+        let frames = self.plain.len().div_ceil(MAX_BODY_LEN);
+        self.ensure_out(self.out_filled + self.plain.len() + frames * HEADER_LEN);
         let mut pos = self.out_filled;
         for piece in self.plain.chunks(MAX_BODY_LEN) {
             let frame = self.out.get_mut(pos..).unwrap_or_default();
@@ -137,9 +140,11 @@ impl<W: AsyncWrite + Unpin> BoxWriter<W> {
         Ok(())
     }
 
-    fn ensure_out(&mut self) {
-        if self.out.len() < OUT_CAPACITY {
-            self.out.resize(OUT_CAPACITY, 0);
+    /// Makes `out` at least `len` bytes long (never more than `OUT_CAPACITY` is asked for).
+    fn ensure_out(&mut self, len: usize) {
+        debug_assert!(len <= OUT_CAPACITY);
+        if self.out.len() < len {
+            self.out.resize(len, 0);
         }
     }
 
@@ -174,11 +179,16 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for BoxWriter<W> {
                 return Poll::Ready(Err(err));
             }
         }
-        if this.plain.capacity() == 0 {
-            this.plain.reserve_exact(WRITE_BUFFER_CAPACITY);
-        }
         let room = WRITE_BUFFER_CAPACITY - this.plain.len();
         let taken = buf.get(..room).unwrap_or(buf);
+        let len = this.plain.len() + taken.len();
+        if len > this.plain.capacity() {
+            // Grow by doubling, but never past the buffer's limit.
+            let target = len
+                .max(this.plain.capacity() * 2)
+                .min(WRITE_BUFFER_CAPACITY);
+            this.plain.reserve_exact(target - this.plain.len());
+        }
         this.plain.extend_from_slice(taken);
         Poll::Ready(Ok(taken.len()))
     }
@@ -201,7 +211,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for BoxWriter<W> {
                         ready!(this.poll_drain(cx))?;
                         this.seal_buffered()?;
                     }
-                    this.ensure_out();
+                    this.ensure_out(this.out_filled + HEADER_LEN);
                     let slot = this.out.get_mut(this.out_filled..).unwrap_or_default();
                     this.out_filled += this.encoder.seal_goodbye(slot)?;
                     this.state = WriterState::Closing;

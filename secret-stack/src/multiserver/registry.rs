@@ -533,6 +533,20 @@ impl Server {
 
     /// Stops listening.
     pub fn close(self) {}
+
+    /// Stops listening and waits until every listener task has ended, so its socket is released
+    /// when this returns (dropping the server only asks the tasks to stop). Handshakes in progress
+    /// are aborted.
+    pub async fn shutdown(mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            // A cancelled task is the expected outcome; a panicked one has nothing left to release.
+            let _ = task.await;
+        }
+    }
 }
 
 impl Drop for Server {

@@ -72,13 +72,17 @@ pub fn end_body(error: Option<&RemoteError>) -> Body {
     }
 }
 
-/// An error as the JSON object JS sends: keys `message`, `name`, then `stack` if present.
+/// An error as the JSON object JS sends: keys `message`, `name`, then `stack` if present, and
+/// `data` (the serialized typed error of a Rust method; JS peers ignore it) if present.
 pub fn error_json(error: &RemoteError) -> Value {
     let mut map = serde_json::Map::new();
     map.insert("message".into(), Value::String(error.message.clone()));
     map.insert("name".into(), Value::String(error.name.clone()));
     if let Some(stack) = &error.stack {
         map.insert("stack".into(), Value::String(stack.clone()));
+    }
+    if let Some(data) = &error.data {
+        map.insert("data".into(), (**data).clone());
     }
     Value::Object(map)
 }

@@ -2,7 +2,7 @@
 //! plugin and one section per plugin, keyed by the plugin's mount name.
 //!
 //! A config is built from JSON (or a JSON or TOML file, or code) laid over defaults with
-//! [`deep_merge`](super::merge::deep_merge), exactly as JS does, then read into typed sections.
+//! [`deep_merge`], exactly as JS does, then read into typed sections.
 //! Keys of `global` this crate does not know are kept (plugins may read them) and listed by
 //! [`Config::unknown_keys`] so the stack can report them instead of ignoring them silently.
 
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::merge::deep_merge;
+use crate::keys::PublicKey;
 use crate::multiserver::Connections;
 
 /// Why a configuration could not be read.
@@ -94,9 +95,36 @@ pub struct Global {
     /// If set and non-zero, replaces the handshake timeout (milliseconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
+    /// Ids (`@…=.ed25519`) granted full access (`{allow: null, deny: null}`) on incoming
+    /// connections, like the app's own key. One id or a list.
+    ///
+    /// Not a JS secret-stack 8.1.0 key: in JS, masters come from a plugin hooking `auth`
+    /// (`ssb-master` reads a top-level `master`). Here the default auth answer reads this, which is
+    /// what the interop peer's `--master` sets.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "one_or_many"
+    )]
+    pub master: Vec<String>,
     /// Every other key: kept for plugins, reported by [`Config::unknown_keys`].
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+/// Reads a string or an array of strings (`null` = none).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(deserializer)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(id)) => vec![id],
+        Some(OneOrMany::Many(ids)) => ids,
+    })
 }
 
 /// `global.caps`.
@@ -304,6 +332,45 @@ impl Config {
         }
     }
 
+    /// The ids of `global.master`, parsed.
+    pub fn masters(&self) -> Result<Vec<PublicKey>, ConfigError> {
+        self.global
+            .master
+            .iter()
+            .map(|id| {
+                id.parse().map_err(|e| ConfigError::BadKey {
+                    what: "global.master id",
+                    message: format!("{id:?}: {e}"),
+                })
+            })
+            .collect()
+    }
+
+    /// Writes JS's default `global.connections` into the config when it has none, as the JS core
+    /// plugin does before other plugins see `global`: incoming `net` on scopes device, local and
+    /// public with `shs` (plus `global.host`/`global.port` when set), outgoing `net` with `shs`.
+    pub fn fill_default_connections(&mut self) {
+        if self.global.connections.is_some() {
+            return;
+        }
+        let mut incoming = Map::new();
+        incoming.insert(
+            "scope".into(),
+            serde_json::json!(["device", "local", "public"]),
+        );
+        incoming.insert("transform".into(), "shs".into());
+        if let Some(host) = &self.global.host {
+            incoming.insert("host".into(), host.clone().into());
+        }
+        if let Some(port) = self.global.port {
+            incoming.insert("port".into(), port.into());
+        }
+        self.global.connections = Some(serde_json::json!({
+            "incoming": {"net": [Value::Object(incoming)]},
+            "outgoing": {"net": [{"transform": "shs"}]},
+        }));
+    }
+
     /// Keys of `global` this crate does not read (`global.<key>`), to be reported: they may be
     /// typos, or settings meant for plugins.
     pub fn unknown_keys(&self) -> Vec<String> {
@@ -369,6 +436,28 @@ mod tests {
         .unwrap();
         assert_eq!(c.unknown_keys(), vec!["global.prot"]);
         assert_eq!(c.connections().unwrap().incoming.len(), 1);
+    }
+
+    #[test]
+    fn masters_and_default_connections() {
+        let id = "@DoP0kVOhWsnLdJf38bldLDfFXW5fKLRsM04QLfEjJPQ=.ed25519";
+        let mut c = Config::from_json(json!({"global": {"master": id, "port": 9999}})).unwrap();
+        assert_eq!(c.masters().unwrap()[0].id(), id);
+        assert!(c.unknown_keys().is_empty());
+        c.fill_default_connections();
+        assert_eq!(
+            c.global.connections,
+            Some(
+                json!({"incoming": {"net": [{"scope": ["device", "local", "public"],
+                "transform": "shs", "port": 9999}]}, "outgoing": {"net": [{"transform": "shs"}]}})
+            )
+        );
+        assert_eq!(
+            c.connections().unwrap(),
+            Connections::default_with(None, Some(9999))
+        );
+        let c = Config::from_json(json!({"global": {"master": ["nope"]}})).unwrap();
+        assert!(matches!(c.masters(), Err(ConfigError::BadKey { .. })));
     }
 
     #[test]

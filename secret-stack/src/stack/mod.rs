@@ -1,9 +1,56 @@
 //! The stack: what turns plugins and a config into a running node — the Rust counterpart of
-//! `SecretStack(defaults).use(plugin)(config)`.
+//! `SecretStack(defaults).use(plugin)(config)` (PROTOCOL.md §6.2, §6.3, §8).
+//!
+//! ```no_run
+//! # async fn demo(plugin: impl secret_stack::Plugin) -> Result<(), Box<dyn std::error::Error>> {
+//! use secret_stack::multiserver::Scope;
+//! use secret_stack::stack::{Config, SecretStack};
+//!
+//! let config = Config::from_json(serde_json::json!({
+//!     "global": {"caps": {"shs": "1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s="}, "host": "127.0.0.1"}
+//! }))?;
+//! let app = SecretStack::builder().plugin(plugin).start(config).await?;
+//! println!("listening on {}", app.address(Scope::Device));
+//! let peer = app.connect("net:example.org:8008~shs:<base64 key>").await?;
+//! let manifest: serde_json::Value = peer.rpc().call(&["manifest"], vec![]).await?;
+//! app.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! The pieces, one file each:
+//! - [`config`], [`merge`], [`names`]: the config in JS's shape, JS's two merge rules, mount names;
+//! - [`builder`]: [`SecretStack::builder`], plugins, transports, hooks, start-up checks;
+//! - `plugins`: mounting (manifest and permission merge, method table) and [`PluginInit`];
+//! - `core`: the methods every app serves (`manifest`, `address`, `auth`, `multiserver.*`);
+//! - `auth`: the auth chain ([`AuthDecision`], hooks);
+//! - `listen`, `session`: listeners, and connections from handshake to [`Peer`];
+//! - `inactivity`: dropping idle connections;
+//! - `shutdown`: [`App::close`];
+//! - [`App`], [`Peer`], [`Event`].
 
+mod app;
+mod auth;
+pub mod builder;
 pub mod config;
+mod core;
+mod error;
+mod events;
+mod inactivity;
+mod listen;
 pub mod merge;
 pub mod names;
+mod peer;
+mod plugins;
+mod session;
+mod shutdown;
 
-pub use config::Config;
+pub use app::App;
+pub use auth::{AuthDecision, AuthHook, AuthNext};
+pub use builder::{Builder, SecretStack};
+pub use config::{Config, ConfigError};
+pub use error::{BoxError, ConnectError, StartError};
+pub use events::{DisconnectReason, EVENT_CAPACITY, Event};
 pub use names::mount_name;
+pub use peer::Peer;
+pub use plugins::{PluginInit, WeakApp};
+pub use shutdown::{CloseHook, DEFAULT_CLOSE_DEADLINE};

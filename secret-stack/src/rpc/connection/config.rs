@@ -42,6 +42,12 @@ pub struct RpcConfig {
     /// How many of the peer's async/sync calls are served at once; when that many are running the
     /// engine stops reading until one finishes. Default 1024.
     pub max_incoming_calls: usize,
+    /// How many streams the peer may have open at once. A stream request beyond that is refused
+    /// at once with an error end (`too many open streams`) and costs no memory; the connection
+    /// goes on. Each open stream holds its bookkeeping, and a sink or duplex a receive queue and
+    /// often a task (a few KiB), so without a limit a peer could grow memory without bound by
+    /// opening streams it never ends. JS muxrpc has no limit. Default 10,000.
+    pub max_incoming_streams: usize,
     /// A default deadline for our own async calls; `None` (the default) waits for ever, like JS.
     pub call_timeout: Option<Duration>,
 }
@@ -55,6 +61,7 @@ impl Default for RpcConfig {
             max_batch_bytes: 64 * 1024,
             max_items_per_stream: 16,
             max_incoming_calls: 1024,
+            max_incoming_streams: 10_000,
             call_timeout: None,
         }
     }

@@ -4,7 +4,9 @@
 //! Checks, in order (PROTOCOL.md §5.2, §5.5): for async/sync, `args` must be an array (`invalid
 //! request, args should be array, was: <body>`); for streams, `type` must be source, sink or duplex
 //! (`unsupported stream type: <type>`); then permissions, the manifest entry and its kind (inside
-//! `dispatch`). `name` may be an array of strings or one string. A method that panics, at once or
+//! `dispatch`). `name` may be an array of strings or one string. Beyond
+//! [`max_incoming_streams`](super::RpcConfig::max_incoming_streams) a stream is refused at once.
+//! A method that panics, at once or
 //! while its future or stream is polled, answers with an error; the connection keeps serving.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -12,8 +14,8 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use serde_json::Value;
-use tokio::sync::Semaphore;
-use tracing::{trace, warn};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{debug, trace, warn};
 
 use super::inbound::InboundStream;
 use super::state::{Shared, StreamEntry, StreamId};
@@ -55,38 +57,54 @@ impl Callee {
             Ok(Reply::Value(future)) => future,
             Ok(_) => {
                 let e = RemoteError::new("method answered an async call with a stream");
-                return self.answer_now(shared, req, Err(e));
+                return answer_now(shared, req, Err(e), permit);
             }
-            Err(e) => return self.answer_now(shared, req, Err(e)),
+            Err(e) => return answer_now(shared, req, Err(e), permit),
         };
+        // Most methods answer at once (sync methods always do): try once before paying for a task.
+        // Polling with a no-op waker is fine: if it is pending, the task polls it again with its
+        // own waker.
+        let mut future = AssertUnwindSafe(future).catch_unwind();
+        if let Some(outcome) = (&mut future).now_or_never() {
+            return answer_now(shared, req, answer_of(req, outcome), permit);
+        }
         shared.lock().owed += 1;
         let shared = Arc::clone(shared);
         tokio::spawn(async move {
             let outcome = tokio::select! {
                 biased;
-                r = AssertUnwindSafe(future).catch_unwind() => r,
+                r = future => r,
                 _ = shared.shutdown.cancelled() => return,
             };
-            let result = outcome.unwrap_or_else(|panic| {
-                let message = panic_message(panic.as_ref());
-                warn!(req, "{message}");
-                Err(RemoteError::new(message))
-            });
+            let result = answer_of(req, outcome);
             let mut st = shared.lock();
             st.owed = st.owed.saturating_sub(1);
-            shared.send_frame(&st, reply_packet(req, result));
+            shared.send_reply(&st, reply_packet(req, result), permit);
             shared.maybe_goodbye(&mut st);
-            drop(permit);
         });
     }
 
-    fn answer_now(&self, shared: &Shared, req: i32, result: Result<Body, RemoteError>) {
-        let st = shared.lock();
-        shared.send_frame(&st, reply_packet(req, result));
-    }
-
     /// The first packet of a stream the peer opens.
-    pub fn stream_request(&self, shared: &Arc<Shared>, id: StreamId, body: Body) {
+    pub async fn stream_request(&self, shared: &Arc<Shared>, id: StreamId, body: Body) {
+        let full = shared.lock().incoming_streams >= shared.config.max_incoming_streams;
+        if full {
+            // Refused without an entry (the peer's answering end, if any, is then ignored). The
+            // refusal holds a call slot until written, so refusals the peer does not read pause
+            // the reader like unread replies do.
+            let permit = tokio::select! {
+                p = Arc::clone(&self.permits).acquire_owned() => p,
+                _ = shared.shutdown.cancelled() => return,
+            };
+            let Ok(permit) = permit else { return };
+            debug!(req = id.num, "too many open streams: refusing a new one");
+            let error = RemoteError::new(format!(
+                "too many open streams: at most {} at once",
+                shared.config.max_incoming_streams
+            ));
+            let st = shared.lock();
+            shared.send_reply(&st, Packet::stream_end(id.wire_req(), Some(&error)), permit);
+            return;
+        }
         let parsed = parse_stream(&body);
         let kind = parsed.as_ref().map(|p| p.0).unwrap_or(CallKind::Source);
         let wants_input = matches!(kind, CallKind::Sink | CallKind::Duplex) && parsed.is_ok();
@@ -96,7 +114,9 @@ impl Callee {
         } else {
             (None, None, None)
         };
-        shared.lock().streams.insert(
+        let mut st = shared.lock();
+        st.incoming_streams += 1;
+        st.streams.insert(
             id,
             StreamEntry {
                 kind,
@@ -107,6 +127,7 @@ impl Callee {
                 peer_ended: false,
             },
         );
+        drop(st);
         let reply = parsed.and_then(|(kind, path, args)| {
             trace!(req = id.num, path = ?path, %kind, "incoming stream");
             self.invoke(&path, kind, args, incoming)
@@ -165,6 +186,29 @@ impl Callee {
             Err(RemoteError::new(message))
         })
     }
+}
+
+/// Queues the answer to call `req` at once, holding its slot until the answer is written.
+fn answer_now(
+    shared: &Shared,
+    req: i32,
+    result: Result<Body, RemoteError>,
+    permit: OwnedSemaphorePermit,
+) {
+    let st = shared.lock();
+    shared.send_reply(&st, reply_packet(req, result), permit);
+}
+
+/// What a method's future produced, a panic turned into an error.
+fn answer_of(
+    req: i32,
+    outcome: Result<Result<Body, RemoteError>, Box<dyn std::any::Any + Send>>,
+) -> Result<Body, RemoteError> {
+    outcome.unwrap_or_else(|panic| {
+        let message = panic_message(panic.as_ref());
+        warn!(req, "{message}");
+        Err(RemoteError::new(message))
+    })
 }
 
 /// The reply packet to an async call: the value, or the error with the end flag.

@@ -120,7 +120,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         let live = self.shared.lock().streams.contains_key(&id);
         if !live {
             if !id.ours && !end {
-                self.callee.stream_request(&self.shared, id, body);
+                self.callee.stream_request(&self.shared, id, body).await;
             } else {
                 trace!(req, "ignoring packet of an unknown stream");
             }

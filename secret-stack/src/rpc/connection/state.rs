@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace};
 
@@ -61,6 +61,8 @@ pub(super) struct State {
     pub calls: HashMap<i32, oneshot::Sender<Result<Body, RpcError>>>,
     /// Open streams in both directions.
     pub streams: HashMap<StreamId, StreamEntry>,
+    /// How many of `streams` the peer opened.
+    pub incoming_streams: usize,
     /// Replies we still owe to the peer's async calls.
     pub owed: usize,
     /// A graceful close was asked for: no new calls.
@@ -92,6 +94,7 @@ impl Shared {
                 next_req: 1,
                 calls: HashMap::new(),
                 streams: HashMap::new(),
+                incoming_streams: 0,
                 owed: 0,
                 closing: false,
                 goodbye_queued: false,
@@ -127,6 +130,15 @@ impl Shared {
                 "queue frame"
             );
             self.push(WriterCmd::Frame(packet));
+        }
+    }
+
+    /// Queues the reply to one of the peer's calls with the call's slot, which the writer releases
+    /// once the reply is in a batch; unless the session is over (the slot is released then).
+    pub fn send_reply(&self, st: &State, packet: Packet, permit: OwnedSemaphorePermit) {
+        if !st.goodbye_queued {
+            trace!(req = packet.req, end = packet.end, "queue reply");
+            self.push(WriterCmd::Reply(packet, permit));
         }
     }
 
@@ -208,6 +220,9 @@ impl Shared {
             .is_some_and(|e| e.we_ended && e.peer_ended)
         {
             st.streams.remove(&id);
+            if !id.ours {
+                st.incoming_streams = st.incoming_streams.saturating_sub(1);
+            }
             trace!(req = id.wire_req(), "stream finished");
             self.maybe_goodbye(st);
         }
@@ -254,6 +269,7 @@ impl Shared {
         for (_, entry) in st.streams.drain() {
             fail_entry(entry, &error);
         }
+        st.incoming_streams = 0;
         st.owed = 0;
         self.queue_goodbye(st);
     }

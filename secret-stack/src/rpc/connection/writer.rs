@@ -21,7 +21,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use futures::{Stream, StreamExt};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tracing::{debug, trace, warn};
 
 use super::end::SessionEnd;
@@ -41,6 +41,11 @@ pub(super) type Producer = Pin<Box<dyn Stream<Item = Result<Body, RemoteError>> 
 pub(super) enum WriterCmd {
     /// Write this frame.
     Frame(Packet),
+    /// Write this reply to one of the peer's calls, then release the call's slot: until its reply
+    /// is in a batch a call counts against
+    /// [`max_incoming_calls`](super::RpcConfig::max_incoming_calls), so replies a peer does not
+    /// read cannot pile up here without bound.
+    Reply(Packet, OwnedSemaphorePermit),
     /// Start sending the values of this producer on stream `id`.
     Produce { id: StreamId, producer: Producer },
     /// Write our end of stream `id`, dropping its producer.
@@ -77,13 +82,14 @@ pub(super) struct Writer<W> {
 
 impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
     pub fn new(io: W, cmds: mpsc::UnboundedReceiver<WriterCmd>, shared: Arc<Shared>) -> Self {
-        let cap = shared.config.max_batch_bytes;
         Writer {
             io,
             cmds,
             producers: Vec::new(),
             next: 0,
-            buf: BytesMut::with_capacity(cap),
+            // Grows with the first batches: an idle connection that only sent small frames keeps a
+            // small buffer.
+            buf: BytesMut::new(),
             goodbye: false,
             shared,
         }
@@ -164,6 +170,10 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
     fn apply(&mut self, cmd: WriterCmd) {
         match cmd {
             WriterCmd::Frame(packet) => self.encode(&packet),
+            WriterCmd::Reply(packet, permit) => {
+                self.encode(&packet);
+                drop(permit);
+            }
             WriterCmd::Produce { id, producer } => {
                 let producer = AssertUnwindSafe(producer).catch_unwind().boxed();
                 self.producers.push(Slot { id, producer });

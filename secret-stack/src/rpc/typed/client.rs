@@ -222,7 +222,7 @@ impl ItemFailure {
 }
 
 /// Encodes the caller's items; the first that fails to encode ends them and is kept in the
-/// returned [`ItemFailure`].
+/// returned `ItemFailure`.
 pub fn typed_items<S>(
     method: &'static str,
     items: S,

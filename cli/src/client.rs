@@ -1,0 +1,159 @@
+//! The caller side shared by `call` and `manifest`: an app that does not listen, dialling one
+//! address (`net:`, `ws:` or `unix:`, each with `~shs:`), with the options both commands take.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use secret_stack::multiserver::{self, Unix, Ws};
+use secret_stack::rpc::{Caller, RpcError};
+use secret_stack::stack::{App, Config, ConnectError, Peer, SecretStack};
+use serde_json::{Value, json};
+use tracing::debug;
+
+use crate::failure::Failure;
+use crate::keys;
+
+/// How long a graceful goodbye may take before the connection is dropped.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The options of every command that dials a peer.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The network's app key (secret-handshake `caps.shs`), base64. Required: there is no default
+    /// network.
+    #[arg(long, value_name = "B64", env = "SECRET_STACK_APP_KEY")]
+    pub app_key: Option<String>,
+    /// Our identity. Default: $SECRET_STACK_KEYS, else ~/.secret-stack/secret; if that file does
+    /// not exist, a throwaway identity is used (nothing is written).
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// Give up after SECS seconds when connecting, and when waiting for the answer of an
+    /// async/sync call or of `manifest` (streams run until they end). 0: wait forever.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout: f64,
+}
+
+/// A connection to one peer, made by an app of our own that only dials.
+pub struct Session {
+    app: App,
+    peer: Peer,
+    timeout: Option<Duration>,
+}
+
+impl ClientArgs {
+    /// The timeout, `None` for none.
+    fn timeout(&self) -> Result<Option<Duration>, Failure> {
+        if self.timeout == 0.0 {
+            return Ok(None);
+        }
+        Duration::try_from_secs_f64(self.timeout)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("invalid --timeout {}: {e}", self.timeout)))
+    }
+}
+
+/// Dials `address` with `args`' identity and app key.
+pub async fn connect(address: &str, args: &ClientArgs) -> Result<Session, Failure> {
+    let app_key = keys::required_app_key(args.app_key.as_deref())?;
+    let keypair = keys::client_keypair(args.keys.clone())?;
+    let timeout = args.timeout()?;
+    // Dial only: no listener, no inactivity timer (a long stream may be quiet).
+    let config = Config::from_json(json!({
+        "global": {
+            "connections": {
+                "outgoing": {
+                    "net": [{"transform": "shs"}],
+                    "ws": [{"transform": "shs"}],
+                    "unix": [{"transform": "shs"}]
+                }
+            },
+            "timers": {"inactivity": 0}
+        }
+    }))
+    .map_err(Failure::usage)?;
+    let app = SecretStack::builder()
+        .app_key(app_key)
+        .keypair(keypair)
+        .transport(Ws)
+        .transport(Unix)
+        .build(config)
+        .map_err(Failure::usage)?;
+    debug!(%address, id = %app.id().id(), "dialling");
+    let peer = within(timeout, "the connection", app.connect(address))
+        .await?
+        .map_err(|e| connect_failure(address, e))?;
+    debug!(remote = %peer.id().id(), "connected");
+    Ok(Session { app, peer, timeout })
+}
+
+/// An address no transport understands is a usage error; anything else a network failure.
+fn connect_failure(address: &str, error: ConnectError) -> Failure {
+    let message = format!("cannot connect to {address}: {error}");
+    match error {
+        ConnectError::Dial(multiserver::ConnectError::Unparseable { reasons, .. }) => {
+            let why: Vec<String> = reasons
+                .iter()
+                .map(|(alt, e)| format!("{alt}: {e}"))
+                .collect();
+            Failure::Usage(format!("{message} ({})", why.join("; ")))
+        }
+        _ => Failure::Connection(message),
+    }
+}
+
+/// Awaits `future` for at most `timeout`.
+async fn within<T>(
+    timeout: Option<Duration>,
+    what: &str,
+    future: impl Future<Output = T>,
+) -> Result<T, Failure> {
+    match timeout {
+        None => Ok(future.await),
+        Some(limit) => tokio::time::timeout(limit, future)
+            .await
+            .map_err(|_| Failure::Timeout(what.to_owned())),
+    }
+}
+
+impl Session {
+    /// The connection.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// Awaits `future` for at most the session's timeout.
+    pub async fn within<T>(
+        &self,
+        what: &str,
+        future: impl Future<Output = T>,
+    ) -> Result<T, Failure> {
+        within(self.timeout, what, future).await
+    }
+
+    /// The remote's manifest (one `manifest` call).
+    pub async fn manifest(&self) -> Result<Value, Failure> {
+        let answer = self
+            .within("the manifest", self.peer.call(&["manifest"], Vec::new()))
+            .await??;
+        Ok(answer.into_json())
+    }
+
+    /// Says goodbye to the peer and stops the app: gracefully after a successful command, at once
+    /// after a failed one (a timed-out call may still be outstanding).
+    pub async fn close(self, graceful: bool) {
+        if graceful {
+            match tokio::time::timeout(CLOSE_DEADLINE, self.peer.close()).await {
+                Ok(end) => debug!(?end, "connection closed"),
+                Err(_) => {
+                    debug!("the peer did not finish closing in time: closing at once");
+                    self.peer.close_now(RpcError::Closing);
+                }
+            }
+            self.app.close().await;
+        } else {
+            self.peer.close_now(RpcError::Closing);
+            self.app.close_now().await;
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! `serve`: runs a node serving the demo `test` plugin ([`crate::demo`]) until Ctrl-C or SIGTERM.
+//!
+//! Settings come from the config file (JS secret-stack's shape, JSON or TOML), then the flags,
+//! which win. Once listening, the node prints its address as one line on stdout (and nothing
+//! else there); then it logs on stderr. The first signal closes it gracefully (calls in progress
+//! may finish, peers are told goodbye), a second one closes it at once.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use secret_stack::multiserver::{Scope, Unix, Ws};
+use secret_stack::stack::config::{ConfigError, KeySource};
+use secret_stack::stack::{Config, SecretStack};
+use tracing::{info, warn};
+
+use crate::demo::TestPlugin;
+use crate::failure::Failure;
+use crate::keys;
+use crate::output;
+
+/// The options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// A config file in JS secret-stack's shape (`{"global": {...}, "<plugin>": {...}}`), JSON, or
+    /// TOML if the name ends in `.toml`. The flags below override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The port to listen on [default: the config's global.port, else any free port].
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+    /// The host or IP to listen on [default: the config's global.host, else every interface].
+    #[arg(long, value_name = "H")]
+    pub host: Option<String>,
+    /// The network's app key, base64; the flag or its environment variable overrides the
+    /// config's global.caps.shs / global.appKey. There is no default network: one is required.
+    #[arg(long, value_name = "B64", env = "SECRET_STACK_APP_KEY")]
+    pub app_key: Option<String>,
+    /// The node's identity [default: the config's global.keys or global.seed, else
+    /// $SECRET_STACK_KEYS, else ~/.secret-stack/secret]; a missing key file is created.
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// A peer given full access, like the node itself (`@….ed25519`); repeatable. Added to the
+    /// config's global.master.
+    #[arg(long, value_name = "ID")]
+    pub master: Vec<String>,
+    /// Which of the node's addresses to print.
+    #[arg(long, default_value = "device", value_parser = ["device", "local", "public"])]
+    pub scope: String,
+}
+
+/// Starts the node, prints its address, serves until a signal, closes.
+pub async fn run(args: ServeArgs) -> Result<(), Failure> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(Failure::usage)?,
+        None => Config::default(),
+    };
+    if args.port.is_some() || args.host.is_some() {
+        if config.global.connections.is_some() {
+            return Err(Failure::usage(
+                "--port and --host cannot be used with a config that sets global.connections \
+                 (set host and port in its incoming entries instead)",
+            ));
+        }
+        config.global.port = args.port.or(config.global.port);
+        config.global.host = args.host.clone().or(config.global.host.take());
+    }
+    config.global.master.extend(args.master.iter().cloned());
+
+    let mut builder = SecretStack::builder()
+        .plugin(TestPlugin::default())
+        .transport(Ws)
+        .transport(Unix);
+    match &args.app_key {
+        Some(text) => builder = builder.app_key(keys::parse_app_key(text)?),
+        None => match config.app_key() {
+            Ok(_) => {}
+            Err(ConfigError::MissingAppKey) => return Err(keys::missing_app_key()),
+            Err(e) => return Err(Failure::usage(e)),
+        },
+    }
+    let config_has_keys = config.key_source().map_err(Failure::usage)? != KeySource::None;
+    if args.keys.is_some() || !config_has_keys {
+        builder = builder.keypair(keys::server_keypair(args.keys.clone())?);
+    }
+
+    // Signals are caught before the address is printed: whoever reads it may signal at once.
+    let mut signals = Signals::new()?;
+    let app = builder.start(config).await.map_err(Failure::usage)?;
+    let scope: Scope = args.scope.parse().map_err(Failure::usage)?;
+    let address = app.address(scope);
+    if address.is_empty() {
+        app.close_now().await;
+        return Err(Failure::Connection(format!(
+            "no listener serves the {scope} scope (see the warnings above)"
+        )));
+    }
+    if let Err(e) = output::line(&address) {
+        app.close_now().await;
+        return Err(match e {
+            Failure::StdoutClosed => Failure::usage("cannot print the address: stdout is closed"),
+            other => other,
+        });
+    }
+    info!(id = %app.id().id(), %address, "serving the test plugin");
+
+    let signal = signals.next().await;
+    info!(%signal, "closing (a second signal closes at once)");
+    tokio::select! {
+        () = app.close() => {}
+        signal = signals.next() => {
+            warn!(%signal, "closing at once");
+            app.close_now().await;
+        }
+    }
+    Ok(())
+}
+
+/// Ctrl-C, and SIGTERM on Unix; on Unix both are caught from [`Signals::new`] on.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, Failure> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let catch = |kind: SignalKind, name: &str| {
+                signal(kind).map_err(|e| Failure::usage(format!("cannot catch {name}: {e}")))
+            };
+            Ok(Signals {
+                int: catch(SignalKind::interrupt(), "SIGINT")?,
+                term: catch(SignalKind::terminate(), "SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The name of the next signal received.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}

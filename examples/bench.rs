@@ -1,0 +1,125 @@
+//! Client benchmark against any peer serving the interop `test` plugin (`interop_peer` or
+//! `tests/interop/peer.js`).
+//!
+//! `cargo run --release --example bench -- ADDRESS [--app-key B64] [--only connect,rtt1,...]
+//! [--seconds S] [--threads N]`
+//!
+//! Prints one JSON line per figure, `{"bench":"<name>","value":<number>,"unit":"<unit>"}`:
+//! `connect` (sequential connect + handshake + RPC close, conn/s), `rtt1` / `rtt100` (`test.hello`
+//! round trips with 1 / 100 in flight, calls/s), `source` (`test.bytes` in 64 KiB chunks, MB/s)
+//! and `echo` (`test.echo` with 64 KiB chunks, at most 1 MiB unanswered, MB/s one way).
+//!
+//! `--idle N --peer-pid PID` instead opens N idle authenticated connections and prints the peer
+//! process's RSS growth per connection (`idle_rss_per_conn`, KiB) and its RSS before and after.
+//! Exits with status 1 if a figure fails, 2 on a usage error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use secret_stack::keys::AppKey;
+use secret_stack_examples::bench::{Dialer, FIGURES};
+
+/// The suite's default app key.
+const DEFAULT_APP_KEY: &str = "SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=";
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmark a peer serving the interop `test` plugin")]
+struct Args {
+    /// The peer's multiserver address, e.g. `net:127.0.0.1:8008~shs:<key>`.
+    address: String,
+    /// The app key (base64 of 32 bytes).
+    #[arg(long, default_value = DEFAULT_APP_KEY)]
+    app_key: AppKey,
+    /// Comma-separated figures to run (default: all five).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Seconds per figure.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// Worker threads of the client's runtime; 0 runs everything on one thread.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Open this many idle connections and report the peer's RSS growth per connection.
+    #[arg(long, requires = "peer_pid")]
+    idle: Option<usize>,
+    /// The peer's process id (for `--idle`).
+    #[arg(long)]
+    peer_pid: Option<u32>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let runtime = if args.threads == 0 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> ExitCode {
+    let dialer = match Dialer::new(&args.address, args.app_key) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!("bench client id {}", dialer.id());
+    if let (Some(count), Some(pid)) = (args.idle, args.peer_pid) {
+        return match dialer.idle(count, pid).await {
+            Ok(figures) => {
+                for f in figures {
+                    println!("{}", f.to_json());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("idle: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let figures: Vec<String> = if args.only.is_empty() {
+        FIGURES.iter().map(|f| (*f).to_owned()).collect()
+    } else {
+        args.only.clone()
+    };
+    if let Some(bad) = figures.iter().find(|f| !FIGURES.contains(&f.as_str())) {
+        eprintln!("unknown figure {bad:?} (known: {})", FIGURES.join(", "));
+        return ExitCode::from(2);
+    }
+    let mut failed = false;
+    for figure in &figures {
+        match dialer.run(figure, args.seconds).await {
+            Ok(f) => println!("{}", f.to_json()),
+            Err(e) => {
+                eprintln!("{figure}: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

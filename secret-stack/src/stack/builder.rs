@@ -1,0 +1,403 @@
+//! [`SecretStack::builder`]: the Rust counterpart of `SecretStack(defaults).use(plugin)(config)`
+//! (PROTOCOL.md §8.1–§8.3).
+//!
+//! A [`Builder`] collects default config, plugins, transports, transforms and hooks; each
+//! [`Builder::build`] / [`Builder::start`] makes a new [`App`] from it and a [`Config`] (like
+//! calling JS's `create(config)` again). Building:
+//!
+//! 1. lays the config over the defaults (JS `deep-extend`), fills in `global.connections`, and logs
+//!    (`warn`) the keys of `global` this crate does not read;
+//! 2. finds the key pair (builder, `global.keys`, seed, else a new random one) and the app key
+//!    (builder, else config: missing → error, as JS);
+//! 3. checks plugin names, makes the per-app plugins in order (their factories get a
+//!    [`PluginInit`]), checks `needs`, merges manifests and permissions, builds the method table;
+//! 4. registers the transports and transforms: those added here, plus `net` and `shs` unless one
+//!    of that name was added (as in JS's default factory); `shs` answers the auth chain during the
+//!    handshake and uses the configured handshake timeout.
+//!
+//! [`Builder::start`] then listens ([`App::listen`]).
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::{OnceCell, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use crate::keys::{AppKey, Keypair, PublicKey};
+use crate::multiserver::{Multiserver, Net, RegistryError, Shs, Transform, Transport};
+use crate::plugin::Plugin;
+use crate::rpc::{MethodTable, Permissions, RpcConfig};
+
+use super::app::{App, Inner};
+use super::auth::{AuthChain, AuthDecision, AuthHook, AuthNext, auth_hook};
+use super::config::{Config, ConfigError, KeySource};
+use super::core::{self, Addresses};
+use super::error::{BoxError, StartError};
+use super::events::EVENT_CAPACITY;
+use super::names::mount_name;
+use super::plugins::{self, Hooks, PluginEntry, PluginInit, WeakApp};
+use super::shutdown::{CloseHook, DEFAULT_CLOSE_DEADLINE, close_hook};
+
+/// The entry point: `SecretStack::builder()`.
+#[derive(Debug)]
+pub struct SecretStack;
+
+impl SecretStack {
+    /// A builder with no plugins, the default transports (`net`) and transforms (`shs`).
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
+/// Collects what apps are made of; see the [module docs](self).
+#[derive(Clone)]
+pub struct Builder {
+    defaults: Value,
+    app_key: Option<AppKey>,
+    keypair: Option<Keypair>,
+    plugins: Vec<PluginEntry>,
+    multiserver: Multiserver,
+    registry_error: Option<RegistryError>,
+    auth_hooks: Vec<AuthHook>,
+    close_hooks: Vec<CloseHook>,
+    rpc_config: RpcConfig,
+    close_deadline: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            defaults: Value::Object(Map::new()),
+            app_key: None,
+            keypair: None,
+            plugins: Vec::new(),
+            multiserver: Multiserver::new(),
+            registry_error: None,
+            auth_hooks: Vec::new(),
+            close_hooks: Vec::new(),
+            rpc_config: RpcConfig::default(),
+            close_deadline: DEFAULT_CLOSE_DEADLINE,
+        }
+    }
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plugins: Vec<String> = self
+            .plugins
+            .iter()
+            .map(|p| match p {
+                PluginEntry::Ready(p) => p.name().to_owned(),
+                PluginEntry::Factory(name, _) => name.clone(),
+            })
+            .collect();
+        f.debug_struct("Builder")
+            .field("plugins", &plugins)
+            .field("multiserver", &self.multiserver)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// Default config, laid under every config given to [`Builder::build`] (JS
+    /// `SecretStack(defaults)`; the app key belongs in `defaults.global`). Calling it again
+    /// deep-merges into the earlier defaults.
+    pub fn defaults(mut self, defaults: Value) -> Self {
+        super::merge::deep_merge(&mut self.defaults, &defaults);
+        self
+    }
+
+    /// The app key, instead of reading it from the config.
+    pub fn app_key(mut self, key: AppKey) -> Self {
+        self.app_key = Some(key);
+        self
+    }
+
+    /// The key pair, instead of reading it from the config (`global.keys` or a seed).
+    pub fn keypair(mut self, keypair: Keypair) -> Self {
+        self.keypair = Some(keypair);
+        self
+    }
+
+    /// Adds a plugin (JS `create.use(plugin)`). This one instance serves every app the builder
+    /// makes; use [`Builder::plugin_with`] for one instance per app, or one that needs the app or
+    /// its config. A plugin whose [`name`](Plugin::name) is empty is unnamed: mounted at the top
+    /// level.
+    pub fn plugin<P: Plugin>(mut self, plugin: P) -> Self {
+        self.plugins.push(PluginEntry::Ready(Arc::new(plugin)));
+        self
+    }
+
+    /// Adds a plugin made per app by `factory` when the app is built, in `use` order, from what
+    /// [`PluginInit`] gives (the app as a [`WeakApp`], its config section, `global`, events, hook
+    /// registration). `name` must be the name of the plugin it makes (it chooses the config
+    /// section before the plugin exists); a factory error stops the build.
+    pub fn plugin_with<P, E, F>(mut self, name: impl Into<String>, factory: F) -> Self
+    where
+        P: Plugin,
+        E: Into<BoxError>,
+        F: Fn(&PluginInit<'_>) -> Result<P, E> + Send + Sync + 'static,
+    {
+        let factory: plugins::Factory = Arc::new(move |init: &PluginInit<'_>| {
+            factory(init)
+                .map(|p| Arc::new(p) as Arc<dyn Plugin>)
+                .map_err(Into::into)
+        });
+        self.plugins
+            .push(PluginEntry::Factory(name.into(), factory));
+        self
+    }
+
+    /// Registers a transport (JS `app.multiserver.transport`). One named `net` replaces the
+    /// default. Two of one name make the build fail.
+    pub fn transport<T: Transport>(mut self, transport: T) -> Self {
+        if let Err(e) = self.multiserver.add_transport(transport) {
+            self.registry_error.get_or_insert(e);
+        }
+        self
+    }
+
+    /// Registers a transform (JS `app.multiserver.transform`). One named `shs` replaces the
+    /// default; it then does its own authorisation, and if it grants no permissions the auth
+    /// chain is asked after the handshake. Two of one name make the build fail.
+    pub fn transform<T: Transform>(mut self, transform: T) -> Self {
+        if let Err(e) = self.multiserver.add_transform(transform) {
+            self.registry_error.get_or_insert(e);
+        }
+        self
+    }
+
+    /// Adds an auth hook (JS `app.auth.hook`): called with the client's key and the rest of the
+    /// chain; answers, or falls through with `next.run(id).await`. The newest hook runs first;
+    /// hooks added by plugins at init are newer than these.
+    pub fn auth_hook<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(PublicKey, AuthNext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = AuthDecision> + Send + 'static,
+    {
+        self.auth_hooks.push(auth_hook(hook));
+        self
+    }
+
+    /// Adds a close hook (JS `app.close.hook`): run while the app closes, after it stopped
+    /// listening and before its connections are closed; newest first.
+    pub fn close_hook<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(App) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.close_hooks.push(close_hook(hook));
+        self
+    }
+
+    /// The RPC settings of every connection (body limit, buffers, call timeout...).
+    pub fn rpc_config(mut self, config: RpcConfig) -> Self {
+        self.rpc_config = config;
+        self
+    }
+
+    /// How long [`App::close`] waits for connections to finish before forcing them (default 5 s).
+    pub fn close_deadline(mut self, deadline: Duration) -> Self {
+        self.close_deadline = deadline;
+        self
+    }
+
+    /// Builds and starts an app: [`Builder::build`], then [`App::listen`].
+    pub async fn start(&self, config: Config) -> Result<App, StartError> {
+        let app = self.build(config)?;
+        app.listen().await;
+        Ok(app)
+    }
+
+    /// Builds an app without listening yet (JS: what `create(config)` returns before its first
+    /// tick). It can dial at once; [`App::listen`] starts its listeners.
+    pub fn build(&self, config: Config) -> Result<App, StartError> {
+        if let Some(e) = &self.registry_error {
+            return Err(e.clone().into());
+        }
+        let mut config = Config::with_defaults(self.defaults.clone(), config.to_json())?;
+        config.fill_default_connections();
+        for key in config.unknown_keys() {
+            warn!("config: {key} is not a setting of secret-stack (a plugin may read it)");
+        }
+        let keypair = match &self.keypair {
+            Some(k) => k.clone(),
+            None => keypair_from(&config)?,
+        };
+        let app_key = match self.app_key {
+            Some(k) => k,
+            None => AppKey(config.app_key()?),
+        };
+        let masters = config.masters()?;
+        let connections = config.connections()?;
+        let inactivity = config.inactivity_timeout();
+
+        // Plugins, in order.
+        plugins::check_names(&self.plugins)?;
+        let events = broadcast::Sender::new(EVENT_CAPACITY);
+        let weak = WeakApp::new();
+        let hooks = RefCell::new(Hooks::default());
+        let global = config.to_json().get("global").cloned().unwrap_or_default();
+        let mut made: Vec<Arc<dyn Plugin>> = Vec::with_capacity(self.plugins.len());
+        for entry in &self.plugins {
+            match entry {
+                PluginEntry::Ready(plugin) => made.push(Arc::clone(plugin)),
+                PluginEntry::Factory(name, factory) => {
+                    let mount = mount_name(name);
+                    let init = PluginInit {
+                        name,
+                        mount: &mount,
+                        config: plugins::plugin_config(&global, &mount, &config.sections),
+                        keypair: &keypair,
+                        app: weak.clone(),
+                        events: &events,
+                        hooks: &hooks,
+                    };
+                    let plugin = factory(&init).map_err(|source| StartError::PluginInit {
+                        plugin: name.clone(),
+                        source,
+                    })?;
+                    if plugin.name() != name {
+                        return Err(StartError::PluginNameMismatch {
+                            expected: name.clone(),
+                            got: plugin.name().to_owned(),
+                        });
+                    }
+                    debug!(plugin = %name, "plugin initialised");
+                    made.push(plugin);
+                }
+            }
+        }
+        plugins::check_needs(&made)?;
+        let mounted = plugins::mount(
+            &core::manifest(),
+            core::manifest_json(),
+            core::permissions(),
+            &made,
+        )?;
+        let anonymous: Permissions = match mounted.permissions.get("anonymous") {
+            None => Permissions::allow(Vec::<String>::new()),
+            Some(group) => serde_json::from_value(group.clone())
+                .map_err(|e| StartError::BadPermissions(e.to_string()))?,
+        };
+
+        // The auth chain: the builder's hooks, then the plugins' (newer).
+        let Hooks {
+            auth: plugin_auth,
+            close: plugin_close,
+        } = hooks.into_inner();
+        let mut auth_hooks = self.auth_hooks.clone();
+        auth_hooks.extend(plugin_auth);
+        let auth = AuthChain::new(auth_hooks, keypair.public(), masters, anonymous);
+        let mut close_hooks = self.close_hooks.clone();
+        close_hooks.extend(plugin_close);
+
+        // The method table: core, then plugins.
+        let manifest = Arc::new(mounted.manifest);
+        let addresses = Arc::new(Addresses::default());
+        let mut table = MethodTable::new();
+        let core_methods = core::methods(
+            Arc::clone(&manifest),
+            Arc::clone(&addresses),
+            Arc::clone(&auth),
+        );
+        for method in core_methods.into_iter().chain(mounted.methods) {
+            table
+                .insert(method)
+                .map_err(|e| StartError::ManifestClash {
+                    plugin: String::new(),
+                    path: e.0.join("."),
+                })?;
+        }
+
+        let multiserver = self.multiserver_for(&config, &keypair, app_key, &auth, &connections)?;
+        let inner = Arc::new(Inner {
+            keypair,
+            app_key,
+            config,
+            manifest,
+            permissions: mounted.permissions,
+            table: Arc::new(table),
+            multiserver,
+            incoming: connections.incoming,
+            addresses,
+            auth,
+            events,
+            peers: Arc::default(),
+            tasks: TaskTracker::new(),
+            accept_tasks: Mutex::new(Vec::new()),
+            listened: OnceCell::new(),
+            stop: CancellationToken::new(),
+            close_hooks,
+            closing: Default::default(),
+            rpc_config: self.rpc_config.clone(),
+            inactivity,
+            close_deadline: self.close_deadline,
+        });
+        weak.set(&inner);
+        Ok(App { inner })
+    }
+
+    /// The registry for one app: the builder's transports and transforms, the defaults for the
+    /// names not taken, and the outgoing suites of the config.
+    fn multiserver_for(
+        &self,
+        config: &Config,
+        keypair: &Keypair,
+        app_key: AppKey,
+        auth: &Arc<AuthChain>,
+        connections: &crate::multiserver::Connections,
+    ) -> Result<Multiserver, StartError> {
+        let mut ms = self.multiserver.clone();
+        ignore_taken(ms.add_transport(Net).map(|_| ()))?;
+        let chain = Arc::clone(auth);
+        let shs = Shs::new(keypair.clone(), app_key)
+            .with_timeout(config.handshake_timeout())
+            .with_authorize(move |id| Arc::clone(&chain).permissions_for(id));
+        ignore_taken(ms.add_transform(shs).map(|_| ()))?;
+        ms.add_outgoing_entries(&connections.outgoing);
+        Ok(ms)
+    }
+}
+
+/// A name already taken by a transport or transform the user added is not an error here: theirs
+/// replaces the default.
+fn ignore_taken(result: Result<(), RegistryError>) -> Result<(), StartError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(RegistryError::DuplicateTransport(_) | RegistryError::DuplicateTransform(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The key pair the config describes, or a new random one when it describes none (as JS).
+fn keypair_from(config: &Config) -> Result<Keypair, StartError> {
+    match config.key_source()? {
+        KeySource::Keys { public, secret } => {
+            let keypair = Keypair::from_secret_bytes(&secret).map_err(|e| ConfigError::BadKey {
+                what: "keys.private",
+                message: e.to_string(),
+            })?;
+            if keypair.public().0 != public {
+                return Err(ConfigError::BadKey {
+                    what: "keys.public",
+                    message: "does not match keys.private".into(),
+                }
+                .into());
+            }
+            Ok(keypair)
+        }
+        KeySource::Seed(seed) => Ok(Keypair::from_seed(&seed)),
+        KeySource::None => Keypair::try_generate().map_err(|e| {
+            ConfigError::BadKey {
+                what: "generated key pair",
+                message: e.to_string(),
+            }
+            .into()
+        }),
+    }
+}

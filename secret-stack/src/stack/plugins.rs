@@ -1,0 +1,388 @@
+//! Mounting plugins (PROTOCOL.md §8.2): the checks JS makes in `create.use` and `create(config)`,
+//! the merged manifest and permissions, the method table, and what a plugin factory receives
+//! ([`PluginInit`], JS's `init(api, config)` arguments).
+//!
+//! A plugin named `foo-bar` is mounted at `fooBar` ([`mount_name`]): its method paths, manifest and
+//! permission entries are prefixed with it, and its config section is `fooBar`. A plugin whose
+//! name is empty is *unnamed* (JS: no `name`): it is mounted at the top level, unprefixed, and sees
+//! only `global`.
+//!
+//! Differences from JS, each an error at start instead of a silent surprise: a duplicate name
+//! (JS skips the plugin with a log line), a manifest clash (JS overwrites), methods that disagree
+//! with the plugin's manifest (JS cannot tell).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, OnceLock, Weak};
+
+use serde_json::{Map, Value};
+use tokio::sync::broadcast;
+
+use crate::keys::{Keypair, PublicKey};
+use crate::plugin::Plugin;
+use crate::rpc::manifest::ManifestEntry;
+use crate::rpc::{CallKind, Manifest, Method, Permissions};
+
+use super::app::{App, Inner};
+use super::auth::{AuthHook, AuthNext, auth_hook};
+use super::error::{BoxError, StartError};
+use super::events::Event;
+use super::merge::{map_merge, prefix_permissions};
+use super::names::mount_name;
+use super::shutdown::{CloseHook, close_hook};
+
+/// Makes a plugin from what [`PluginInit`] offers; see [`Builder::plugin_with`](super::Builder::plugin_with).
+pub(crate) type Factory =
+    Arc<dyn Fn(&PluginInit<'_>) -> Result<Arc<dyn Plugin>, BoxError> + Send + Sync>;
+
+/// A plugin as added to the builder.
+#[derive(Clone)]
+pub(crate) enum PluginEntry {
+    /// Already made (shared by every app the builder starts).
+    Ready(Arc<dyn Plugin>),
+    /// Made per app at start, under this name.
+    Factory(String, Factory),
+}
+
+impl PluginEntry {
+    fn name(&self) -> &str {
+        match self {
+            PluginEntry::Ready(p) => p.name(),
+            PluginEntry::Factory(name, _) => name,
+        }
+    }
+}
+
+/// A handle on an app that does not keep it alive, for plugins to hold (a plugin is owned by the
+/// app, so a strong [`App`] inside it would keep the app from ever being dropped).
+#[derive(Clone, Default)]
+pub struct WeakApp {
+    slot: Arc<OnceLock<Weak<Inner>>>,
+}
+
+impl std::fmt::Debug for WeakApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakApp")
+            .field("alive", &self.upgrade().is_some())
+            .finish()
+    }
+}
+
+impl WeakApp {
+    pub(crate) fn new() -> WeakApp {
+        WeakApp::default()
+    }
+
+    pub(crate) fn from_inner(inner: &Arc<Inner>) -> WeakApp {
+        let slot = OnceLock::new();
+        let _ = slot.set(Arc::downgrade(inner));
+        WeakApp {
+            slot: Arc::new(slot),
+        }
+    }
+
+    /// Points every clone of this handle at the app, once it exists.
+    pub(crate) fn set(&self, inner: &Arc<Inner>) {
+        let _ = self.slot.set(Arc::downgrade(inner));
+    }
+
+    /// The app, once [`Builder::build`](super::Builder::build) has finished and while it is
+    /// alive. `None` while plugins are still being initialised, and after the last [`App`] is
+    /// dropped.
+    pub fn upgrade(&self) -> Option<App> {
+        self.slot
+            .get()
+            .and_then(Weak::upgrade)
+            .map(|inner| App { inner })
+    }
+}
+
+/// What a plugin factory gets when its app is built (JS: `init(api, config)`).
+pub struct PluginInit<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) mount: &'a str,
+    pub(crate) config: Value,
+    pub(crate) keypair: &'a Keypair,
+    pub(crate) app: WeakApp,
+    pub(crate) events: &'a broadcast::Sender<Event>,
+    pub(crate) hooks: &'a RefCell<Hooks>,
+}
+
+impl std::fmt::Debug for PluginInit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginInit")
+            .field("name", &self.name)
+            .field("mount", &self.mount)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The hooks plugins add while they are initialised.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    pub auth: Vec<AuthHook>,
+    pub close: Vec<CloseHook>,
+}
+
+impl PluginInit<'_> {
+    /// The app, as a handle that upgrades once the app is built.
+    pub fn app(&self) -> WeakApp {
+        self.app.clone()
+    }
+
+    /// The config this plugin may see, in JS's shape: `{"global": …, "<mount>": …}` (the mount key
+    /// only when the config has that section; only `global` for an unnamed plugin). `global` has
+    /// `connections` filled in with the defaults, as JS's core plugin does before others run.
+    pub fn config(&self) -> &Value {
+        &self.config
+    }
+
+    /// The plugin's own config section (`config.<mount>`), if any.
+    pub fn section(&self) -> Option<&Value> {
+        if self.mount.is_empty() {
+            return None;
+        }
+        self.config.get(self.mount)
+    }
+
+    /// The `global` section.
+    pub fn global(&self) -> &Value {
+        self.config.get("global").unwrap_or(&Value::Null)
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// The plugin's mount name (empty for an unnamed plugin).
+    pub fn mount(&self) -> &str {
+        self.mount
+    }
+
+    /// The app's identity.
+    pub fn id(&self) -> PublicKey {
+        self.keypair.public()
+    }
+
+    /// The app's key pair.
+    pub fn keypair(&self) -> &Keypair {
+        self.keypair
+    }
+
+    /// The app's events, from now on (so including [`Event::Listening`]).
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Adds an auth hook (JS `app.auth.hook(…)` from a plugin); see
+    /// [`Builder::auth_hook`](super::Builder::auth_hook).
+    pub fn auth_hook<F, Fut>(&self, hook: F)
+    where
+        F: Fn(PublicKey, AuthNext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = super::AuthDecision> + Send + 'static,
+    {
+        self.hooks.borrow_mut().auth.push(auth_hook(hook));
+    }
+
+    /// Adds a close hook (JS `app.close.hook(…)` from a plugin); see
+    /// [`Builder::close_hook`](super::Builder::close_hook).
+    pub fn close_hook<F, Fut>(&self, hook: F)
+    where
+        F: Fn(App) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.hooks.borrow_mut().close.push(close_hook(hook));
+    }
+}
+
+/// Checks names before anything is made: `global` is reserved, names are unique.
+pub(crate) fn check_names(entries: &[PluginEntry]) -> Result<(), StartError> {
+    let mut seen = HashSet::new();
+    for entry in entries {
+        let name = entry.name();
+        if name == "global" {
+            return Err(StartError::ReservedName);
+        }
+        if !name.is_empty() && !seen.insert(name) {
+            return Err(StartError::DuplicatePlugin(name.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Checks every plugin's `needs` against the names present (order does not matter, as in JS).
+pub(crate) fn check_needs(plugins: &[Arc<dyn Plugin>]) -> Result<(), StartError> {
+    let names: HashSet<&str> = plugins.iter().map(|p| p.name()).collect();
+    for plugin in plugins {
+        for needed in plugin.needs() {
+            if !names.contains(needed) {
+                let name = plugin.name();
+                return Err(StartError::MissingNeed {
+                    plugin: if name.is_empty() { "?" } else { name }.to_owned(),
+                    needed: (*needed).to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The config a plugin's init sees: `{global, [mount]: section}`.
+pub(crate) fn plugin_config(global: &Value, mount: &str, sections: &Map<String, Value>) -> Value {
+    let mut map = Map::new();
+    map.insert("global".into(), global.clone());
+    if !mount.is_empty()
+        && let Some(section) = sections.get(mount)
+    {
+        map.insert(mount.to_owned(), section.clone());
+    }
+    Value::Object(map)
+}
+
+/// What mounting every plugin adds up to.
+pub(crate) struct Mounted {
+    /// The merged manifest, in JS's shape and order (core first, then plugins in order).
+    pub manifest: Value,
+    /// The merged permission groups.
+    pub permissions: Value,
+    /// Every plugin method, with its mounted path.
+    pub methods: Vec<Method>,
+}
+
+/// Merges the core's and the plugins' manifests and permissions and collects their methods,
+/// checking for clashes and for plugins whose methods disagree with their manifest.
+pub(crate) fn mount(
+    core_manifest: &Manifest,
+    core_manifest_json: Value,
+    core_permissions: Value,
+    plugins: &[Arc<dyn Plugin>],
+) -> Result<Mounted, StartError> {
+    let mut seen = core_manifest.clone();
+    let mut manifest = core_manifest_json;
+    let mut permissions = core_permissions;
+    let mut methods = Vec::new();
+    for plugin in plugins {
+        let name = plugin.name().to_owned();
+        let mount = mount_name(&name);
+        let prefix: Vec<String> = if mount.is_empty() {
+            Vec::new()
+        } else {
+            vec![mount.clone()]
+        };
+        let own = plugin.manifest();
+        let own_methods = Arc::clone(plugin).methods();
+        check_methods(&name, &own, &own_methods)?;
+
+        for (path, kind) in leaves(&own) {
+            let full: Vec<String> = prefix.iter().cloned().chain(path).collect();
+            if !seen.insert(&full, kind) {
+                return Err(StartError::ManifestClash {
+                    plugin: name,
+                    path: full.join("."),
+                });
+            }
+        }
+        let own_json = own.to_json();
+        if own.entries().is_empty() {
+            // JS merges nothing for a plugin without a manifest; an empty one is taken as absent.
+        } else if mount.is_empty() {
+            map_merge(&mut manifest, &own_json);
+        } else {
+            let mut wrapped = Map::new();
+            wrapped.insert(mount.clone(), own_json);
+            map_merge(&mut manifest, &Value::Object(wrapped));
+        }
+
+        let groups = permissions_json(&plugin.permissions());
+        let groups = if mount.is_empty() {
+            groups
+        } else {
+            prefix_permissions(&groups, &mount)
+        };
+        map_merge(&mut permissions, &groups);
+
+        methods.extend(own_methods.into_iter().map(|mut m| {
+            m.path = prefix.iter().cloned().chain(m.path).collect();
+            m
+        }));
+    }
+    Ok(Mounted {
+        manifest,
+        permissions,
+        methods,
+    })
+}
+
+/// A plugin's permission groups as JSON, leaving out absent lists (so a `None` never turns into
+/// JS's `"<mount>.null"` quirk).
+fn permissions_json(groups: &BTreeMap<String, Permissions>) -> Value {
+    let mut out = Map::new();
+    for (group, perms) in groups {
+        let mut entry = Map::new();
+        if let Some(allow) = &perms.allow {
+            entry.insert("allow".into(), allow.clone().into());
+        }
+        if let Some(deny) = &perms.deny {
+            entry.insert("deny".into(), deny.clone().into());
+        }
+        out.insert(group.clone(), Value::Object(entry));
+    }
+    Value::Object(out)
+}
+
+/// Every method of a manifest with its relative path.
+fn leaves(manifest: &Manifest) -> Vec<(Vec<String>, CallKind)> {
+    let mut out = Vec::new();
+    for (key, entry) in manifest.entries() {
+        match entry {
+            ManifestEntry::Method(kind) => out.push((vec![key.clone()], *kind)),
+            ManifestEntry::Namespace(inner) => {
+                for (mut path, kind) in leaves(inner) {
+                    path.insert(0, key.clone());
+                    out.push((path, kind));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks that `methods` are exactly the methods of `manifest`, with the same kinds.
+fn check_methods(plugin: &str, manifest: &Manifest, methods: &[Method]) -> Result<(), StartError> {
+    let mismatch = |detail: String| StartError::PluginMismatch {
+        plugin: plugin.to_owned(),
+        detail,
+    };
+    let mut seen = HashSet::new();
+    for method in methods {
+        let dotted = method.path.join(".");
+        if !seen.insert(method.path.clone()) {
+            return Err(mismatch(format!("method `{dotted}` is defined twice")));
+        }
+        match manifest.kind_of(&method.path) {
+            Some(kind) if kind == method.kind => {}
+            Some(kind) => {
+                return Err(mismatch(format!(
+                    "method `{dotted}` is {} but the manifest says {kind}",
+                    method.kind
+                )));
+            }
+            None => {
+                return Err(mismatch(format!(
+                    "method `{dotted}` is not in the plugin's manifest"
+                )));
+            }
+        }
+    }
+    if let Some((path, _)) = leaves(manifest)
+        .into_iter()
+        .find(|(path, _)| !seen.contains(path))
+    {
+        return Err(mismatch(format!(
+            "the manifest lists `{}` but the plugin has no such method",
+            path.join(".")
+        )));
+    }
+    Ok(())
+}
