@@ -173,8 +173,5 @@ pub fn table() -> Arc<MethodTable> {
 
 /// The context of a peer with `permissions`.
 pub fn context(permissions: Permissions) -> CallContext {
-    CallContext {
-        remote: PublicKey([7; 32]),
-        permissions: Arc::new(permissions),
-    }
+    CallContext::new(PublicKey([7; 32]), permissions, 1)
 }
