@@ -109,7 +109,18 @@ fuzz_target!(|data: &[u8]| {
     if let Err(error) = &outcome {
         check_error(path, error);
     }
-    if path == ["typed"] && matches!(kind, CallKind::Async | CallKind::Sync) {
+    // Only the first two permission choices (deny `secret`, full) allow `typed`.
+    let typed_allowed = (kind_choice >> 4) % 4 < 2;
+    if path == ["typed"] && matches!(kind, CallKind::Async | CallKind::Sync) && !typed_allowed {
+        let Err(refused) = &outcome else {
+            panic!("typed answered a peer not allowed to call it");
+        };
+        assert_eq!(
+            refused.message,
+            "method:typed is not in list of allowed methods"
+        );
+    }
+    if path == ["typed"] && matches!(kind, CallKind::Async | CallKind::Sync) && typed_allowed {
         let expected = typed_oracle(&args);
         match (&outcome, expected) {
             (Ok(bodies), Some(expected)) => {
