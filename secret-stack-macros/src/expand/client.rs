@@ -164,6 +164,8 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         #(#docs)*
         #[doc = ""]
         #[doc = #calls]
+        // Mirrors the method's parameters, which the user may have allowed to be many.
+        #[allow(clippy::too_many_arguments)]
         #vis fn #ident #generics(&self, #(#params),*) -> #ret #bounds {
             let #mutability __ss_args = #typed::ArgsBuilder::new(#label);
             #(#pushes)*
