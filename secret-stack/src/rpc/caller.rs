@@ -40,69 +40,46 @@ pub trait Caller: Send + Sync {
     ) -> BoxStream<'static, Result<Body, RpcError>>;
 }
 
-/// A borrowed caller places the same calls, so a typed client can borrow a connection
-/// (`FooClient::new(&peer)`) instead of owning a clone of it.
-impl<T: Caller + ?Sized> Caller for &T {
-    fn call(&self, path: &[&str], args: Vec<Value>) -> BoxFuture<'static, Result<Body, RpcError>> {
-        (**self).call(path, args)
-    }
+/// Implements [`Caller`] for a pointer to a caller by forwarding every call to the pointee.
+macro_rules! forward_caller {
+    ($(#[$doc:meta])* $ptr:ty) => {
+        $(#[$doc])*
+        impl<T: Caller + ?Sized> Caller for $ptr {
+            fn call(&self, path: &[&str], args: Vec<Value>) -> BoxFuture<'static, Result<Body, RpcError>> {
+                (**self).call(path, args)
+            }
 
-    fn source(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-    ) -> BoxStream<'static, Result<Body, RpcError>> {
-        (**self).source(path, args)
-    }
+            fn source(&self, path: &[&str], args: Vec<Value>) -> BoxStream<'static, Result<Body, RpcError>> {
+                (**self).source(path, args)
+            }
 
-    fn sink(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-        items: BoxStream<'static, Body>,
-    ) -> BoxFuture<'static, Result<(), RpcError>> {
-        (**self).sink(path, args, items)
-    }
+            fn sink(
+                &self,
+                path: &[&str],
+                args: Vec<Value>,
+                items: BoxStream<'static, Body>,
+            ) -> BoxFuture<'static, Result<(), RpcError>> {
+                (**self).sink(path, args, items)
+            }
 
-    fn duplex(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-        items: BoxStream<'static, Body>,
-    ) -> BoxStream<'static, Result<Body, RpcError>> {
-        (**self).duplex(path, args, items)
-    }
+            fn duplex(
+                &self,
+                path: &[&str],
+                args: Vec<Value>,
+                items: BoxStream<'static, Body>,
+            ) -> BoxStream<'static, Result<Body, RpcError>> {
+                (**self).duplex(path, args, items)
+            }
+        }
+    };
 }
 
-/// A shared caller places the same calls (`FooClient::new(Arc<dyn Caller>)`).
-impl<T: Caller + ?Sized> Caller for std::sync::Arc<T> {
-    fn call(&self, path: &[&str], args: Vec<Value>) -> BoxFuture<'static, Result<Body, RpcError>> {
-        (**self).call(path, args)
-    }
-
-    fn source(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-    ) -> BoxStream<'static, Result<Body, RpcError>> {
-        (**self).source(path, args)
-    }
-
-    fn sink(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-        items: BoxStream<'static, Body>,
-    ) -> BoxFuture<'static, Result<(), RpcError>> {
-        (**self).sink(path, args, items)
-    }
-
-    fn duplex(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-        items: BoxStream<'static, Body>,
-    ) -> BoxStream<'static, Result<Body, RpcError>> {
-        (**self).duplex(path, args, items)
-    }
-}
+forward_caller!(
+    /// A borrowed caller places the same calls, so a typed client can borrow a connection
+    /// (`FooClient::new(&peer)`) instead of owning a clone of it.
+    &T
+);
+forward_caller!(
+    /// A shared caller places the same calls (`FooClient::new(Arc<dyn Caller>)`).
+    std::sync::Arc<T>
+);
