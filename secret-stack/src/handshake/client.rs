@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::crypto::{EphemeralKey, auth, auth_verify, dh, open, seal, sha256};
+use super::crypto::{EphemeralKey, PeerKey, auth, auth_verify, dh, open, seal, sha256};
 use super::error::{AcceptFault, HandshakeError, Phase, Side};
 use super::io::{read_msg, reject, write_msg};
 use super::{
     CHALLENGE_LEN, CLIENT_HELLO_LEN, SERVER_ACCEPT_LEN, Session, challenge_message, session,
     split_challenge,
 };
-use crate::keys::{AppKey, Keypair, PublicKey};
+use crate::keys::{AppKey, KeyError, Keypair, PublicKey};
 
 /// A client before message 2: holds our keys and the server's expected long-term key.
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ pub struct ClientHandshake {
     local: Keypair,
     server: PublicKey,
     ephemeral: EphemeralKey,
+    /// The server's checked key and `a·B`, once [`precompute`](Self::precompute) has run.
+    server_dh: Option<Result<(PeerKey, [u8; 32]), KeyError>>,
 }
 
 /// A client that sent message 3 and waits for the server's accept (message 4).
@@ -31,6 +33,7 @@ pub struct ClientAwaitingAccept {
     app_key: AppKey,
     local: Keypair,
     server: PublicKey,
+    server_key: PeerKey,
     server_ephemeral: [u8; 32],
     shared_ab: [u8; 32],
     shared_a_b: [u8; 32],
@@ -54,12 +57,23 @@ impl ClientHandshake {
             local: local.clone(),
             server: *server,
             ephemeral,
+            server_dh: None,
         }
     }
 
     /// Message 1: `hmac(K, a_pub) ‖ a_pub`.
     pub fn challenge(&self) -> [u8; CHALLENGE_LEN] {
         challenge_message(&self.app_key, &self.ephemeral.public())
+    }
+
+    /// Does the work that needs only what the client knows before message 2 — checking the
+    /// server's long-term key and `a·B` — so it can run while message 1 is on its way and the
+    /// server answers. [`read_challenge`](Self::read_challenge) does it otherwise; the result and
+    /// the errors are the same either way (and reported in the same order).
+    pub fn precompute(&mut self) {
+        if self.server_dh.is_none() {
+            self.server_dh = Some(server_dh(&self.server, &self.ephemeral.secret()));
+        }
     }
 
     /// Checks message 2 and returns message 3, `box(sig_A ‖ A_pub, Z24, key3)`.
@@ -76,13 +90,15 @@ impl ClientHandshake {
             dh(&secret, &server_ephemeral).map_err(|_| HandshakeError::LowOrderKey {
                 phase: Phase::ServerChallenge,
             })?;
-        let invalid_server = |source| HandshakeError::InvalidServerKey {
-            server: self.server,
-            source,
+        let precomputed = match self.server_dh {
+            Some(done) => done,
+            None => server_dh(&self.server, &secret),
         };
-        let server_curve = self.server.to_curve25519().map_err(invalid_server)?;
-        let shared_a_b = dh(&secret, &server_curve)
-            .map_err(|_| invalid_server(crate::keys::KeyError::SmallOrder))?;
+        let (server_key, shared_a_b) =
+            precomputed.map_err(|source| HandshakeError::InvalidServerKey {
+                server: self.server,
+                source,
+            })?;
         let hashed_ab = sha256(&[&shared_ab]);
         let key3 = sha256(&[&self.app_key.0, &shared_ab, &shared_a_b]);
         let signature_a = self
@@ -95,6 +111,7 @@ impl ClientHandshake {
             client_mac: auth(&self.app_key, &self.ephemeral.public()),
             local: self.local,
             server: self.server,
+            server_key,
             server_ephemeral,
             shared_ab,
             shared_a_b,
@@ -141,7 +158,7 @@ impl ClientAwaitingAccept {
             &self.hashed_ab,
         ]
         .concat();
-        self.server
+        self.server_key
             .verify(&signed, &signature_b)
             .map_err(|_| HandshakeError::InvalidServerAccept(AcceptFault::BadSignature))?;
         Ok(session(
@@ -152,6 +169,14 @@ impl ClientAwaitingAccept {
             &self.client_mac,
         ))
     }
+}
+
+/// The server's key, checked as libsodium's conversion checks it, and `dh(a, curve(B))`.
+fn server_dh(server: &PublicKey, secret: &[u8; 32]) -> Result<(PeerKey, [u8; 32]), KeyError> {
+    let key = PeerKey::new(server)?;
+    key.check_order()?;
+    let shared = key.dh(secret).map_err(|_| KeyError::SmallOrder)?;
+    Ok((key, shared))
 }
 
 /// Runs the client side of the handshake over `stream`: sends message 1 at once, then reads
@@ -196,6 +221,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         timeout,
     )
     .await?;
+    // While message 1 travels and the server answers: the work that does not need message 2.
+    let mut start = start;
+    start.precompute();
     let msg2 = read_msg(stream, side, Phase::ServerChallenge, timeout).await?;
     let (waiting, msg3) = start.read_challenge(&msg2)?;
     write_msg(stream, &msg3, side, Phase::ClientHello, timeout).await?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::crypto::{EphemeralKey, auth_verify, dh, open, seal, sha256};
+use super::crypto::{EphemeralKey, PeerKey, auth_verify, dh, open, seal, sha256};
 use super::error::{HandshakeError, HelloFault, Phase, Side};
 use super::io::{read_msg, reject, write_msg};
 use super::{
@@ -34,6 +34,9 @@ pub struct ServerAwaitingHello {
     ephemeral: EphemeralKey,
     client_ephemeral: [u8; 32],
     shared_ab: [u8; 32],
+    /// `b·a` (our long-term key with the client's ephemeral), once
+    /// [`precompute`](ServerAwaitingHello::precompute) has run.
+    shared_a_b: Option<[u8; 32]>,
     client_mac: [u8; 32],
     server_mac: [u8; 32],
 }
@@ -79,6 +82,7 @@ impl ServerHandshake {
             ephemeral: self.ephemeral,
             client_ephemeral,
             shared_ab,
+            shared_a_b: None,
             client_mac,
             server_mac,
         };
@@ -95,34 +99,55 @@ impl fmt::Debug for ServerAwaitingHello {
 }
 
 impl ServerAwaitingHello {
+    /// Does the work that needs only message 1 — `b·a`, our long-term key with the client's
+    /// ephemeral key — so it can run while the client computes message 3;
+    /// [`read_hello`](Self::read_hello) does it otherwise, with the same result and errors.
+    pub fn precompute(&mut self) {
+        if self.shared_a_b.is_none() {
+            self.shared_a_b = self.long_term_dh().ok();
+        }
+    }
+
+    /// `dh(curve(b), a)`. The client's ephemeral key already passed `dh` with ours in
+    /// [`ServerHandshake::read_challenge`], so a low-order failure here cannot happen; it is
+    /// mapped like that one for completeness.
+    fn long_term_dh(&self) -> Result<[u8; 32], HandshakeError> {
+        dh(&self.local.to_curve25519(), &self.client_ephemeral).map_err(|_| {
+            HandshakeError::LowOrderKey {
+                phase: Phase::ClientChallenge,
+            }
+        })
+    }
+
     /// Opens and verifies message 3, learning the client's long-term key, and prepares message 4.
     pub fn read_hello(
         self,
         msg3: &[u8; CLIENT_HELLO_LEN],
     ) -> Result<ServerHelloVerified, HandshakeError> {
         let invalid = HandshakeError::InvalidClientHello;
-        let shared_a_b = dh(&self.local.to_curve25519(), &self.client_ephemeral).map_err(|_| {
-            HandshakeError::LowOrderKey {
-                phase: Phase::ClientChallenge,
-            }
-        })?;
+        let shared_a_b = match self.shared_a_b {
+            Some(done) => done,
+            None => self.long_term_dh()?,
+        };
         let key3 = sha256(&[&self.app_key.0, &self.shared_ab, &shared_a_b]);
         let plaintext: [u8; 96] = open(&key3, msg3).ok_or(invalid(HelloFault::BoxOpen))?;
         let mut signature_a = [0u8; 64];
         signature_a.copy_from_slice(&plaintext[..64]);
         let mut client = PublicKey([0; 32]);
         client.0.copy_from_slice(&plaintext[64..]);
+        let client_key = PeerKey::new(&client).map_err(|_| invalid(HelloFault::BadSignature))?;
 
         let local_public = self.local.public();
         let hashed_ab = sha256(&[&self.shared_ab]);
         let signed = [&self.app_key.0[..], &local_public.0, &hashed_ab].concat();
-        client
+        client_key
             .verify(&signed, &signature_a)
             .map_err(|_| invalid(HelloFault::BadSignature))?;
-        let client_curve = client
-            .to_curve25519()
+        client_key
+            .check_order()
             .map_err(|_| invalid(HelloFault::ClientKeyInvalid))?;
-        let shared_ab_long = dh(&self.ephemeral.secret(), &client_curve)
+        let shared_ab_long = client_key
+            .dh(&self.ephemeral.secret())
             .map_err(|_| invalid(HelloFault::ClientKeyInvalid))?;
         let key4 = sha256(&[
             &self.app_key.0,
@@ -211,6 +236,9 @@ where
     let msg1 = read_msg(stream, side, Phase::ClientChallenge, timeout).await?;
     let (waiting, msg2) = ServerHandshake::new(app_key, local, ephemeral).read_challenge(&msg1)?;
     write_msg(stream, &msg2, side, Phase::ServerChallenge, timeout).await?;
+    // While the client works on message 3: the part of its checking that needs only message 1.
+    let mut waiting = waiting;
+    waiting.precompute();
     let msg3 = read_msg(stream, side, Phase::ClientHello, timeout).await?;
     let verified = waiting.read_hello(&msg3)?;
     let client = verified.client();

@@ -22,6 +22,7 @@ pub use file::{
 pub use keypair::Keypair;
 pub use object::{KeyObject, KeyObjectError};
 pub use public_key::PublicKey;
+pub(crate) use public_key::is_torsion_free;
 
 use base64::Engine as _;
 
