@@ -37,6 +37,9 @@ pub struct ClientAwaitingAccept {
     server_ephemeral: [u8; 32],
     shared_ab: [u8; 32],
     shared_a_b: [u8; 32],
+    /// `A·b` (our long-term key with the server's ephemeral key), once
+    /// [`precompute`](ClientAwaitingAccept::precompute) has run.
+    shared_ab_long: Option<[u8; 32]>,
     hashed_ab: [u8; 32],
     signature_a: [u8; 64],
     client_mac: [u8; 32],
@@ -115,6 +118,7 @@ impl ClientHandshake {
             server_ephemeral,
             shared_ab,
             shared_a_b,
+            shared_ab_long: None,
             hashed_ab,
             signature_a,
             server_mac,
@@ -133,15 +137,33 @@ impl fmt::Debug for ClientAwaitingAccept {
 }
 
 impl ClientAwaitingAccept {
+    /// Does the work that message 4 needs but that needs nothing from it — `A·b`, our long-term
+    /// key with the server's ephemeral key — so it can run while the server checks message 3;
+    /// [`read_accept`](Self::read_accept) does it otherwise, with the same result and errors.
+    pub fn precompute(&mut self) {
+        if self.shared_ab_long.is_none() {
+            self.shared_ab_long = self.long_term_dh().ok();
+        }
+    }
+
+    /// `dh(curve(A), b)`. The server's ephemeral key already passed `dh` with ours in
+    /// [`ClientHandshake::read_challenge`], so a low-order failure cannot happen here; it is
+    /// mapped like that one.
+    fn long_term_dh(&self) -> Result<[u8; 32], HandshakeError> {
+        dh(&self.local.to_curve25519(), &self.server_ephemeral).map_err(|_| {
+            HandshakeError::LowOrderKey {
+                phase: Phase::ServerChallenge,
+            }
+        })
+    }
+
     /// Checks message 4 (the server's signature over `K ‖ sig_A ‖ A_pub ‖ sha256(ab)`) and
     /// derives the box-stream keys.
     pub fn read_accept(self, msg4: &[u8; SERVER_ACCEPT_LEN]) -> Result<Session, HandshakeError> {
-        let shared_ab_long =
-            dh(&self.local.to_curve25519(), &self.server_ephemeral).map_err(|_| {
-                HandshakeError::LowOrderKey {
-                    phase: Phase::ServerChallenge,
-                }
-            })?;
+        let shared_ab_long = match self.shared_ab_long {
+            Some(done) => done,
+            None => self.long_term_dh()?,
+        };
         let key4 = sha256(&[
             &self.app_key.0,
             &self.shared_ab,
@@ -227,6 +249,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     let msg2 = read_msg(stream, side, Phase::ServerChallenge, timeout).await?;
     let (waiting, msg3) = start.read_challenge(&msg2)?;
     write_msg(stream, &msg3, side, Phase::ClientHello, timeout).await?;
+    // While the server checks message 3: the key material message 4 is sealed with.
+    let mut waiting = waiting;
+    waiting.precompute();
     let msg4 = read_msg(stream, side, Phase::ServerAccept, timeout).await?;
     waiting.read_accept(&msg4)
 }

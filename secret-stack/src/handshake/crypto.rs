@@ -123,6 +123,37 @@ impl PeerKey {
     }
 }
 
+/// Whether X25519 with `public` gives all zeros whatever the (clamped) secret: `public` encodes a
+/// point of order dividing 8 on the curve or its twist. Those are the u-coordinates 0, 1, −1 and
+/// the two of order 8, and the only other encodings of them below 2^255 (p and p + 1); bit 255 is
+/// ignored, as X25519 ignores it. This lets a server refuse such a key from message 1 before it
+/// answers, as JS does, without computing the Diffie-Hellman first.
+pub(crate) fn is_low_order(public: &[u8; 32]) -> bool {
+    static LOW_ORDER: std::sync::LazyLock<Vec<[u8; 32]>> = std::sync::LazyLock::new(|| {
+        // p − 1, p and p + 1, little-endian (p = 2^255 − 19).
+        let near_p = |low: u8| {
+            let mut u = [0xff; 32];
+            u[0] = low;
+            u[31] = 0x7f;
+            u
+        };
+        let mut list: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|point| point.to_montgomery().to_bytes())
+            .collect();
+        list.extend([near_p(0xec), near_p(0xed), near_p(0xee)]);
+        list.sort_unstable();
+        list.dedup();
+        list
+    });
+    let mut masked = *public;
+    masked[31] &= 0x7f;
+    // Constant time over the list: the key is public, but there is no reason to branch early.
+    LOW_ORDER
+        .iter()
+        .fold(false, |found, low| found | (*low == masked))
+}
+
 /// `box(message, Z24, key)`: XSalsa20-Poly1305, tag first (`crypto_secretbox_easy`).
 pub(crate) fn seal<const OUT: usize>(key: &[u8; 32], message: &[u8]) -> Option<[u8; OUT]> {
     let mut out = [0u8; OUT];
@@ -248,6 +279,52 @@ mod tests {
             // And both ends of each exchange agree.
             assert_eq!(peer.dh(&secret), dh(&keys.to_curve25519(), &eph.public()));
         }
+    }
+
+    /// The list is exactly the keys whose X25519 result is zero: every listed key (with and
+    /// without bit 255) gives zero, and keys near them, random keys and twist points do not.
+    #[test]
+    fn low_order_list_matches_the_zero_result() {
+        let secret = [0x77; 32];
+        let mut listed = 0;
+        let mut candidates: Vec<[u8; 32]> = Vec::new();
+        for low in 0..=20u8 {
+            let mut u = [0u8; 32];
+            u[0] = low;
+            candidates.push(u);
+            let mut near_p = [0xff; 32];
+            near_p[0] = 0xda + low;
+            near_p[31] = 0x7f;
+            candidates.push(near_p);
+        }
+        for point in curve25519_dalek::constants::EIGHT_TORSION {
+            let u = point.to_montgomery().to_bytes();
+            candidates.push(u);
+            let mut next = u;
+            next[0] ^= 1;
+            candidates.push(next);
+        }
+        for i in 0..200u8 {
+            candidates.push(EphemeralKey::from_secret(&[i; 32]).public());
+            let mut any = [i; 32];
+            any[5] = i.wrapping_mul(13);
+            candidates.push(any); // about half of these are on the twist
+        }
+        for u in &mut candidates {
+            u[31] &= 0x7f;
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        for mut u in candidates {
+            for high_bit in [false, true] {
+                u[31] = (u[31] & 0x7f) | if high_bit { 0x80 } else { 0 };
+                let zero = dh(&secret, &u).is_err();
+                assert_eq!(is_low_order(&u), zero, "{u:?}");
+                listed += usize::from(zero);
+            }
+        }
+        // 0, 1, −1, two of order 8, p, p + 1: each with and without bit 255.
+        assert_eq!(listed, 14);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::crypto::{EphemeralKey, PeerKey, auth_verify, dh, open, seal, sha256};
+use super::crypto::{EphemeralKey, PeerKey, auth_verify, dh, is_low_order, open, seal, sha256};
 use super::error::{HandshakeError, HelloFault, Phase, Side};
 use super::io::{read_msg, reject, write_msg};
 use super::{
@@ -33,10 +33,9 @@ pub struct ServerAwaitingHello {
     local: Keypair,
     ephemeral: EphemeralKey,
     client_ephemeral: [u8; 32],
-    shared_ab: [u8; 32],
-    /// `b·a` (our long-term key with the client's ephemeral), once
+    /// `a·b` and `b·a` (our ephemeral and long-term keys with the client's ephemeral key), once
     /// [`precompute`](ServerAwaitingHello::precompute) has run.
-    shared_a_b: Option<[u8; 32]>,
+    shared: Option<([u8; 32], [u8; 32])>,
     client_mac: [u8; 32],
     server_mac: [u8; 32],
 }
@@ -69,11 +68,13 @@ impl ServerHandshake {
         if !auth_verify(&self.app_key, &client_ephemeral, &client_mac) {
             return Err(HandshakeError::InvalidClientChallenge);
         }
-        let shared_ab = dh(&self.ephemeral.secret(), &client_ephemeral).map_err(|_| {
-            HandshakeError::LowOrderKey {
+        // Refused before we answer, as JS refuses it (its Diffie-Hellman fails); the
+        // Diffie-Hellmans themselves can wait until message 2 is on its way.
+        if is_low_order(&client_ephemeral) {
+            return Err(HandshakeError::LowOrderKey {
                 phase: Phase::ClientChallenge,
-            }
-        })?;
+            });
+        }
         let msg2 = challenge_message(&self.app_key, &self.ephemeral.public());
         let (server_mac, _) = split_challenge(&msg2);
         let next = ServerAwaitingHello {
@@ -81,8 +82,7 @@ impl ServerHandshake {
             local: self.local,
             ephemeral: self.ephemeral,
             client_ephemeral,
-            shared_ab,
-            shared_a_b: None,
+            shared: None,
             client_mac,
             server_mac,
         };
@@ -99,24 +99,24 @@ impl fmt::Debug for ServerAwaitingHello {
 }
 
 impl ServerAwaitingHello {
-    /// Does the work that needs only message 1 — `b·a`, our long-term key with the client's
-    /// ephemeral key — so it can run while the client computes message 3;
+    /// Does the work that needs only message 1 — the Diffie-Hellmans of both our keys with the
+    /// client's ephemeral key — so it can run while the client computes message 3;
     /// [`read_hello`](Self::read_hello) does it otherwise, with the same result and errors.
     pub fn precompute(&mut self) {
-        if self.shared_a_b.is_none() {
-            self.shared_a_b = self.long_term_dh().ok();
+        if self.shared.is_none() {
+            self.shared = self.shared_secrets().ok();
         }
     }
 
-    /// `dh(curve(b), a)`. The client's ephemeral key already passed `dh` with ours in
-    /// [`ServerHandshake::read_challenge`], so a low-order failure here cannot happen; it is
-    /// mapped like that one for completeness.
-    fn long_term_dh(&self) -> Result<[u8; 32], HandshakeError> {
-        dh(&self.local.to_curve25519(), &self.client_ephemeral).map_err(|_| {
-            HandshakeError::LowOrderKey {
-                phase: Phase::ClientChallenge,
-            }
-        })
+    /// `(dh(b, a), dh(curve(B), a))`. [`ServerHandshake::read_challenge`] already refused a
+    /// low-order client key, so a failure here cannot happen; it is mapped like that one.
+    fn shared_secrets(&self) -> Result<([u8; 32], [u8; 32]), HandshakeError> {
+        let low_order = |_| HandshakeError::LowOrderKey {
+            phase: Phase::ClientChallenge,
+        };
+        let ab = dh(&self.ephemeral.secret(), &self.client_ephemeral).map_err(low_order)?;
+        let a_b = dh(&self.local.to_curve25519(), &self.client_ephemeral).map_err(low_order)?;
+        Ok((ab, a_b))
     }
 
     /// Opens and verifies message 3, learning the client's long-term key, and prepares message 4.
@@ -125,11 +125,11 @@ impl ServerAwaitingHello {
         msg3: &[u8; CLIENT_HELLO_LEN],
     ) -> Result<ServerHelloVerified, HandshakeError> {
         let invalid = HandshakeError::InvalidClientHello;
-        let shared_a_b = match self.shared_a_b {
+        let (shared_ab, shared_a_b) = match self.shared {
             Some(done) => done,
-            None => self.long_term_dh()?,
+            None => self.shared_secrets()?,
         };
-        let key3 = sha256(&[&self.app_key.0, &self.shared_ab, &shared_a_b]);
+        let key3 = sha256(&[&self.app_key.0, &shared_ab, &shared_a_b]);
         let plaintext: [u8; 96] = open(&key3, msg3).ok_or(invalid(HelloFault::BoxOpen))?;
         let mut signature_a = [0u8; 64];
         signature_a.copy_from_slice(&plaintext[..64]);
@@ -138,7 +138,7 @@ impl ServerAwaitingHello {
         let client_key = PeerKey::new(&client).map_err(|_| invalid(HelloFault::BadSignature))?;
 
         let local_public = self.local.public();
-        let hashed_ab = sha256(&[&self.shared_ab]);
+        let hashed_ab = sha256(&[&shared_ab]);
         let signed = [&self.app_key.0[..], &local_public.0, &hashed_ab].concat();
         client_key
             .verify(&signed, &signature_a)
@@ -149,12 +149,7 @@ impl ServerAwaitingHello {
         let shared_ab_long = client_key
             .dh(&self.ephemeral.secret())
             .map_err(|_| invalid(HelloFault::ClientKeyInvalid))?;
-        let key4 = sha256(&[
-            &self.app_key.0,
-            &self.shared_ab,
-            &shared_a_b,
-            &shared_ab_long,
-        ]);
+        let key4 = sha256(&[&self.app_key.0, &shared_ab, &shared_a_b, &shared_ab_long]);
 
         let accepted = [&self.app_key.0[..], &plaintext, &hashed_ab].concat();
         let signature_b = self.local.sign(&accepted);
