@@ -10,8 +10,10 @@
 //!
 //! The message logic lives in pure state machines ([`ClientHandshake`], [`ServerHandshake`]) that
 //! take their ephemeral key from the caller, so recorded runs replay byte for byte; [`client`] and
-//! [`server`] are thin I/O wrappers that read exact sizes with a timeout per read. The result is a
-//! [`Session`]: the peer's identity and the keys of both box streams.
+//! [`server`] are thin I/O wrappers that read exact sizes with a timeout per read. Having sent a
+//! message they call the state's `precompute`, so curve work that does not need the peer's answer
+//! runs while the peer computes it: this work bounds how fast a node takes connections. The result
+//! is a [`Session`]: the peer's identity and the keys of both box streams.
 
 mod client;
 mod crypto;
