@@ -10,6 +10,7 @@
 #  2. runs the five figures (examples/bench.rs, tests/interop/bench.js) for the
 #     pairs JS->JS, ours->ours, JS->ours, ours->JS (client->peer), interleaved,
 #     N runs each (default 3), S seconds per figure (default 2);
+#     plus, each run, the cipher's ceiling on one core (bench --only seal,open);
 #  3. prints a markdown table of medians and the ratio ours->ours / JS->JS, and
 #     writes every raw JSON line (tagged with pair and run) to FILE (default
 #     benches/results/vs-js-<timestamp>.jsonl).
@@ -98,6 +99,7 @@ for run in $(seq "$RUNS"); do
   record ours-ours "$run" "$BIN/bench" "$RUST_ADDR" --seconds "$SECONDS_PER"
   record js-ours "$run" node "$INTEROP/bench.js" "$RUST_ADDR" --seconds "$SECONDS_PER"
   record ours-js "$run" "$BIN/bench" "$JS_ADDR" --seconds "$SECONDS_PER"
+  record cipher "$run" "$BIN/bench" "$RUST_ADDR" --only seal,open --seconds "$SECONDS_PER"
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 [ -s "$WORK/clients.err" ] && grep -v 'bench client id' "$WORK/clients.err" >&2 || true
@@ -124,6 +126,14 @@ for (const bench of ['connect', 'rtt1', 'rtt100', 'source', 'echo']) {
   const m = pairs.map((p) => median(pick(p, bench)))
   out.push(`| ${bench} | ${unit} | ${m.map(fmt).join(' | ')} | ${(m[1] / m[0]).toFixed(2)}× |`)
 }
+const seal = median(pick('cipher', 'seal'))
+const open = median(pick('cipher', 'open'))
+const source = median(pick('ours-ours', 'source'))
+out.push('')
+out.push('| the ceiling of `source` (one core, 4096-byte frames) | MB/s | ours→ours source / it |')
+out.push('|---|---:|---:|')
+out.push(`| box-stream frame seal | ${fmt(seal)} | ${(source / seal).toFixed(2)}× |`)
+out.push(`| box-stream frame open | ${fmt(open)} | ${(source / open).toFixed(2)}× |`)
 const idle = (pair) => median(pick(pair, 'idle_rss_per_conn'))
 const base = (pair) => median(pick(pair, 'idle_rss_before'))
 out.push('')

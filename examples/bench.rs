@@ -9,15 +9,24 @@
 //! round trips with 1 / 100 in flight, calls/s), `source` (`test.bytes` in 64 KiB chunks, MB/s)
 //! and `echo` (`test.echo` with 64 KiB chunks, at most 1 MiB unanswered, MB/s one way).
 //!
+//! Two more figures, `seal` and `open`, are measured in this process without the peer: how fast one
+//! core seals and opens 4096-byte box-stream frames (MB/s of plaintext), the ceiling of `source`.
+//! They run only when named in `--only`.
+//!
 //! `--idle N --peer-pid PID` instead opens N idle authenticated connections and prints the peer
 //! process's RSS growth per connection (`idle_rss_per_conn`, KiB) and its RSS before and after.
 //! Exits with status 1 if a figure fails, 2 on a usage error.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use secret_stack::keys::AppKey;
 use secret_stack_examples::bench::{Dialer, FIGURES};
+use secret_stack_examples::ceiling;
+
+/// Figures measured in this process, without the peer (named in `--only` only).
+const LOCAL_FIGURES: [&str; 2] = ["seal", "open"];
 
 /// The suite's default app key.
 const DEFAULT_APP_KEY: &str = "SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=";
@@ -30,7 +39,8 @@ struct Args {
     /// The app key (base64 of 32 bytes).
     #[arg(long, default_value = DEFAULT_APP_KEY)]
     app_key: AppKey,
-    /// Comma-separated figures to run (default: all five).
+    /// Comma-separated figures to run (default: the five against the peer; `seal` and `open`
+    /// measure the cipher on this core).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Seconds per figure.
@@ -98,13 +108,35 @@ async fn run(args: Args) -> ExitCode {
             }
         };
     }
-    let figures: Vec<String> = if args.only.is_empty() {
+    // The cipher's ceiling, measured here rather than against the peer: `seal` and `open`.
+    let (local, remote): (Vec<String>, Vec<String>) = args
+        .only
+        .iter()
+        .cloned()
+        .partition(|f| LOCAL_FIGURES.contains(&f.as_str()));
+    for figure in &local {
+        let time = Duration::from_secs_f64(args.seconds.max(0.1));
+        let measured = if figure == "seal" {
+            ceiling::seal_rate(time)
+        } else {
+            ceiling::open_rate(time)
+        };
+        println!("{}", measured.to_json());
+    }
+    if !local.is_empty() && remote.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    let figures: Vec<String> = if remote.is_empty() {
         FIGURES.iter().map(|f| (*f).to_owned()).collect()
     } else {
-        args.only.clone()
+        remote
     };
     if let Some(bad) = figures.iter().find(|f| !FIGURES.contains(&f.as_str())) {
-        eprintln!("unknown figure {bad:?} (known: {})", FIGURES.join(", "));
+        eprintln!(
+            "unknown figure {bad:?} (known: {}, {})",
+            FIGURES.join(", "),
+            LOCAL_FIGURES.join(", ")
+        );
         return ExitCode::from(2);
     }
     let mut failed = false;

@@ -6,6 +6,7 @@
 //! examples.
 
 pub mod bench;
+pub mod ceiling;
 pub mod checks;
 pub mod client;
 pub mod greet;
