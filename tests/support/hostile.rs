@@ -19,7 +19,7 @@ use futures::StreamExt;
 use secret_stack::box_stream::{BoxKey, BoxReader, FrameEncoder, Nonce};
 use secret_stack::handshake::{self, Session};
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
-use secret_stack::multiserver::{Multiserver, Net, Shs};
+use secret_stack::multiserver::{IncomingLimits, IncomingStats, Multiserver, Net, Shs};
 use secret_stack::rpc::{
     Body, CallContext, Connection, Frame, MethodTable, Packet, PacketCodec, Permissions, RpcConfig,
     RpcHandle,
@@ -71,17 +71,23 @@ pub async fn start_node() -> Node {
 
 /// Starts a node with the given handshake timeout.
 pub async fn start_node_with(handshake_timeout: Duration) -> Node {
+    start_node_limited(handshake_timeout, IncomingLimits::default()).await
+}
+
+/// Starts a node with the given handshake timeout and caps on incoming connections.
+pub async fn start_node_limited(handshake_timeout: Duration, limits: IncomingLimits) -> Node {
     let keys = Keypair::generate();
     let master = Keypair::generate();
-    let peer = Peer::start(PeerConfig {
+    let config = PeerConfig {
         keys: keys.clone(),
         app_key: app_key(),
         port: None,
         masters: vec![master.public()],
         handshake_timeout,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("node did not start: {e}"));
+    };
+    let peer = Peer::start_with_limits(config, limits)
+        .await
+        .unwrap_or_else(|e| panic!("node did not start: {e}"));
     let address = peer.address().to_owned();
     let port = address
         .strip_prefix("net:127.0.0.1:")
@@ -103,6 +109,11 @@ impl Node {
     pub fn address_via(&self, port: u16) -> String {
         self.address
             .replacen(&format!(":{}~", self.port), &format!(":{port}~"), 1)
+    }
+
+    /// The node's counters of incoming connections and handshakes.
+    pub fn incoming(&self) -> IncomingStats {
+        self.handle.app().incoming_stats()
     }
 
     /// How many RPC sessions the node is serving.
