@@ -233,11 +233,22 @@ pub fn assert_no_panics() {
 
 /// The resident set size of this process in KiB (`VmRSS` of `/proc/self/status`).
 pub fn rss_kib() -> u64 {
+    proc_status_kib("VmRSS:")
+}
+
+/// The highest resident set size of this process so far in KiB (`VmHWM` of `/proc/self/status`);
+/// the whole process's, so earlier tests of the same binary count too.
+pub fn peak_rss_kib() -> u64 {
+    proc_status_kib("VmHWM:")
+}
+
+/// A `kB` field of `/proc/self/status`; 0 where there is none.
+fn proc_status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })
