@@ -1141,7 +1141,7 @@ fn stalled_handshakes_over_the_cap_wait_then_an_honest_peer_gets_in() {
         let mut stalled = Vec::with_capacity(N + K);
         for _ in 0..N + K {
             let mut stream = dial(&node).await;
-            // Never writes; reports what came back and when the node hung up, counted from `opened`.
+            // Never writes; reports what came back and when the node hung up (since `opened`).
             stalled.push(tokio::spawn(async move {
                 read_until_closed(&mut stream, TIMEOUT * 3 + REACT)
                     .await

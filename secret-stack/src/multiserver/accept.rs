@@ -1,7 +1,7 @@
-//! The accept loop of one listener of a [`Server`](super::Server): each incoming byte stream passes the
-//! [`IncomingGate`] (closed at once over the connection cap; accepting pauses at the handshake
-//! cap, see [`super::limits`]), then the transform's server side runs in its own task and the
-//! secured connection is queued for [`Server::accept`](super::Server::accept).
+//! The accept loop of one listener of a [`Server`](super::Server): each incoming byte stream
+//! passes the [`IncomingGate`] (closed at once over the connection cap; accepting pauses at the
+//! handshake cap, see [`super::limits`]), then the transform's server side runs in its own task
+//! and the secured connection is queued for [`Server::accept`](super::Server::accept).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +21,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest pause between failing `accept`s.
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// Accepts from one listener until the [`Server`](super::Server) is gone, running the transform's server side of
-/// each connection in its own task (aborted with this one), under `gate`'s caps: a connection over
-/// the connection cap is closed at once; at the handshake cap, accepting pauses until a handshake
-/// ends (see [`super::limits`]).
+/// Accepts from one listener until the [`Server`](super::Server) is gone, running the transform's
+/// server side of each connection in its own task (aborted with this one), under `gate`'s caps: a
+/// connection over the connection cap is closed at once; at the handshake cap, accepting pauses
+/// until a handshake ends (see [`super::limits`]).
 pub(crate) async fn accept_loop(
     mut listener: Box<dyn Listener>,
     transform: Arc<dyn DynTransform>,
@@ -89,8 +89,9 @@ pub(crate) async fn accept_loop(
     }
 }
 
-/// Runs the transform's server side on an accepted connection, then hands it to the [`Server`](super::Server)
-/// with its connection slot; the handshake slot is released as soon as the transform is done.
+/// Runs the transform's server side on an accepted connection, then hands it to the
+/// [`Server`](super::Server) with its connection slot; the handshake slot is released as soon as
+/// the transform is done.
 async fn secure_incoming(
     connection: Connection,
     transform: Arc<dyn DynTransform>,

@@ -259,8 +259,9 @@ impl Listener for WsListener {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<Connection>> {
         Box::pin(async move {
             loop {
+                let room = self.upgrading.len() < MAX_UPGRADES;
                 tokio::select! {
-                    accepted = self.bound.listener.accept(), if self.upgrading.len() < MAX_UPGRADES => {
+                    accepted = self.bound.listener.accept(), if room => {
                         let (tcp, peer) = accepted?;
                         tcp.set_nodelay(true)?;
                         self.upgrading.push(Box::pin(upgrade(tcp, peer)));
