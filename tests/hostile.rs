@@ -7,21 +7,28 @@
 //! interop check list, anonymous and master), nothing may have panicked, and where it matters file
 //! descriptors, sessions and memory must come back.
 
+use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac as _};
 use secret_stack::box_stream::{MAX_FRAME_LEN, Nonce};
 use secret_stack::handshake::{self, CHALLENGE_LEN, ClientHandshake, EphemeralKey, HandshakeError};
 use secret_stack::keys::{AppKey, Keypair};
-use secret_stack::rpc::{Body, Packet};
+use secret_stack::multiserver::IncomingLimits;
+use secret_stack::rpc::{Body, Packet, RpcHandle};
 use secret_stack_tests::hostile::{
-    self, NODE_HANDSHAKE_TIMEOUT, Node, REACT, RawPeer, app_key, assert_serves, call, dial,
-    error_message, isolated, open_fds, open_stream, read_until_closed, rss_kib, seal_custom_frame,
-    start_node,
+    self, NODE_HANDSHAKE_TIMEOUT, Node, REACT, RawPeer, app_key, assert_serves, call,
+    connect_client, dial, error_message, isolated, open_fds, open_stream, read_until_closed,
+    rss_kib, seal_custom_frame, start_node, start_node_limited,
 };
 use serde_json::{Value, json};
 use sha2::Sha512;
 use tokio::io::AsyncWriteExt;
+
+/// `n` as a cap (0 is not one).
+fn nz(n: usize) -> NonZeroUsize {
+    NonZeroUsize::new(n).unwrap_or_else(|| panic!("a cap of 0"))
+}
 
 /// Random bytes from the OS.
 fn random(n: usize) -> Vec<u8> {
@@ -199,12 +206,19 @@ fn a_stalled_handshake_is_cut_by_the_timeout() {
     });
 }
 
+/// The engine copes with 300 stalled handshakes at once. The handshake cap is raised above 300
+/// here: at the default cap (128) accepting would pause and the checks would wait for the
+/// timeouts, which `stalled_handshakes_over_the_cap_wait_then_an_honest_peer_gets_in` tests.
 #[test]
 fn three_hundred_stalled_handshakes_at_once_do_not_stop_service() {
     const N: usize = 300;
     isolated(async {
         // Long enough that every stalled connection is still held while the checks run.
-        let node = hostile::start_node_with(Duration::from_secs(8)).await;
+        let limits = IncomingLimits {
+            max_handshakes: nz(512),
+            ..IncomingLimits::default()
+        };
+        let node = start_node_limited(Duration::from_secs(8), limits).await;
         let fds = open_fds();
         let rss_before = rss_kib();
         let keys = Keypair::generate();
@@ -1095,5 +1109,254 @@ fn no_spelling_reaches_the_secret_anonymously() {
         eprintln!("{tried} spellings and call kinds of test.secret refused to an anonymous peer");
         drop((peer, master));
         assert_recovered(&node, fds, "permission probes").await;
+    });
+}
+
+/// `test.hello(name)` over an RPC handle, checking the answer.
+async fn hello_over(handle: &RpcHandle, name: &str) {
+    match handle.request(&["test", "hello"], vec![json!(name)]).await {
+        Ok(Body::Text(t)) if t == format!("hello {name}") => {}
+        other => panic!("hello {name}: {other:?}"),
+    }
+}
+
+/// With the handshake cap at N, N + K sockets connect and never send msg1. The node runs N
+/// handshakes and accepts one more socket, which waits for a slot; accepting pauses (the others
+/// wait in the listen backlog), so the K later sockets are cut a whole timeout after the first N.
+/// An honest peer dialling meanwhile is not refused: it gets in once the first stalled handshakes
+/// are cut, not before. At no time do more than N handshakes run.
+#[test]
+fn stalled_handshakes_over_the_cap_wait_then_an_honest_peer_gets_in() {
+    const N: usize = 8;
+    const K: usize = 4;
+    const TIMEOUT: Duration = Duration::from_millis(1500);
+    isolated(async {
+        let limits = IncomingLimits {
+            max_handshakes: nz(N),
+            ..IncomingLimits::default()
+        };
+        let node = start_node_limited(TIMEOUT, limits).await;
+        let fds = open_fds();
+        let opened = Instant::now();
+        let mut stalled = Vec::with_capacity(N + K);
+        for _ in 0..N + K {
+            let mut stream = dial(&node).await;
+            // Never writes; reports what came back and when the node hung up (since `opened`).
+            stalled.push(tokio::spawn(async move {
+                read_until_closed(&mut stream, TIMEOUT * 3 + REACT)
+                    .await
+                    .map(|seen| (seen.bytes, opened.elapsed()))
+            }));
+        }
+
+        // N handshakes run and one more socket is accepted, waiting for a slot; no more.
+        let capped = hostile::wait_until(REACT, || {
+            let s = node.incoming();
+            s.handshakes == N && s.connections == N + 1
+        })
+        .await;
+        assert!(capped, "the cap was not reached: {:?}", node.incoming());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let held = node.incoming();
+        assert!(
+            opened.elapsed() < TIMEOUT,
+            "too slow to observe the cap before the timeout"
+        );
+        assert_eq!(
+            (held.handshakes, held.connections, held.deferred),
+            (N, N + 1, 1),
+            "accepting did not pause at the cap: {held:?}"
+        );
+
+        // An honest peer is not refused: it waits and gets in once the first N are cut.
+        let honest = connect_client(&node.address, &Keypair::generate())
+            .await
+            .unwrap_or_else(|e| panic!("the honest peer was refused: {e}"));
+        let got_in = opened.elapsed();
+        assert!(
+            got_in >= TIMEOUT - Duration::from_millis(100),
+            "the honest peer got in after {got_in:?}, before any stalled handshake was cut: \
+             more than {N} handshakes ran"
+        );
+        assert!(
+            got_in < TIMEOUT * 2 + REACT,
+            "the honest peer waited {got_in:?}"
+        );
+        hello_over(&honest, "honest").await;
+
+        // The first N are cut after one timeout, the K that waited after two.
+        let mut cuts = Vec::with_capacity(N + K);
+        for task in stalled {
+            let (bytes, cut) = task
+                .await
+                .unwrap_or_else(|e| panic!("reader task: {e}"))
+                .unwrap_or_else(|| panic!("a stalled socket was never cut"));
+            assert!(
+                bytes.is_empty(),
+                "a stalled socket got {} bytes",
+                bytes.len()
+            );
+            cuts.push(cut);
+        }
+        cuts.sort();
+        let early = cuts.iter().filter(|c| **c < TIMEOUT * 3 / 2).count();
+        assert_eq!(
+            early, N,
+            "cut after {cuts:?}: only {N} handshakes may run at once, the {K} others must wait"
+        );
+        assert!(
+            cuts.first()
+                .is_some_and(|c| *c >= TIMEOUT - Duration::from_millis(100)),
+            "cut before the timeout: {cuts:?}"
+        );
+
+        let end = honest.close().await;
+        assert!(end.is_clean(), "the honest session ended with {end:?}");
+        assert_recovered(&node, fds, "stalled handshakes over the cap").await;
+        let after = node.incoming();
+        assert_eq!(after.peak_handshakes, N, "{after:?}");
+        assert_eq!(
+            after.refused, 0,
+            "nothing is refused below the connection cap"
+        );
+        assert!(
+            hostile::wait_until(REACT, || {
+                let s = node.incoming();
+                s.connections == 0 && s.handshakes == 0
+            })
+            .await,
+            "slots not released: {:?}",
+            node.incoming()
+        );
+        eprintln!(
+            "{} stalled sockets with the handshake cap at {N}: cut after {:?} .. {:?}; an honest \
+             peer got in after {got_in:?}; {:?}",
+            N + K,
+            cuts.first(),
+            cuts.last(),
+            node.incoming()
+        );
+    });
+}
+
+/// With the connection cap at M: M authenticated sessions are served; the next incoming
+/// connection is closed at once (the client's handshake fails fast with the shs error, a raw
+/// socket reads EOF without a byte) while the M are still served; the node's own outgoing
+/// connections are not capped; once one session ends, a new client gets in.
+#[test]
+fn connections_over_the_cap_are_refused_at_once_until_one_ends() {
+    const M: usize = 6;
+    isolated(async {
+        let limits = IncomingLimits {
+            max_connections: nz(M),
+            ..IncomingLimits::default()
+        };
+        let node = start_node_limited(NODE_HANDSHAKE_TIMEOUT, limits).await;
+        let other = start_node().await;
+        let fds = open_fds();
+        let mut clients = Vec::with_capacity(M);
+        for i in 0..M {
+            let handle = connect_client(&node.address, &Keypair::generate())
+                .await
+                .unwrap_or_else(|e| panic!("client {i} under the cap: {e}"));
+            hello_over(&handle, &format!("c{i}")).await;
+            clients.push(handle);
+        }
+        assert!(
+            hostile::wait_until(REACT, || node.open_connections() == M).await,
+            "{} sessions",
+            node.open_connections()
+        );
+        assert_eq!(node.incoming().connections, M);
+
+        // One more: refused at once, with a handshake error rather than a hang or a timeout.
+        let start = Instant::now();
+        let refused =
+            tokio::time::timeout(REACT, connect_client(&node.address, &Keypair::generate()))
+                .await
+                .unwrap_or_else(|_| panic!("a client over the cap was left hanging"));
+        let took = start.elapsed();
+        let error = match refused {
+            Ok(_) => panic!("a client over the cap was let in"),
+            Err(e) => e,
+        };
+        assert!(
+            error.starts_with("shs.client") && !error.contains("timed out"),
+            "unexpected error: {error}"
+        );
+        assert!(took < Duration::from_secs(2), "the refusal took {took:?}");
+        // A raw socket is closed without a byte.
+        let mut raw = dial(&node).await;
+        let seen = read_until_closed(&mut raw, REACT)
+            .await
+            .unwrap_or_else(|| panic!("a raw socket over the cap was kept open"));
+        assert!(
+            seen.bytes.is_empty(),
+            "a refused socket got {:?}",
+            seen.bytes
+        );
+        drop(raw);
+        let stats = node.incoming();
+        assert_eq!(
+            (stats.connections, stats.peak_connections, stats.refused),
+            (M, M, 2),
+            "{stats:?}"
+        );
+        // The M sessions are served meanwhile.
+        for (i, client) in clients.iter().enumerate() {
+            hello_over(client, &format!("again {i}")).await;
+        }
+
+        // Outgoing connections take no incoming slot.
+        let out = node
+            .handle
+            .app()
+            .connect(&other.address)
+            .await
+            .unwrap_or_else(|e| panic!("dialling out at the incoming cap: {e}"));
+        match out
+            .rpc()
+            .request(&["test", "hello"], vec![json!("out")])
+            .await
+        {
+            Ok(Body::Text(t)) if t == "hello out" => {}
+            other => panic!("outgoing hello: {other:?}"),
+        }
+        assert_eq!(node.open_connections(), M + 1);
+        assert_eq!(node.incoming().connections, M);
+        let end = out.close().await;
+        assert!(end.is_clean(), "{end:?}");
+
+        // One session ends: its place frees and a new client gets in.
+        let first = clients.remove(0);
+        let end = first.close().await;
+        assert!(end.is_clean(), "{end:?}");
+        assert!(
+            hostile::wait_until(REACT, || node.incoming().connections < M).await,
+            "the slot of a closed session was not released: {:?}",
+            node.incoming()
+        );
+        let again = connect_client(&node.address, &Keypair::generate())
+            .await
+            .unwrap_or_else(|e| panic!("a client after one left: {e}"));
+        hello_over(&again, "after").await;
+        assert_eq!(node.incoming().refused, 2);
+        clients.push(again);
+        for client in clients {
+            let end = client.close().await;
+            assert!(end.is_clean(), "{end:?}");
+        }
+        other.handle.close().await;
+        drop(other);
+        assert_recovered(&node, fds, "connections over the cap").await;
+        assert!(
+            hostile::wait_until(REACT, || node.incoming().connections == 0).await,
+            "slots not released: {:?}",
+            node.incoming()
+        );
+        eprintln!(
+            "connection cap {M}: the next client refused in {took:?} ({error}); {:?}",
+            node.incoming()
+        );
     });
 }

@@ -12,7 +12,7 @@ use secret_stack::keys::Keypair;
 use secret_stack::rpc::{Body, RpcError, RpcHandle};
 use secret_stack_tests::hostile::{
     self, Counter, Fault, Proxy, REACT, alive_tasks, assert_serves, connect_client, fd_limit,
-    isolated, open_fds, rss_kib, start_node,
+    isolated, open_fds, peak_rss_kib, rss_kib, start_node,
 };
 use serde_json::json;
 
@@ -107,10 +107,17 @@ async fn many_connections(n: usize, m: usize) {
         "sockets leaked: {} > {fds}",
         open_fds()
     );
+    let incoming = node.handle.app().incoming_stats();
     eprintln!(
         "{n} connections x {m} rounds: {answers} answers ({} calls), all correct, in {took:?}; \
-         {peak} sessions open at once (all {n}: {held}); RSS {rss_before} -> {rss_peak} KiB",
-        n * m * 3
+         {peak} sessions open at once (all {n}: {held}); RSS {rss_before} -> {rss_peak} KiB, \
+         process peak (VmHWM) {} KiB; at most {} handshakes at once, {} waited for a slot, \
+         {} refused",
+        n * m * 3,
+        peak_rss_kib(),
+        incoming.peak_handshakes,
+        incoming.deferred,
+        incoming.refused
     );
 }
 

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
-use secret_stack::multiserver::Scope;
+use secret_stack::multiserver::{IncomingLimits, Scope};
 use secret_stack::rpc::{RpcError, SessionEnd};
 use secret_stack::stack::{
     App, Config, ConfigError, DisconnectReason, Event, SecretStack, StartError,
@@ -112,8 +112,18 @@ impl Drop for Peer {
 impl Peer {
     /// Starts the app and listens on 127.0.0.1.
     pub async fn start(config: PeerConfig) -> Result<Peer, PeerError> {
+        Peer::start_with_limits(config, IncomingLimits::default()).await
+    }
+
+    /// Starts the app with the given caps on incoming connections (the robustness tests make
+    /// them small to reach them).
+    pub async fn start_with_limits(
+        config: PeerConfig,
+        limits: IncomingLimits,
+    ) -> Result<Peer, PeerError> {
         let test = Test::default();
         let app = SecretStack::builder()
+            .incoming_limits(limits)
             .app_key(config.app_key)
             .keypair(config.keys.clone())
             .plugin(test.clone())

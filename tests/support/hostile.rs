@@ -19,7 +19,7 @@ use futures::StreamExt;
 use secret_stack::box_stream::{BoxKey, BoxReader, FrameEncoder, Nonce};
 use secret_stack::handshake::{self, Session};
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
-use secret_stack::multiserver::{Multiserver, Net, Shs};
+use secret_stack::multiserver::{IncomingLimits, IncomingStats, Multiserver, Net, Shs};
 use secret_stack::rpc::{
     Body, CallContext, Connection, Frame, MethodTable, Packet, PacketCodec, Permissions, RpcConfig,
     RpcHandle,
@@ -71,17 +71,23 @@ pub async fn start_node() -> Node {
 
 /// Starts a node with the given handshake timeout.
 pub async fn start_node_with(handshake_timeout: Duration) -> Node {
+    start_node_limited(handshake_timeout, IncomingLimits::default()).await
+}
+
+/// Starts a node with the given handshake timeout and caps on incoming connections.
+pub async fn start_node_limited(handshake_timeout: Duration, limits: IncomingLimits) -> Node {
     let keys = Keypair::generate();
     let master = Keypair::generate();
-    let peer = Peer::start(PeerConfig {
+    let config = PeerConfig {
         keys: keys.clone(),
         app_key: app_key(),
         port: None,
         masters: vec![master.public()],
         handshake_timeout,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("node did not start: {e}"));
+    };
+    let peer = Peer::start_with_limits(config, limits)
+        .await
+        .unwrap_or_else(|e| panic!("node did not start: {e}"));
     let address = peer.address().to_owned();
     let port = address
         .strip_prefix("net:127.0.0.1:")
@@ -103,6 +109,11 @@ impl Node {
     pub fn address_via(&self, port: u16) -> String {
         self.address
             .replacen(&format!(":{}~", self.port), &format!(":{port}~"), 1)
+    }
+
+    /// The node's counters of incoming connections and handshakes.
+    pub fn incoming(&self) -> IncomingStats {
+        self.handle.app().incoming_stats()
     }
 
     /// How many RPC sessions the node is serving.
@@ -222,11 +233,22 @@ pub fn assert_no_panics() {
 
 /// The resident set size of this process in KiB (`VmRSS` of `/proc/self/status`).
 pub fn rss_kib() -> u64 {
+    proc_status_kib("VmRSS:")
+}
+
+/// The highest resident set size of this process so far in KiB (`VmHWM` of `/proc/self/status`);
+/// the whole process's, so earlier tests of the same binary count too.
+pub fn peak_rss_kib() -> u64 {
+    proc_status_kib("VmHWM:")
+}
+
+/// A `kB` field of `/proc/self/status`; 0 where there is none.
+fn proc_status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })

@@ -9,6 +9,8 @@
 //! - Built-in transports: [`Net`] (TCP), [`Unix`] (Unix sockets), [`Ws`] (WebSocket).
 //! - [`Multiserver`]: the registry that dials an address through its outgoing suites (falling back
 //!   across alternatives) and starts a [`Server`] from [`Connections`] incoming entries.
+//! - [`limits`]: caps on incoming connections and handshakes in progress ([`IncomingLimits`], a
+//!   Rust extension).
 //!
 //! ```no_run
 //! # async fn demo(key: secret_stack::keys::PublicKey) -> Result<(), Box<dyn std::error::Error>> {
@@ -29,8 +31,10 @@
 //! # Ok(()) }
 //! ```
 
+mod accept;
 pub mod address;
 pub mod config;
+pub mod limits;
 pub mod net;
 pub mod noauth;
 pub mod object_address;
@@ -46,6 +50,10 @@ pub mod ws;
 
 pub use address::{Address, AddressError, Multiaddress, Protocol};
 pub use config::{ConfigError, Connections, IncomingEntry, ListenConfig, OutgoingEntry};
+pub use limits::{
+    ConnectionSlot, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, IncomingGate, IncomingLimits,
+    IncomingStats,
+};
 pub use net::{Net, NetAddress};
 pub use noauth::NoAuth;
 pub use object_address::{ObjectKey, object_address};

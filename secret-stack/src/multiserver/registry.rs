@@ -7,28 +7,28 @@
 //! dials the matches in order and **falls back to the next one when a dial or transform fails**,
 //! returning every failure if none succeeds. An address that no suite parses fails with the JS text
 //! `could not connect to:<address>, only know:<suites>`.
+//!
+//! Listening: every incoming byte stream passes the server's [`IncomingGate`] (caps on
+//! connections and on handshakes in progress, see [`super::limits`]) before its transform runs.
 
 use std::any::Any;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tracing::{debug, warn};
+
+use super::accept::accept_loop;
+use super::limits::{ConnectionSlot, IncomingGate, IncomingStats};
 
 use super::address::{Address, AddressError, Multiaddress, split_alternatives};
 use super::config::{IncomingEntry, OutgoingEntry};
 use super::scope::Scope;
 use super::transform::{DynTransform, Transform, TransformError, TransformInfo};
-use super::transport::{Connection, DynTransport, Listener, Transport};
+use super::transport::{Connection, DynTransport, Transport};
 
-/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again; doubled
-/// after each further failure in a row, up to [`ACCEPT_BACKOFF_MAX`].
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-/// The longest pause between failing `accept`s.
-const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Established incoming connections waiting for [`Server::accept`].
 const ACCEPT_QUEUE: usize = 64;
 
@@ -127,6 +127,10 @@ pub struct Established {
     pub info: TransformInfo,
     /// The suite that carried it, e.g. `net~shs`.
     pub suite: String,
+    /// For an incoming connection, its place under the server's connection cap
+    /// ([`super::IncomingLimits::max_connections`]): keep it until the connection ends, dropping
+    /// it lets another connection in. `None` for outgoing connections, which are not capped.
+    pub slot: Option<ConnectionSlot>,
 }
 
 /// Transports, transforms and outgoing suites. Cheap to clone (shared registrations).
@@ -330,13 +334,25 @@ impl Multiserver {
     }
 
     /// Starts a listener for each entry and runs the transform's server side on every incoming
-    /// byte stream. On error the listeners started so far are closed.
+    /// byte stream, under the default [`IncomingLimits`](super::IncomingLimits). On error the
+    /// listeners started so far are closed.
     pub async fn listen(&self, entries: &[IncomingEntry]) -> Result<Server, ListenError> {
+        self.listen_with(entries, IncomingGate::default()).await
+    }
+
+    /// [`Multiserver::listen`] with the caps and counters of `gate`, which may be shared with
+    /// other servers (the stack shares one across all the listeners of an app).
+    pub async fn listen_with(
+        &self,
+        entries: &[IncomingEntry],
+        gate: IncomingGate,
+    ) -> Result<Server, ListenError> {
         let (sender, receiver) = mpsc::channel(ACCEPT_QUEUE);
         let mut server = Server {
             receiver,
             tasks: Vec::new(),
             book: AddressBook::default(),
+            gate: gate.clone(),
         };
         let mut announced = Vec::new();
         for entry in entries {
@@ -379,6 +395,7 @@ impl Multiserver {
                 transform,
                 suite,
                 sender.clone(),
+                gate.clone(),
             )));
         }
         server.book = AddressBook {
@@ -434,66 +451,8 @@ async fn dial(candidate: &Candidate) -> Result<Established, ConnectError> {
         connection,
         info,
         suite: candidate.suite.clone(),
+        slot: None,
     })
-}
-
-/// Accepts from one listener until the [`Server`] is gone, running the transform's server side of
-/// each connection in its own task (aborted with this one).
-async fn accept_loop(
-    mut listener: Box<dyn Listener>,
-    transform: Arc<dyn DynTransform>,
-    suite: String,
-    sender: mpsc::Sender<Established>,
-) {
-    let mut handshakes = JoinSet::new();
-    let mut backoff = ACCEPT_BACKOFF;
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(connection) => {
-                    backoff = ACCEPT_BACKOFF;
-                    handshakes.spawn(secure_incoming(
-                        connection,
-                        transform.clone(),
-                        suite.clone(),
-                        sender.clone(),
-                    ));
-                }
-                Err(e) => {
-                    warn!("multiserver: {suite}: accept failed (retrying in {backoff:?}): {e}");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                }
-            },
-            Some(_) = handshakes.join_next(), if !handshakes.is_empty() => {}
-            () = sender.closed() => break,
-        }
-    }
-}
-
-async fn secure_incoming(
-    connection: Connection,
-    transform: Arc<dyn DynTransform>,
-    suite: String,
-    sender: mpsc::Sender<Established>,
-) {
-    let transport_address = connection.address.clone();
-    match transform.server(connection).await {
-        Ok((mut connection, info)) => {
-            connection.address = format!("{transport_address}~{}", info.section);
-            debug!(address = %connection.address, %suite, "multiserver: accepted");
-            let established = Established {
-                connection,
-                info,
-                suite,
-            };
-            if sender.send(established).await.is_err() {
-                debug!("multiserver: server closed before the connection was taken");
-            }
-        }
-        // JS logs `server error, from <address>` and carries on.
-        Err(e) => debug!("multiserver: server error, from {transport_address}: {e}"),
-    }
 }
 
 /// Running listeners. Dropping it (or [`Server::close`]) stops them and aborts handshakes in
@@ -502,6 +461,7 @@ pub struct Server {
     receiver: mpsc::Receiver<Established>,
     tasks: Vec<JoinHandle<()>>,
     book: AddressBook,
+    gate: IncomingGate,
 }
 
 impl fmt::Debug for Server {
@@ -515,7 +475,9 @@ impl fmt::Debug for Server {
 
 impl Server {
     /// The next incoming connection whose transform succeeded; `None` once no listener is left.
-    /// Failed handshakes are logged (debug) and skipped, as in JS.
+    /// Failed handshakes are logged (debug) and skipped, as in JS. Keep its
+    /// [`slot`](Established::slot) while the connection lives, or the connection cap does not
+    /// count it.
     pub async fn accept(&mut self) -> Option<Established> {
         self.receiver.recv().await
     }
@@ -524,6 +486,12 @@ impl Server {
     /// `;`-joined; `""` when none does (JS `getAddress`).
     pub fn address(&self, scope: Scope) -> String {
         self.book.address(scope)
+    }
+
+    /// The counters of the server's [`IncomingGate`] (shared with other servers using the same
+    /// gate): connections and handshakes held, peaks, refusals.
+    pub fn incoming_stats(&self) -> IncomingStats {
+        self.gate.stats()
     }
 
     /// A handle to the addresses that outlives moving the server into an accept task.

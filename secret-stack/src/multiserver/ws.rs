@@ -34,6 +34,11 @@ use super::transport::{Announce, Connection, Listener, Transport};
 /// How long an accepted TCP connection may take to complete the WebSocket upgrade.
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// WebSocket upgrades in progress at once on one listener; at the cap it accepts no more TCP
+/// connections until one ends (they wait in the kernel's listen backlog), so a flood of sockets
+/// that never send the upgrade request cannot grow memory without bound.
+const MAX_UPGRADES: usize = 128;
+
 /// A `ws://` or `wss://` section.
 ///
 /// Only the `scheme://host[:port][/path]` form is read; JS's URL parser also accepts `ws:host:port`
@@ -242,8 +247,8 @@ pub fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<P
 
 type Upgrade = BoxFuture<'static, io::Result<Connection>>;
 
-/// A TCP listener upgrading each connection to a WebSocket; upgrades run concurrently so a slow
-/// client does not hold up the others.
+/// A TCP listener upgrading each connection to a WebSocket; upgrades run concurrently (up to
+/// [`MAX_UPGRADES`]) so a slow client does not hold up the others.
 struct WsListener {
     bound: BoundTcp,
     announce: Announce,
@@ -254,8 +259,9 @@ impl Listener for WsListener {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<Connection>> {
         Box::pin(async move {
             loop {
+                let room = self.upgrading.len() < MAX_UPGRADES;
                 tokio::select! {
-                    accepted = self.bound.listener.accept() => {
+                    accepted = self.bound.listener.accept(), if room => {
                         let (tcp, peer) = accepted?;
                         tcp.set_nodelay(true)?;
                         self.upgrading.push(Box::pin(upgrade(tcp, peer)));

@@ -16,7 +16,9 @@ use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 use crate::keys::{AppKey, Keypair, PublicKey};
-use crate::multiserver::{IncomingEntry, Multiserver, ObjectKey, Scope, object_address};
+use crate::multiserver::{
+    IncomingEntry, IncomingGate, IncomingStats, Multiserver, ObjectKey, Scope, object_address,
+};
 use crate::rpc::{CallContext, LocalCaller, MethodTable, Permissions, RpcConfig, RpcError};
 
 use super::auth::{AuthChain, AuthDecision};
@@ -57,6 +59,8 @@ pub(crate) struct Inner {
     pub table: Arc<MethodTable>,
     pub multiserver: Multiserver,
     pub incoming: Vec<IncomingEntry>,
+    /// The caps on incoming connections, shared by every listener.
+    pub gate: IncomingGate,
     pub addresses: Arc<Addresses>,
     pub auth: Arc<AuthChain>,
     pub events: broadcast::Sender<Event>,
@@ -177,6 +181,8 @@ impl App {
     /// is dialled, falling back to later ones if it fails), runs the handshake and starts RPC.
     /// Sends [`Event::Connect`] before returning. The remote gets anonymous permissions on our
     /// methods, as in JS. There is no dial timeout beyond the handshake's per-read timeout.
+    /// Outgoing connections are not counted by the incoming caps
+    /// ([`Builder::incoming_limits`](super::Builder::incoming_limits)).
     pub async fn connect(&self, address: &str) -> Result<Peer, ConnectError> {
         if self.is_closed() {
             return Err(ConnectError::Closed);
@@ -197,6 +203,14 @@ impl App {
     ) -> Result<Peer, ConnectError> {
         self.connect(&object_address(host, port, ObjectKey::Key(key)))
             .await
+    }
+
+    /// The counters of the caps on incoming connections (a Rust extension, set with
+    /// [`Builder::incoming_limits`](super::Builder::incoming_limits)): connections and handshakes
+    /// held now, their peaks, and how many connections were refused at the cap or had to wait for
+    /// a handshake slot.
+    pub fn incoming_stats(&self) -> IncomingStats {
+        self.inner.gate.stats()
     }
 
     /// Every live connection, both directions, in the order they were made (JS `app.peers`).

@@ -16,6 +16,10 @@
 //!    handshake and uses the configured handshake timeout.
 //!
 //! [`Builder::start`] then listens ([`App::listen`]).
+//!
+//! Rust extensions with no JS counterpart (and no config key): [`Builder::rpc_config`],
+//! [`Builder::close_deadline`] and [`Builder::incoming_limits`] (caps on incoming connections and
+//! handshakes in progress, on by default).
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
@@ -28,7 +32,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use crate::keys::{AppKey, Keypair, PublicKey};
-use crate::multiserver::{Multiserver, Net, RegistryError, Shs, Transform, Transport};
+use crate::multiserver::{
+    IncomingGate, IncomingLimits, Multiserver, Net, RegistryError, Shs, Transform, Transport,
+};
 use crate::plugin::Plugin;
 use crate::rpc::{MethodTable, Permissions, RpcConfig};
 
@@ -66,6 +72,7 @@ pub struct Builder {
     close_hooks: Vec<CloseHook>,
     rpc_config: RpcConfig,
     close_deadline: Duration,
+    incoming_limits: IncomingLimits,
 }
 
 impl Default for Builder {
@@ -81,6 +88,7 @@ impl Default for Builder {
             close_hooks: Vec::new(),
             rpc_config: RpcConfig::default(),
             close_deadline: DEFAULT_CLOSE_DEADLINE,
+            incoming_limits: IncomingLimits::default(),
         }
     }
 }
@@ -206,6 +214,18 @@ impl Builder {
         self
     }
 
+    /// Caps on incoming connections (a Rust extension: JS secret-stack has no such setting).
+    /// Default: 1024 connections, 128 handshakes in progress
+    /// ([`IncomingLimits::default`]). Over the connection cap a new connection is closed at once;
+    /// at the handshake cap accepting pauses until a handshake ends (see
+    /// [`multiserver::limits`](crate::multiserver::limits)). Connections the app dials
+    /// ([`App::connect`]) are not counted. Each app built gets its own counters
+    /// ([`App::incoming_stats`]).
+    pub fn incoming_limits(mut self, limits: IncomingLimits) -> Self {
+        self.incoming_limits = limits;
+        self
+    }
+
     /// Builds and starts an app: [`Builder::build`], then [`App::listen`].
     pub async fn start(&self, config: Config) -> Result<App, StartError> {
         let app = self.build(config)?;
@@ -324,6 +344,7 @@ impl Builder {
             table: Arc::new(table),
             multiserver,
             incoming: connections.incoming,
+            gate: IncomingGate::new(self.incoming_limits),
             addresses,
             auth,
             events,

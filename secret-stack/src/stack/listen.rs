@@ -1,7 +1,8 @@
 //! Listening (PROTOCOL.md §8.6): one listener per incoming entry of `global.connections`, each
 //! started on its own so that one failing (port taken, unknown transport) does not stop the others,
 //! then [`Event::Listening`] — sent even when some failed, as JS does. Each listener's accepted and
-//! secured connections are handed to [`session::accept`].
+//! secured connections are handed to [`session::accept`]. All the listeners share the app's
+//! [`IncomingGate`](crate::multiserver::IncomingGate), so its caps hold for the app as a whole.
 
 use std::sync::{Arc, Weak};
 
@@ -24,7 +25,11 @@ pub(crate) async fn start(inner: &Arc<Inner>) -> bool {
     let mut servers = Vec::new();
     for entry in &inner.incoming {
         let suite = format!("{}~{}", entry.transport, entry.transform);
-        match inner.multiserver.listen(std::slice::from_ref(entry)).await {
+        match inner
+            .multiserver
+            .listen_with(std::slice::from_ref(entry), inner.gate.clone())
+            .await
+        {
             Ok(server) => servers.push((suite, server)),
             Err(e) => warn!("cannot listen with {suite}: {e}"),
         }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tracing::{debug, info};
 
-use crate::multiserver::Established;
+use crate::multiserver::{ConnectionSlot, Established};
 use crate::rpc::{self, CallContext, Permissions, RpcError};
 
 use super::app::Inner;
@@ -58,7 +58,10 @@ pub(crate) fn attach(
     permissions: Permissions,
 ) -> Result<Peer, ConnectError> {
     let Established {
-        connection, info, ..
+        connection,
+        info,
+        slot,
+        ..
     } = established;
     let remote = info.remote;
     let number = CallContext::next_connection_id();
@@ -112,16 +115,19 @@ pub(crate) fn attach(
         watch,
         Arc::clone(&inner.peers),
         inner.events.clone(),
+        slot,
     ));
     Ok(peer)
 }
 
-/// Waits for the connection to end (or to idle out), then unregisters it and reports it.
+/// Waits for the connection to end (or to idle out), then unregisters it, frees its place under
+/// the incoming connection cap (`slot`, for an accepted connection) and reports it.
 async fn supervise(
     peer: Peer,
     watch: Option<(Arc<Activity>, Duration)>,
     peers: SharedPeers,
     events: broadcast::Sender<Event>,
+    slot: Option<ConnectionSlot>,
 ) {
     let reason = match watch {
         None => DisconnectReason::Ended(peer.closed().await),
@@ -137,6 +143,7 @@ async fn supervise(
         },
     };
     peers.remove(peer.connection());
+    drop(slot);
     info!(
         id = %peer.id(),
         connection = peer.connection(),
