@@ -12,12 +12,15 @@
 //! [`RpcError::ConnectionLost`](crate::rpc::RpcError::ConnectionLost) and answers with our goodbye;
 //! EOF after the goodbye is normal, EOF without it fails everything the same way.
 
+mod calls;
 mod config;
 mod end;
 mod handle;
 mod inbound;
 mod incoming;
 mod reader;
+mod request;
+mod request_frame;
 mod state;
 mod writer;
 

@@ -227,17 +227,16 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
 
     /// The answer to our async call `num`.
     fn reply(&self, num: i32, end: bool, body: Body) {
-        let mut st = self.shared.lock();
-        let Some(tx) = st.calls.remove(&num) else {
-            trace!(req = num, "ignoring reply to an unknown request");
-            return;
-        };
         let result = if end {
             Err(RpcError::Remote(parse_error(&body)))
         } else {
             Ok(body)
         };
-        let _ = tx.send(result);
+        let mut st = self.shared.lock();
+        if !st.calls.answer(num, result) {
+            trace!(req = num, "ignoring reply to an unknown request");
+            return;
+        }
         self.shared.maybe_goodbye(&mut st);
     }
 
