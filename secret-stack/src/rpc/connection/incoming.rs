@@ -16,7 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, trace, warn};
 
 use super::inbound::InboundStream;
-use super::request::{Request, parse_async, parse_stream};
+use super::request::{Request, parse_stream};
 use super::state::{Shared, StreamEntry, StreamId};
 use super::writer::{WriterCmd, panic_message};
 use crate::rpc::body::Body;
@@ -47,15 +47,15 @@ impl Callee {
         Arc::clone(&self.permits)
     }
 
-    /// An async/sync request `req`, holding call slot `permit`.
+    /// An async/sync request `req` (read, or refused for its shape), holding call slot `permit`.
     pub fn request(
         &self,
         shared: &Arc<Shared>,
         req: i32,
-        body: Body,
+        request: Result<Request, RemoteError>,
         permit: OwnedSemaphorePermit,
     ) {
-        let reply = parse_async(body).and_then(|Request { name, args }| {
+        let reply = request.and_then(|Request { name, args }| {
             name.with_path(|path| {
                 trace!(req, ?path, "incoming call");
                 self.invoke(path, CallKind::Async, args, None)

@@ -15,6 +15,7 @@
 mod calls;
 mod config;
 mod end;
+mod frames;
 mod handle;
 mod inbound;
 mod incoming;
