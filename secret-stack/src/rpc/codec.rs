@@ -188,7 +188,10 @@ pub(crate) enum RawFrame {
 
 impl PacketCodec {
     /// Reads one frame as [`Decoder::decode`] does, but leaves its body as bytes.
-    pub(crate) fn decode_raw(&mut self, src: &mut BytesMut) -> Result<Option<RawFrame>, CodecError> {
+    pub(crate) fn decode_raw(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> Result<Option<RawFrame>, CodecError> {
         if self.finished {
             src.clear();
             return Ok(None);

@@ -136,7 +136,10 @@ mod tests {
         assert!(!calls.is_empty());
         assert!(calls.answer(1, Ok(Body::Text("a".into()))));
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
-        assert!(!calls.answer(1, Ok(Body::Text("again".into()))), "answered twice");
+        assert!(
+            !calls.answer(1, Ok(Body::Text("again".into()))),
+            "answered twice"
+        );
         assert!(!calls.answer(9, Ok(Body::Text("?".into()))), "unknown call");
         assert!(matches!(calls.poll(1, &mut cx), Poll::Ready(Ok(Body::Text(s))) if s == "a"));
         assert!(!calls.remove(1));

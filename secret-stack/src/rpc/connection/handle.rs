@@ -130,7 +130,10 @@ impl RpcHandle {
         let shared = Arc::clone(&self.shared);
         let timeout = self.timeout;
         async move {
-            let answer = Answer { shared, req: queued? };
+            let answer = Answer {
+                shared,
+                req: queued?,
+            };
             match timeout {
                 Some(d) => tokio::time::timeout(d, answer)
                     .await

@@ -163,7 +163,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             if req > 0 {
                 // Waits (pausing the reader) while too many calls are running or unwritten.
                 if let Some(slot) = self.call_slot().await {
-                    self.callee.request(&self.shared, req, parse_async(body), slot);
+                    self.callee
+                        .request(&self.shared, req, parse_async(body), slot);
                 }
             } else if let Some(num) = req.checked_neg() {
                 self.reply(num, end, body);

@@ -319,7 +319,8 @@ mod tests {
     use serde_json::json;
 
     fn path_of(r: &Request) -> Vec<String> {
-        r.name.with_path(|p| p.iter().map(|s| (*s).to_owned()).collect())
+        r.name
+            .with_path(|p| p.iter().map(|s| (*s).to_owned()).collect())
     }
 
     #[test]
@@ -334,8 +335,11 @@ mod tests {
         assert_eq!(path_of(&r), long);
     }
 
-    /// What the general path makes of `bytes`: parse error, refusal, or (path, args).
-    fn general(bytes: &[u8]) -> Result<Result<(Vec<String>, Vec<Value>), String>, String> {
+    /// A request's path and args.
+    type Call = (Vec<String>, Vec<Value>);
+
+    /// What the general path makes of `bytes`: parse error, refusal, or the call.
+    fn general(bytes: &[u8]) -> Result<Result<Call, String>, String> {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         Ok(parse_async(Body::Json(value))
             .map(|r| (path_of(&r), r.args))
@@ -397,7 +401,11 @@ mod tests {
                 Err(back) => assert_eq!(back, bytes, "{text}: bytes given back as they came"),
             }
         }
-        assert_eq!(fast_taken, 7 + 2 * 7, "the fast path took an unexpected set");
+        assert_eq!(
+            fast_taken,
+            7 + 2 * 7,
+            "the fast path took an unexpected set"
+        );
     }
 
     #[test]
@@ -412,8 +420,8 @@ mod tests {
             e.message,
             r#"invalid request, name should be a string or an array of strings, was: {"name":[],"args":[]}"#
         );
-        let e = parse_stream(Body::Json(json!({"name": 5, "args": 1, "type": "async"})))
-            .unwrap_err();
+        let e =
+            parse_stream(Body::Json(json!({"name": 5, "args": 1, "type": "async"}))).unwrap_err();
         assert_eq!(e.message, "unsupported stream type: async");
         let e = parse_stream(Body::Text("x".into())).unwrap_err();
         assert_eq!(e.message, "unsupported stream type: undefined");

@@ -73,7 +73,9 @@ impl RequestFrames {
             Ok(len) => len,
             Err(e) => {
                 self.buf.truncate(start);
-                return Err(RpcError::InvalidValue(format!("cannot send the request: {e}")));
+                return Err(RpcError::InvalidValue(format!(
+                    "cannot send the request: {e}"
+                )));
             }
         };
         if let Some(slot) = self.buf.get_mut(start + 1..start + 5) {
@@ -114,17 +116,27 @@ mod tests {
     #[test]
     fn frames_match_the_generic_encoder_byte_for_byte() {
         let mut frames = RequestFrames::default();
-        let cases: Vec<(i32, Vec<&str>, Vec<Value>, Option<CallKind>)> = vec![
+        type Case<'a> = (i32, Vec<&'a str>, Vec<Value>, Option<CallKind>);
+        let cases: Vec<Case> = vec![
             (1, vec!["hello"], vec![json!("world")], None),
             (2, vec!["nested", "deep"], vec![], None),
             (3, vec!["count"], vec![json!(3)], Some(CallKind::Source)),
             (4, vec!["collect"], vec![], Some(CallKind::Sink)),
-            (5, vec!["echo"], vec![json!({"b": 1, "a": [null, 1.5]})], Some(CallKind::Duplex)),
+            (
+                5,
+                vec!["echo"],
+                vec![json!({"b": 1, "a": [null, 1.5]})],
+                Some(CallKind::Duplex),
+            ),
             (i32::MAX, vec!["é\"\n\u{1}"], vec![json!("ü\u{2028}")], None),
         ];
         for (req, path, args, kind) in cases {
             let frame = frames.encode(req, &path, &args, kind).unwrap();
-            assert_eq!(frame.to_vec(), reference(req, &path, &args, kind), "{path:?}");
+            assert_eq!(
+                frame.to_vec(),
+                reference(req, &path, &args, kind),
+                "{path:?}"
+            );
         }
     }
 

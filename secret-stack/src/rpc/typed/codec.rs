@@ -220,10 +220,7 @@ mod tests {
             encode_text(other::String { a: 1 }).unwrap(),
             Body::Json(json!({"a": 1}))
         );
-        assert_eq!(
-            value_text(other::String { a: 2 }).unwrap(),
-            json!({"a": 2})
-        );
+        assert_eq!(value_text(other::String { a: 2 }).unwrap(), json!({"a": 2}));
     }
 
     #[test]
