@@ -127,13 +127,15 @@ impl RpcHandle {
                 Ok(req)
             })
         };
-        let shared = Arc::clone(&self.shared);
+        // Made now, not when the future is first polled: a future dropped unpolled forgets its
+        // call too.
+        let answer = queued.map(|req| Answer {
+            shared: Arc::clone(&self.shared),
+            req,
+        });
         let timeout = self.timeout;
         async move {
-            let answer = Answer {
-                shared,
-                req: queued?,
-            };
+            let answer = answer?;
             match timeout {
                 Some(d) => tokio::time::timeout(d, answer)
                     .await
