@@ -409,6 +409,76 @@ mod tests {
     }
 
     #[test]
+    fn random_requests_read_the_same_on_both_paths() {
+        // Requests assembled from pieces, valid and not, by a fixed pseudo-random sequence.
+        const PIECES: &[&str] = &[
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            ",",
+            " ",
+            r#""name""#,
+            r#""args""#,
+            r#""type""#,
+            r#""a""#,
+            r#""b.c""#,
+            r#""\u0061""#,
+            r#""\"""#,
+            "1",
+            "-2.5e3",
+            "null",
+            "true",
+            r#""x""#,
+            r#"{"k":[1]}"#,
+            "[[]]",
+            "\"\u{e9}\"",
+        ];
+        let mut seed: u64 = 0x5eed;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        let mut taken = 0;
+        for i in 0..20_000 {
+            let mut text = String::new();
+            if i % 2 == 0 {
+                // Mostly well-formed: name, args and maybe another key, in any order.
+                let mut fields = vec![
+                    format!(r#""name":{}"#, PIECES[next(PIECES.len())]),
+                    format!(r#""args":[{}]"#, PIECES[next(PIECES.len())]),
+                ];
+                if next(3) == 0 {
+                    fields.push(format!(r#""type":{}"#, PIECES[next(PIECES.len())]));
+                }
+                if next(2) == 0 {
+                    fields.reverse();
+                }
+                text = format!("{{{}}}", fields.join(","));
+            } else {
+                for _ in 0..next(12) + 1 {
+                    text.push_str(PIECES[next(PIECES.len())]);
+                }
+            }
+            let bytes = Bytes::from(text.clone());
+            match parse_raw_async(bytes.clone()) {
+                Ok(r) => {
+                    taken += 1;
+                    let general = general(&bytes)
+                        .unwrap_or_else(|e| panic!("{text}: fast path took it, general: {e}"))
+                        .unwrap_or_else(|e| panic!("{text}: fast path took it, general: {e}"));
+                    assert_eq!((path_of(&r), r.args), general, "{text}");
+                }
+                Err(back) => assert_eq!(back, bytes, "{text}"),
+            }
+        }
+        assert!(taken > 1000, "the fast path took only {taken}");
+    }
+
+    #[test]
     fn errors_quote_the_request_in_js_order() {
         let e = parse_async(Body::Json(json!({"name": 5, "args": 1}))).unwrap_err();
         assert_eq!(
