@@ -7,8 +7,9 @@
 //! only when it has room (backpressure). Shared bookkeeping lives in `state.rs`, our calls waiting
 //! for their answers in `calls.rs`. The peer's requests are read by `frames.rs` and `request.rs` and
 //! answered by `incoming.rs` through a [`MethodTable`]; our calls go through the [`RpcHandle`],
-//! their requests encoded by `request_frame.rs`. Placing or answering an async call allocates
-//! nothing in the engine itself (see `tests/alloc_budget.rs`).
+//! their requests encoded by `request_frame.rs`. Placing or answering an async call allocates only
+//! the values handed over: the method's arguments and the caller's answer (see
+//! `tests/alloc_budget.rs`).
 //!
 //! Session end (§5.7): a graceful [`RpcHandle::close`] waits for everything outstanding then sends
 //! the goodbye; receiving the peer's goodbye fails our outstanding calls with
