@@ -7,8 +7,10 @@
 //! a real connection runs); the callee serves the interop `test` plugin. After a warm-up, `N`
 //! sequential calls (1 in flight) and `N` calls kept 100 in flight are counted. Everything runs on
 //! one current-thread runtime, so the counts include both engines, both sides' tasks, and the
-//! caller's own future. Prints one JSON line per case:
-//! `{"case":…,"allocs_per_call":…,"bytes_per_call":…}`.
+//! caller's own future, and this loop's own three per call (the argument vector and string, and
+//! the `FuturesUnordered` task). Prints one JSON line per case:
+//! `{"case":…,"allocs_per_call":…,"bytes_per_call":…}`. `tests/alloc_budget.rs` checks the
+//! engines' share alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;

@@ -705,6 +705,31 @@ async fn sink_and_duplex_feed_with_backpressure_and_timeouts_apply() {
 }
 
 #[tokio::test]
+async fn a_call_dropped_before_it_is_polled_is_forgotten() {
+    let hang = method("hang", CallKind::Async, |_, _| {
+        Reply::Value(futures::future::pending().boxed())
+    });
+    let (a, _b) = pair_with(
+        vec![hang],
+        Permissions::full(),
+        RpcConfig::default(),
+        1 << 16,
+    );
+    // The request is sent at once; its answer will never come, and nobody waits for it.
+    drop(a.request(&["hang"], vec![]));
+    assert_eq!(
+        a.call::<String>(&["test", "hello"], vec![json!("x")])
+            .await
+            .unwrap(),
+        "hello x"
+    );
+    assert!(matches!(
+        tokio::time::timeout(WAIT, a.close()).await.unwrap(),
+        SessionEnd::Closed
+    ));
+}
+
+#[tokio::test]
 async fn refused_streams_answer_with_one_error_end() {
     let (a, _b) = pair_with(
         vec![],

@@ -67,6 +67,8 @@ pub enum Codec {
     Bytes,
     /// `Body`: passed through.
     Body,
+    /// `String`: JSON, but moved into the body or argument rather than serialized from a borrow.
+    Text,
     /// `()`: whatever the answer, nothing to decode.
     Unit,
 }

@@ -1,5 +1,5 @@
 //! Reading types by their shape: `Result`, `Source<T>`, `Sink<T>`, `Option<T>`, and which codec
-//! a type travels with (`Bytes`, `Body`, `()`, or JSON). Types are recognised by the name of their
+//! a type travels with (`Bytes`, `Body`, `()`, `String`, or JSON). Types are recognised by the name of their
 //! last path segment, so `io::Result<T>` is a `Result` and an alias named otherwise is not.
 
 use proc_macro2::{Span, TokenStream};
@@ -61,6 +61,7 @@ pub fn codec(ty: &Type) -> Codec {
     match last_segment(ty) {
         Some(s) if s.arguments.is_empty() && s.ident == "Bytes" => Codec::Bytes,
         Some(s) if s.arguments.is_empty() && s.ident == "Body" => Codec::Body,
+        Some(s) if s.arguments.is_empty() && s.ident == "String" => Codec::Text,
         _ => Codec::Json,
     }
 }

@@ -179,6 +179,7 @@ fn arg_encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStre
     match codec {
         Codec::Bytes => quote_spanned!(span=> #typed::value_bytes),
         Codec::Body => quote_spanned!(span=> #typed::value_body),
+        Codec::Text => quote_spanned!(span=> #typed::value_text::<#ty>),
         Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::value_json::<#ty>),
     }
 }
@@ -188,6 +189,7 @@ fn item_encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStr
     match codec {
         Codec::Bytes => quote_spanned!(span=> #typed::encode_bytes),
         Codec::Body => quote_spanned!(span=> #typed::encode_body),
+        Codec::Text => quote_spanned!(span=> #typed::encode_text::<#ty>),
         Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::encode_json::<#ty>),
     }
 }
@@ -198,6 +200,6 @@ fn decoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
         Codec::Unit => quote!(#typed::decode_unit),
         Codec::Bytes => quote_spanned!(span=> #typed::decode_bytes),
         Codec::Body => quote_spanned!(span=> #typed::decode_body),
-        Codec::Json => quote_spanned!(span=> #typed::decode_json::<#ty>),
+        Codec::Json | Codec::Text => quote_spanned!(span=> #typed::decode_json::<#ty>),
     }
 }

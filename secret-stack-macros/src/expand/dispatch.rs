@@ -187,7 +187,9 @@ fn arg_decoder(typed: &TokenStream, codec: Codec, ty: &Type) -> TokenStream {
     match codec {
         Codec::Bytes => quote_spanned!(span=> #typed::value_to_bytes),
         Codec::Body => quote_spanned!(span=> #typed::value_to_body),
-        Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::value_to_json::<#ty>),
+        Codec::Json | Codec::Text | Codec::Unit => {
+            quote_spanned!(span=> #typed::value_to_json::<#ty>)
+        }
     }
 }
 
@@ -197,7 +199,9 @@ fn item_decoder(typed: &TokenStream, codec: Codec, item: &TokenStream) -> TokenS
     match codec {
         Codec::Bytes => quote_spanned!(span=> #typed::decode_bytes),
         Codec::Body => quote_spanned!(span=> #typed::decode_body),
-        Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::decode_json::<#item>),
+        Codec::Json | Codec::Text | Codec::Unit => {
+            quote_spanned!(span=> #typed::decode_json::<#item>)
+        }
     }
 }
 
@@ -207,6 +211,7 @@ fn encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
     match codec {
         Codec::Bytes => quote_spanned!(span=> #typed::encode_bytes),
         Codec::Body => quote_spanned!(span=> #typed::encode_body),
+        Codec::Text => quote_spanned!(span=> #typed::encode_text::<#ty>),
         Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::encode_json::<#ty>),
     }
 }

@@ -170,11 +170,28 @@ fn body_hint(body: &Body) -> usize {
     }
 }
 
-impl Decoder for PacketCodec {
-    type Item = Frame;
-    type Error = CodecError;
+/// A frame whose body is not interpreted yet (the engine reads some bodies its own way; see
+/// [`packet_of`]).
+pub(crate) enum RawFrame {
+    /// A packet: its flags byte, request number and body bytes.
+    Packet {
+        /// The flags byte: stream `0x08`, end `0x04`, body type in bits 0–1.
+        flags: u8,
+        /// The request number.
+        req: i32,
+        /// The body, as received.
+        body: Bytes,
+    },
+    /// The goodbye.
+    Goodbye,
+}
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+impl PacketCodec {
+    /// Reads one frame as [`Decoder::decode`] does, but leaves its body as bytes.
+    pub(crate) fn decode_raw(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> Result<Option<RawFrame>, CodecError> {
         if self.finished {
             src.clear();
             return Ok(None);
@@ -189,7 +206,7 @@ impl Decoder for PacketCodec {
         if len == 0 {
             self.finished = true;
             src.clear();
-            return Ok(Some(Frame::Goodbye));
+            return Ok(Some(RawFrame::Goodbye));
         }
         if u64::from(len) > self.max_body as u64 {
             return Err(CodecError::BodyTooLarge {
@@ -203,14 +220,33 @@ impl Decoder for PacketCodec {
             return Ok(None);
         }
         src.advance(HEADER_LEN);
-        let raw = src.split_to(len).freeze();
-        let body = decode_body(flags & 0x03, req, raw)?;
-        Ok(Some(Frame::Packet(Packet {
-            req,
-            stream: flags & 0x08 != 0,
-            end: flags & 0x04 != 0,
-            body,
-        })))
+        let body = src.split_to(len).freeze();
+        Ok(Some(RawFrame::Packet { flags, req, body }))
+    }
+}
+
+/// The packet of a raw frame, its body interpreted by its type bits.
+pub(crate) fn packet_of(flags: u8, req: i32, raw: Bytes) -> Result<Packet, CodecError> {
+    Ok(Packet {
+        req,
+        stream: flags & 0x08 != 0,
+        end: flags & 0x04 != 0,
+        body: decode_body(flags & 0x03, req, raw)?,
+    })
+}
+
+impl Decoder for PacketCodec {
+    type Item = Frame;
+    type Error = CodecError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
+        match self.decode_raw(src)? {
+            None => Ok(None),
+            Some(RawFrame::Goodbye) => Ok(Some(Frame::Goodbye)),
+            Some(RawFrame::Packet { flags, req, body }) => {
+                packet_of(flags, req, body).map(|p| Some(Frame::Packet(p)))
+            }
+        }
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {

@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::body::Body;
 use super::error::{RemoteError, RpcError};
 use super::manifest::{CallKind, Manifest};
+use super::path_key::{PathKey, PathRef, Segments};
 use super::permissions::Permissions;
 use crate::keys::PublicKey;
 
@@ -104,7 +105,7 @@ pub struct DuplicateMethod(pub Vec<String>);
 /// All the methods a node serves, with the manifest they add up to.
 #[derive(Clone, Default)]
 pub struct MethodTable {
-    methods: HashMap<Vec<String>, Method>,
+    methods: HashMap<PathKey, Method>,
     manifest: Manifest,
 }
 
@@ -119,14 +120,13 @@ impl MethodTable {
         if !self.manifest.insert(&method.path, method.kind) {
             return Err(DuplicateMethod(method.path));
         }
-        self.methods.insert(method.path.clone(), method);
+        self.methods.insert(PathKey(method.path.clone()), method);
         Ok(())
     }
 
-    /// The method at `path`, if any.
+    /// The method at `path`, if any. Looking up allocates nothing.
     pub fn get<S: AsRef<str>>(&self, path: &[S]) -> Option<&Method> {
-        let key: Vec<String> = path.iter().map(|s| s.as_ref().to_owned()).collect();
-        self.methods.get(&key)
+        self.methods.get(&PathRef(path) as &dyn Segments)
     }
 
     /// The manifest of every method in the table.

@@ -12,6 +12,7 @@ pub mod error;
 pub mod local;
 pub mod manifest;
 pub mod packet;
+mod path_key;
 pub mod permissions;
 pub mod typed;
 

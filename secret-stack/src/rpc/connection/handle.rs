@@ -6,14 +6,16 @@
 //! the stream-taking forms are reached as `Caller::sink(&handle, ...)` or [`RpcHandle::sink_from`].
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, Stream, StreamExt};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::oneshot;
 use tracing::debug;
 
@@ -25,7 +27,6 @@ use crate::rpc::body::Body;
 use crate::rpc::caller::Caller;
 use crate::rpc::error::RpcError;
 use crate::rpc::manifest::CallKind;
-use crate::rpc::packet::Packet;
 
 /// The sending half of a sink or duplex call made with [`RpcHandle::sink`] or
 /// [`RpcHandle::duplex`]: a [`futures::Sink`] of bodies. Closing it (`SinkExt::close`, or dropping
@@ -52,17 +53,26 @@ impl std::fmt::Debug for RpcHandle {
     }
 }
 
-/// Removes an async call's entry if its future is dropped (deadline passed, caller gave up), so a
-/// graceful close does not wait for it; a late reply is then ignored.
-struct CallGuard {
+/// The answer to our async call `req`, taken from the connection's table of calls when it
+/// arrives. Dropping it first (deadline passed, caller gave up) removes the call, so a graceful
+/// close does not wait for it; a late reply is then ignored.
+struct Answer {
     shared: Arc<Shared>,
     req: i32,
 }
 
-impl Drop for CallGuard {
+impl Future for Answer {
+    type Output = Result<Body, RpcError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.shared.lock().calls.poll(self.req, cx)
+    }
+}
+
+impl Drop for Answer {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
-        if st.calls.remove(&self.req).is_some() {
+        if st.calls.remove(self.req) {
             self.shared.maybe_goodbye(&mut st);
         }
     }
@@ -108,30 +118,30 @@ impl RpcHandle {
         path: &[&str],
         args: Vec<Value>,
     ) -> impl Future<Output = Result<Body, RpcError>> + Send + 'static {
-        let (tx, rx) = oneshot::channel();
         let queued = {
             let mut st = self.shared.lock();
-            let req = self.shared.allocate(&mut st);
-            if let Ok(req) = req {
-                st.calls.insert(req, tx);
-                let body = request_body(path, args, None);
-                self.shared
-                    .send_frame(&st, Packet::new(req, false, false, body));
-            }
-            req
+            self.shared.allocate(&mut st).and_then(|req| {
+                let frame = st.request_frames.encode(req, path, &args, None)?;
+                st.calls.insert(req);
+                self.shared.send_request(&st, req, frame);
+                Ok(req)
+            })
         };
-        let shared = Arc::clone(&self.shared);
+        // Made now, not when the future is first polled: a future dropped unpolled forgets its
+        // call too.
+        let answer = queued.map(|req| Answer {
+            shared: Arc::clone(&self.shared),
+            req,
+        });
         let timeout = self.timeout;
         async move {
-            let req = queued?;
-            let _guard = CallGuard { shared, req };
-            let answer = match timeout {
-                Some(d) => tokio::time::timeout(d, rx)
+            let answer = answer?;
+            match timeout {
+                Some(d) => tokio::time::timeout(d, answer)
                     .await
                     .map_err(|_| RpcError::Timeout)?,
-                None => rx.await,
-            };
-            answer.unwrap_or(Err(RpcError::ConnectionLost))
+                None => answer.await,
+            }
         }
     }
 
@@ -210,6 +220,14 @@ impl RpcHandle {
                 return (None, stream);
             }
         };
+        let request = match st.request_frames.encode(req, path, &args, Some(kind)) {
+            Ok(frame) => frame,
+            Err(e) => {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                drop(tx);
+                return (None, stream);
+            }
+        };
         let (done_tx, done_rx) = oneshot::channel();
         let receives = kind != CallKind::Sink;
         let entry = StreamEntry {
@@ -220,8 +238,9 @@ impl RpcHandle {
             we_ended: false,
             peer_ended: false,
         };
-        let request = Packet::new(req, true, false, request_body(path, args, Some(kind)));
-        let id = self.shared.open_stream(&mut st, entry, request, producer);
+        let id = self
+            .shared
+            .open_stream(&mut st, entry, req, request, producer);
         debug!(req, %kind, "opened stream");
         drop(st);
         // A sink's end comes from its items; only a stream we read from aborts when dropped.
@@ -281,24 +300,6 @@ impl RpcHandle {
     pub fn end_reason(&self) -> Option<SessionEnd> {
         self.shared.lock().end.clone()
     }
-}
-
-/// `{"name":[…],"args":[…]}`, plus `"type"` for streams (JS key order).
-fn request_body(path: &[&str], args: Vec<Value>, kind: Option<CallKind>) -> Body {
-    let mut map = Map::new();
-    map.insert(
-        "name".into(),
-        Value::Array(
-            path.iter()
-                .map(|p| Value::String((*p).to_owned()))
-                .collect(),
-        ),
-    );
-    map.insert("args".into(), Value::Array(args));
-    if let Some(kind) = kind {
-        map.insert("type".into(), Value::String(kind.as_str().to_owned()));
-    }
-    Body::Json(Value::Object(map))
 }
 
 impl Caller for RpcHandle {

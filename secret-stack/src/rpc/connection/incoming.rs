@@ -1,13 +1,11 @@
 //! The callee side of the engine: reading a peer's request, checking it the way JS muxrpc 8 does,
 //! calling the method through [`MethodTable::dispatch`], and wiring its [`Reply`] to the wire.
 //!
-//! Checks, in order (PROTOCOL.md §5.2, §5.5): for async/sync, `args` must be an array (`invalid
-//! request, args should be array, was: <body>`); for streams, `type` must be source, sink or duplex
-//! (`unsupported stream type: <type>`); then permissions, the manifest entry and its kind (inside
-//! `dispatch`). `name` may be an array of strings or one string. Beyond
+//! The request's shape is checked first (`request.rs`), then permissions, the manifest entry and
+//! its kind (inside `dispatch`), with JS's error messages (PROTOCOL.md §5.2, §5.5). Beyond
 //! [`max_incoming_streams`](super::RpcConfig::max_incoming_streams) a stream is refused at once.
-//! A method that panics, at once or
-//! while its future or stream is polled, answers with an error; the connection keeps serving.
+//! A method that panics, at once or while its future or stream is polled, answers with an error;
+//! the connection keeps serving.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -18,6 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, trace, warn};
 
 use super::inbound::InboundStream;
+use super::request::{Request, parse_stream};
 use super::state::{Shared, StreamEntry, StreamId};
 use super::writer::{WriterCmd, panic_message};
 use crate::rpc::body::Body;
@@ -48,17 +47,19 @@ impl Callee {
         Arc::clone(&self.permits)
     }
 
-    /// An async/sync request `req`, holding call slot `permit`.
+    /// An async/sync request `req` (read, or refused for its shape), holding call slot `permit`.
     pub fn request(
         &self,
         shared: &Arc<Shared>,
         req: i32,
-        body: Body,
+        request: Result<Request, RemoteError>,
         permit: OwnedSemaphorePermit,
     ) {
-        let reply = parse_async(&body).and_then(|(path, args)| {
-            trace!(req, path = ?path, "incoming call");
-            self.invoke(&path, CallKind::Async, args, None)
+        let reply = request.and_then(|Request { name, args }| {
+            name.with_path(|path| {
+                trace!(req, ?path, "incoming call");
+                self.invoke(path, CallKind::Async, args, None)
+            })
         });
         let future = match reply {
             Ok(Reply::Value(future)) => future,
@@ -110,7 +111,7 @@ impl Callee {
 
     /// The first packet of a stream the peer opens (below the limit on open streams).
     pub fn stream_request(&self, shared: &Arc<Shared>, id: StreamId, body: Body) {
-        let parsed = parse_stream(&body);
+        let parsed = parse_stream(body);
         let kind = parsed.as_ref().map(|p| p.0).unwrap_or(CallKind::Source);
         let wants_input = matches!(kind, CallKind::Sink | CallKind::Duplex) && parsed.is_ok();
         let (inbound, outcome, incoming) = if wants_input {
@@ -133,9 +134,11 @@ impl Callee {
             },
         );
         drop(st);
-        let reply = parsed.and_then(|(kind, path, args)| {
-            trace!(req = id.num, path = ?path, %kind, "incoming stream");
-            self.invoke(&path, kind, args, incoming)
+        let reply = parsed.and_then(|(kind, Request { name, args })| {
+            name.with_path(|path| {
+                trace!(req = id.num, ?path, %kind, "incoming stream");
+                self.invoke(path, kind, args, incoming)
+            })
         });
         match (kind, reply) {
             (CallKind::Source | CallKind::Duplex, Ok(Reply::Stream(producer))) => {
@@ -176,7 +179,7 @@ impl Callee {
     /// Calls `dispatch`, turning a panic into an error reply.
     fn invoke(
         &self,
-        path: &[String],
+        path: &[&str],
         kind: CallKind,
         args: Vec<Value>,
         input: Option<Incoming>,
@@ -222,70 +225,4 @@ fn reply_packet(req: i32, result: Result<Body, RemoteError>) -> Packet {
         Ok(body) => Packet::new(-req, false, false, body),
         Err(e) => Packet::new(-req, false, true, Body::Json(error_json(&e))),
     }
-}
-
-/// The request object of a body, if it is one.
-fn request_object(body: &Body) -> Option<&serde_json::Map<String, Value>> {
-    match body {
-        Body::Json(Value::Object(map)) => Some(map),
-        _ => None,
-    }
-}
-
-/// The body as JS's `JSON.stringify` renders it in error messages.
-fn render(body: &Body) -> String {
-    body.clone().into_json().to_string()
-}
-
-/// `name` as a path: an array of strings, or one string (accepted as JS does).
-fn parse_name(body: &Body) -> Result<Vec<String>, RemoteError> {
-    let name = request_object(body).and_then(|m| m.get("name"));
-    let path = match name {
-        Some(Value::String(s)) => Some(vec![s.clone()]),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>(),
-        _ => None,
-    };
-    path.filter(|p| !p.is_empty()).ok_or_else(|| {
-        RemoteError::new(format!(
-            "invalid request, name should be a string or an array of strings, was: {}",
-            render(body)
-        ))
-    })
-}
-
-fn parse_args(body: &Body) -> Result<Vec<Value>, RemoteError> {
-    match request_object(body).and_then(|m| m.get("args")) {
-        Some(Value::Array(args)) => Ok(args.clone()),
-        _ => Err(RemoteError::new(format!(
-            "invalid request, args should be array, was: {}",
-            render(body)
-        ))),
-    }
-}
-
-/// An async/sync request: args first, then name (JS order).
-fn parse_async(body: &Body) -> Result<(Vec<String>, Vec<Value>), RemoteError> {
-    let args = parse_args(body)?;
-    Ok((parse_name(body)?, args))
-}
-
-/// A stream request: type first (JS order), then args and name.
-fn parse_stream(body: &Body) -> Result<(CallKind, Vec<String>, Vec<Value>), RemoteError> {
-    let kind = match request_object(body).and_then(|m| m.get("type")) {
-        Some(Value::String(t)) if t == "source" => CallKind::Source,
-        Some(Value::String(t)) if t == "sink" => CallKind::Sink,
-        Some(Value::String(t)) if t == "duplex" => CallKind::Duplex,
-        Some(Value::String(t)) => return Err(unsupported(t)),
-        Some(other) => return Err(unsupported(&other.to_string())),
-        None => return Err(unsupported("undefined")),
-    };
-    let args = parse_args(body)?;
-    Ok((kind, parse_name(body)?, args))
-}
-
-fn unsupported(kind: &str) -> RemoteError {
-    RemoteError::new(format!("unsupported stream type: {kind}"))
 }

@@ -4,20 +4,28 @@
 //! [`Connection::start`] spawns two tasks on the current tokio runtime: the reader (`reader.rs`)
 //! decodes frames and routes them (answers to our calls, the peer's requests, stream values), and the
 //! writer (`writer.rs`) is the only code that writes, batching frames and polling stream producers
-//! only when it has room (backpressure). Shared bookkeeping lives in `state.rs`. The peer's requests
-//! are answered by `incoming.rs` through a [`MethodTable`]; our calls go through the [`RpcHandle`].
+//! only when it has room (backpressure). Shared bookkeeping lives in `state.rs`, our calls waiting
+//! for their answers in `calls.rs`. The peer's requests are read by `frames.rs` and `request.rs` and
+//! answered by `incoming.rs` through a [`MethodTable`]; our calls go through the [`RpcHandle`],
+//! their requests encoded by `request_frame.rs`. Placing or answering an async call allocates only
+//! the values handed over: the method's arguments and the caller's answer (see
+//! `tests/alloc_budget.rs`).
 //!
 //! Session end (§5.7): a graceful [`RpcHandle::close`] waits for everything outstanding then sends
 //! the goodbye; receiving the peer's goodbye fails our outstanding calls with
 //! [`RpcError::ConnectionLost`](crate::rpc::RpcError::ConnectionLost) and answers with our goodbye;
 //! EOF after the goodbye is normal, EOF without it fails everything the same way.
 
+mod calls;
 mod config;
 mod end;
+mod frames;
 mod handle;
 mod inbound;
 mod incoming;
 mod reader;
+mod request;
+mod request_frame;
 mod state;
 mod writer;
 

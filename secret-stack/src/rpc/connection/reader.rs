@@ -27,25 +27,27 @@ use tracing::{debug, trace};
 
 use super::config::OverflowPolicy;
 use super::end::SessionEnd;
+use super::frames::{Frames, Inbound};
 use super::incoming::Callee;
+use super::request::parse_async;
 use super::state::{Shared, StreamId};
 use crate::rpc::body::Body;
-use crate::rpc::codec::{CodecError, PacketCodec};
+use crate::rpc::codec::CodecError;
 use crate::rpc::error::{RemoteError, RpcError};
 use crate::rpc::manifest::CallKind;
-use crate::rpc::packet::{Frame, Packet, is_normal_end, parse_error};
+use crate::rpc::packet::{Packet, is_normal_end, parse_error};
 
 pub(super) struct Reader<R> {
-    frames: FramedRead<R, PacketCodec>,
+    frames: FramedRead<R, Frames>,
     shared: Arc<Shared>,
     callee: Callee,
-    /// A packet read while routing was paused (see [`Reader::wait`]), routed next.
-    ahead: Option<Packet>,
+    /// A packet or call read while routing was paused (see [`Reader::wait`]), routed next.
+    ahead: Option<Inbound>,
 }
 
 impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     pub fn new(io: R, shared: Arc<Shared>, callee: Callee) -> Self {
-        let codec = PacketCodec::new(shared.config.max_body);
+        let codec = Frames::new(shared.config.max_body);
         Reader {
             frames: FramedRead::new(io, codec),
             shared,
@@ -58,7 +60,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     pub async fn run(mut self) {
         loop {
             let next = match self.ahead.take() {
-                Some(packet) => Some(Ok(Frame::Packet(packet))),
+                Some(item) => Some(Ok(item)),
                 None => tokio::select! {
                     biased;
                     () = self.shared.shutdown.cancelled() => return,
@@ -66,17 +68,23 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 },
             };
             match next {
-                Some(Ok(Frame::Packet(packet))) => self.route(packet).await,
+                Some(Ok(Inbound::Packet(packet))) => self.route(packet).await,
+                Some(Ok(Inbound::Call(req, request))) => {
+                    trace!(req, "received call");
+                    if let Some(slot) = self.call_slot().await {
+                        self.callee.request(&self.shared, req, Ok(request), slot);
+                    }
+                }
                 other => return self.end(other),
             }
         }
     }
 
     /// Ends the session on what the transport gave instead of a packet.
-    fn end(&self, next: Option<Result<Frame, CodecError>>) {
+    fn end(&self, next: Option<Result<Inbound, CodecError>>) {
         let reason = match next {
-            Some(Ok(Frame::Packet(_))) => return,
-            Some(Ok(Frame::Goodbye)) => {
+            Some(Ok(Inbound::Packet(_) | Inbound::Call(..))) => return,
+            Some(Ok(Inbound::Goodbye)) => {
                 debug!("rpc: peer said goodbye");
                 SessionEnd::PeerGoodbye
             }
@@ -121,9 +129,9 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 next = self.frames.next(), if self.ahead.is_none() => next,
             };
             match next {
-                Some(Ok(Frame::Packet(packet))) => {
-                    trace!(req = packet.req, "routing paused: packet kept for later");
-                    self.ahead = Some(packet);
+                Some(Ok(item @ (Inbound::Packet(_) | Inbound::Call(..)))) => {
+                    trace!("routing paused: packet kept for later");
+                    self.ahead = Some(item);
                 }
                 other => {
                     self.end(other);
@@ -155,7 +163,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
             if req > 0 {
                 // Waits (pausing the reader) while too many calls are running or unwritten.
                 if let Some(slot) = self.call_slot().await {
-                    self.callee.request(&self.shared, req, body, slot);
+                    self.callee
+                        .request(&self.shared, req, parse_async(body), slot);
                 }
             } else if let Some(num) = req.checked_neg() {
                 self.reply(num, end, body);
@@ -227,17 +236,16 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
 
     /// The answer to our async call `num`.
     fn reply(&self, num: i32, end: bool, body: Body) {
-        let mut st = self.shared.lock();
-        let Some(tx) = st.calls.remove(&num) else {
-            trace!(req = num, "ignoring reply to an unknown request");
-            return;
-        };
         let result = if end {
             Err(RpcError::Remote(parse_error(&body)))
         } else {
             Ok(body)
         };
-        let _ = tx.send(result);
+        let mut st = self.shared.lock();
+        if !st.calls.answer(num, result) {
+            trace!(req = num, "ignoring reply to an unknown request");
+            return;
+        }
         self.shared.maybe_goodbye(&mut st);
     }
 

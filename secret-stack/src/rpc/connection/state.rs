@@ -8,12 +8,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::BytesMut;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace};
 
+use super::calls::Calls;
 use super::config::RpcConfig;
 use super::end::SessionEnd;
+use super::request_frame::RequestFrames;
 use super::writer::{Producer, WriterCmd};
 use crate::rpc::body::Body;
 use crate::rpc::error::{RemoteError, RpcError};
@@ -58,7 +61,9 @@ pub(super) struct StreamEntry {
 pub(super) struct State {
     next_req: i32,
     /// Our outstanding async calls, by request number.
-    pub calls: HashMap<i32, oneshot::Sender<Result<Body, RpcError>>>,
+    pub calls: Calls,
+    /// Where our requests are encoded.
+    pub request_frames: RequestFrames,
     /// Open streams in both directions.
     pub streams: HashMap<StreamId, StreamEntry>,
     /// How many of `streams` the peer opened.
@@ -92,7 +97,8 @@ impl Shared {
         Shared {
             state: Mutex::new(State {
                 next_req: 1,
-                calls: HashMap::new(),
+                calls: Calls::default(),
+                request_frames: RequestFrames::default(),
                 streams: HashMap::new(),
                 incoming_streams: 0,
                 owed: 0,
@@ -120,16 +126,11 @@ impl Shared {
         let _ = self.cmds.send(cmd);
     }
 
-    /// Queues a frame unless the session is over.
-    pub fn send_frame(&self, st: &State, packet: Packet) {
+    /// Queues the encoded frame of our request `req` unless the session is over.
+    pub fn send_request(&self, st: &State, req: i32, frame: BytesMut) {
         if !st.goodbye_queued {
-            trace!(
-                req = packet.req,
-                stream = packet.stream,
-                end = packet.end,
-                "queue frame"
-            );
-            self.push(WriterCmd::Frame(packet));
+            trace!(req, "queue request");
+            self.push(WriterCmd::Encoded(frame));
         }
     }
 
@@ -157,20 +158,21 @@ impl Shared {
         Ok(req)
     }
 
-    /// Registers a stream we open and queues its request (and our producer, if any).
+    /// Registers stream `req` we open and queues its encoded request (and our producer, if any).
     pub fn open_stream(
         &self,
         st: &mut State,
         entry: StreamEntry,
-        request: Packet,
+        req: i32,
+        request: BytesMut,
         producer: Option<Producer>,
     ) -> StreamId {
         let id = StreamId {
             ours: true,
-            num: request.req,
+            num: req,
         };
         st.streams.insert(id, entry);
-        self.send_frame(st, request);
+        self.send_request(st, req, request);
         if let Some(producer) = producer {
             self.push(WriterCmd::Produce { id, producer });
         }
@@ -263,9 +265,7 @@ impl Shared {
             .map(SessionEnd::error)
             .unwrap_or(RpcError::ConnectionLost);
         st.closing = true;
-        for (_, tx) in st.calls.drain() {
-            let _ = tx.send(Err(error.clone()));
-        }
+        st.calls.fail_all(&error);
         for (_, entry) in st.streams.drain() {
             fail_entry(entry, &error);
         }

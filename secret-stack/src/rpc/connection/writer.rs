@@ -39,8 +39,8 @@ pub(super) type Producer = Pin<Box<dyn Stream<Item = Result<Body, RemoteError>> 
 
 /// What the writer is asked to do, in order.
 pub(super) enum WriterCmd {
-    /// Write this frame.
-    Frame(Packet),
+    /// Write this frame, already encoded (our requests: see `request_frame.rs`).
+    Encoded(BytesMut),
     /// Write this reply to one of the peer's calls, then release the call's slot: until its reply
     /// is in a batch a call counts against
     /// [`max_incoming_calls`](super::RpcConfig::max_incoming_calls), so replies a peer does not
@@ -193,7 +193,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
 
     fn apply(&mut self, cmd: WriterCmd) {
         match cmd {
-            WriterCmd::Frame(packet) => self.encode(&packet),
+            WriterCmd::Encoded(frame) => self.buf.extend_from_slice(&frame),
             WriterCmd::Reply(packet, permit) => {
                 self.encode(&packet);
                 drop(permit);

@@ -1,9 +1,12 @@
 //! Conversions between Rust values and what travels: [`Body`]s for results and stream items,
 //! JSON [`Value`]s for arguments.
 //!
-//! The macro picks one of three codecs per type, by its name: `Bytes` (binary), `Body` (raw), or
-//! JSON (everything else). Each conversion is a plain function so that generated code can pass it
+//! The macro picks one of four codecs per type, by its name: `Bytes` (binary), `Body` (raw),
+//! `String` (JSON too, but moved into the body or argument instead of copied), or JSON (everything
+//! else). Each conversion is a plain function so that generated code can pass it
 //! around as a `fn` pointer; errors are messages that the caller prefixes with where they happened.
+
+use std::any::Any;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -15,6 +18,16 @@ use super::Body;
 /// Encodes a result or stream item as JSON (a string becomes a UTF-8 body).
 pub fn encode_json<T: Serialize>(value: T) -> Result<Body, String> {
     Body::encode(&value).map_err(|e| e.to_string())
+}
+
+/// Encodes a `String` result or stream item as a UTF-8 body, moving it (what [`encode_json`] sends
+/// too, without the copy). Another type that happens to be named `String` goes through
+/// [`encode_json`].
+pub fn encode_text<T: Serialize + 'static>(value: T) -> Result<Body, String> {
+    match into_string(value) {
+        Ok(s) => Ok(Body::Text(s)),
+        Err(other) => encode_json(other),
+    }
 }
 
 /// Encodes bytes as a binary body.
@@ -55,6 +68,25 @@ pub fn decode_body(body: Body) -> Result<Body, String> {
 /// Encodes an argument as JSON.
 pub fn value_json<T: Serialize>(value: T) -> Result<Value, String> {
     serde_json::to_value(&value).map_err(|e| e.to_string())
+}
+
+/// Encodes a `String` argument as a JSON string, moving it (what [`value_json`] gives too, without
+/// the copy). Another type that happens to be named `String` goes through [`value_json`].
+pub fn value_text<T: Serialize + 'static>(value: T) -> Result<Value, String> {
+    match into_string(value) {
+        Ok(s) => Ok(Value::String(s)),
+        Err(other) => value_json(other),
+    }
+}
+
+/// `value` itself if it is a `String`, without copying it.
+fn into_string<T: 'static>(value: T) -> Result<String, T> {
+    let mut slot = Some(value);
+    if let Some(string) = (&mut slot as &mut dyn Any).downcast_mut::<Option<String>>() {
+        return Ok(string.take().unwrap_or_default());
+    }
+    // The slot is only emptied above, when `T` is `String`.
+    slot.map_or_else(|| Ok(String::new()), Err)
 }
 
 /// Encodes a bytes argument as JS's `JSON.stringify(buffer)` does: `{"type":"Buffer","data":[…]}`.
@@ -139,6 +171,7 @@ fn kind_of(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn bytes_round_trip_through_the_js_buffer_shape() {
@@ -167,6 +200,27 @@ mod tests {
         assert!(e.contains("got a string"), "{e}");
         let e = value_to_bytes(serde_json::json!([1, 256])).unwrap_err();
         assert_eq!(e, "expected a byte (0 to 255), got 256");
+    }
+
+    #[test]
+    fn strings_move_into_bodies_and_arguments() {
+        assert_eq!(
+            encode_text(String::from("hi")).unwrap(),
+            Body::Text("hi".into())
+        );
+        assert_eq!(value_text(String::from("hi")).unwrap(), json!("hi"));
+        // A type that is not `std`'s `String` falls back on JSON.
+        mod other {
+            #[derive(serde::Serialize)]
+            pub struct String {
+                pub a: u8,
+            }
+        }
+        assert_eq!(
+            encode_text(other::String { a: 1 }).unwrap(),
+            Body::Json(json!({"a": 1}))
+        );
+        assert_eq!(value_text(other::String { a: 2 }).unwrap(), json!({"a": 2}));
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub use client::{
 #[doc(hidden)]
 pub use codec::{
     decode_body, decode_bytes, decode_json, decode_unit, encode_body, encode_bytes, encode_json,
-    value_body, value_bytes, value_json, value_to_body, value_to_bytes, value_to_json,
+    encode_text, value_body, value_bytes, value_json, value_text, value_to_body, value_to_bytes,
+    value_to_json,
 };
 #[doc(hidden)]
 pub use server::{
