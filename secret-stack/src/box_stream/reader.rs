@@ -1,11 +1,13 @@
 //! The decrypting half of a box stream: an `AsyncRead` that opens frames as they arrive.
 //!
-//! Input is read into one reused buffer; frames are opened in place there and their plaintext
-//! copied out to the caller. The buffer starts at [`INITIAL_READ_BUFFER`] bytes, so an idle
-//! connection holds little, and grows (up to one maximal frame, 34 + 65535 bytes) only when a frame
-//! needs it or a read fills it completely, i.e. under bulk traffic; it never shrinks. The authenticated goodbye is a clean EOF; any other end of input, and any frame that
-//! fails to authenticate, is an `io::Error` wrapping a [`BoxStreamError`], after which the reader
-//! stays failed.
+//! Input is read into one reused buffer. A frame whose whole body fits the caller's buffer is
+//! opened straight into it, so the plaintext is written once and never copied; a frame larger than
+//! the room the caller offers is opened in place in the input buffer and handed out over several
+//! reads. The input buffer starts at [`INITIAL_READ_BUFFER`] bytes, so an idle connection holds
+//! little, and grows (up to one maximal frame, 34 + 65535 bytes) only when a frame needs it or a
+//! read fills it completely, i.e. under bulk traffic; it never shrinks. The authenticated goodbye
+//! is a clean EOF; any other end of input, and any frame that fails to authenticate, is an
+//! `io::Error` wrapping a [`BoxStreamError`], after which the reader stays failed.
 
 use std::io;
 use std::ops::Range;
@@ -15,7 +17,6 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::decoder::{Decoded, FrameDecoder};
-#[cfg(doc)]
 use super::error::BoxStreamError;
 use super::{BoxKey, MAX_FRAME_LEN};
 
@@ -121,6 +122,29 @@ impl<R: AsyncRead + Unpin> BoxReader<R> {
     }
 }
 
+impl<R> BoxReader<R> {
+    /// Opens the next frame straight into `out` if its whole body is buffered and `out` has room
+    /// for all of it. Returns whether it did; a frame that fails to authenticate is an error.
+    fn open_direct(&mut self, out: &mut ReadBuf<'_>) -> Result<bool, BoxStreamError> {
+        let input = self.buf.get(self.start..self.end).unwrap_or_default();
+        let Some(len) = self.decoder.body_len(input) else {
+            return Ok(false);
+        };
+        if len > out.remaining() || input.len() < self.decoder.needed() {
+            return Ok(false);
+        }
+        let Some(consumed) = self
+            .decoder
+            .decode_into(input, out.initialize_unfilled_to(len))?
+        else {
+            return Ok(false);
+        };
+        out.advance(len);
+        self.start += consumed;
+        Ok(true)
+    }
+}
+
 impl<R: AsyncRead + Unpin> AsyncRead for BoxReader<R> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -143,6 +167,13 @@ impl<R: AsyncRead + Unpin> AsyncRead for BoxReader<R> {
                 }
             }
             let delivered = out.filled().len() > filled_before;
+            match this.open_direct(out) {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(err) => {
+                    return Poll::Ready(if delivered { Ok(()) } else { Err(err.into()) });
+                }
+            }
             let input = this.buf.get_mut(this.start..this.end).unwrap_or_default();
             match this.decoder.decode(input) {
                 Ok(Some(Decoded::Data {
