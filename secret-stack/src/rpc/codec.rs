@@ -14,7 +14,8 @@
 //!   error, so substituting is the safer choice.
 //! - **Nothing is allocated on a header's say-so**: a body longer than [`PacketCodec::max_body`]
 //!   (default 8 MiB) is refused with [`CodecError::BodyTooLarge`] as soon as the header is read, and
-//!   the buffer only grows as body bytes actually arrive.
+//!   the buffer grows ahead of the body bytes that actually arrived by at most 64 KiB (room for
+//!   them to be read into at once).
 //!
 //! JSON bodies are written as `JSON.stringify` does: no whitespace, object keys in insertion order
 //! (the workspace enables serde_json's `preserve_order`), non-ASCII as raw UTF-8.
@@ -33,6 +34,11 @@ pub const GOODBYE: [u8; HEADER_LEN] = [0; HEADER_LEN];
 
 /// The default limit on a received body: 8 MiB.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// The most room the decoder reserves for the announced but not yet arrived rest of a frame: as
+/// much as one box-stream frame may already make a reader hold (64 KiB), so a header alone costs
+/// no more than that.
+const RESERVE_AHEAD: usize = 64 * 1024;
 
 /// What the body of an empty string or empty buffer is replaced with: the JSON string `""`.
 const EMPTY_SUBSTITUTE: &[u8] = b"\"\"";
@@ -156,6 +162,38 @@ impl PacketCodec {
         Ok(())
     }
 
+    /// Appends only the 9-byte header of a frame whose body the caller writes itself, right after
+    /// it and unchanged (the RPC writer sends large binary and text bodies that way, from their own
+    /// buffers). `flags` are the packet's [`Packet::flags`]; `body_len` is the body's length.
+    ///
+    /// # Errors
+    /// [`CodecError::BodyTooLarge`] for a body above 4 GiB, and an [`CodecError::Io`] of kind
+    /// `InvalidInput` for an empty one (its header would read as the goodbye; send such a packet
+    /// with [`encode_packet`](Self::encode_packet)). Nothing is appended then.
+    pub fn encode_header(
+        flags: u8,
+        req: i32,
+        body_len: usize,
+        dst: &mut BytesMut,
+    ) -> Result<(), CodecError> {
+        if body_len == 0 {
+            return Err(CodecError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "an empty body cannot follow its own header",
+            )));
+        }
+        let len = u32::try_from(body_len).map_err(|_| CodecError::BodyTooLarge {
+            req,
+            len: body_len as u64,
+            max: u32::MAX as usize,
+        })?;
+        dst.reserve(HEADER_LEN);
+        dst.put_u8(flags);
+        dst.put_u32(len);
+        dst.put_i32(req);
+        Ok(())
+    }
+
     /// Appends the goodbye (9 zero bytes) to `dst`.
     pub fn encode_goodbye(dst: &mut BytesMut) {
         dst.extend_from_slice(&GOODBYE);
@@ -200,6 +238,10 @@ impl Decoder for PacketCodec {
         }
         let len = len as usize;
         if src.len() < HEADER_LEN + len {
+            // Make room for the rest of the frame now, so that the reader below fills it in few
+            // reads (a box stream opens its frames straight into that room); but never more than
+            // `RESERVE_AHEAD` bytes beyond what has arrived.
+            src.reserve((HEADER_LEN + len - src.len()).min(RESERVE_AHEAD));
             return Ok(None);
         }
         src.advance(HEADER_LEN);
