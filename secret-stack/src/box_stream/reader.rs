@@ -23,7 +23,7 @@ use super::{BoxKey, MAX_FRAME_LEN};
 /// The size of a [`BoxReader`]'s input buffer before traffic makes it grow: enough for the small
 /// frames of RPC calls and replies; a larger frame grows it to that frame's size once its
 /// authenticated header has announced it.
-pub const INITIAL_READ_BUFFER: usize = 2 * 1024;
+pub const INITIAL_READ_BUFFER: usize = 1024;
 
 /// Decrypts a box stream read from `R`.
 ///

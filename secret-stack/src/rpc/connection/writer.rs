@@ -18,7 +18,7 @@ use std::io::IoSlice;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -145,14 +145,16 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             match batch {
                 Batch::Data => {}
                 Batch::Goodbye => {
-                    self.say_goodbye().await;
+                    // Boxed: it runs once, and inline its timers would make the task larger
+                    // for the whole life of the connection.
+                    Box::pin(self.say_goodbye()).await;
                     break;
                 }
                 Batch::Forced => {
                     // No frame is half written here: drop what was gathered (the session is
                     // over, those frames are moot) and still say goodbye, as a forced close does.
                     self.batch.clear();
-                    self.say_goodbye().await;
+                    Box::pin(self.say_goodbye()).await;
                     break;
                 }
             }
@@ -163,7 +165,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
             );
             let written = tokio::select! {
                 biased;
-                r = write_batch(&mut self.io, &self.batch.buf, &self.batch.bulk) => r,
+                r = write_batch(&mut self.io, &self.batch) => r,
                 () = force.cancelled() => {
                     // A frame may be half written: a goodbye now would be garbage, so just stop.
                     debug!("rpc write abandoned by a forced close");
@@ -190,7 +192,7 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
     async fn say_goodbye(&mut self) {
         PacketCodec::encode_goodbye(&mut self.batch.buf);
         trace!(bytes = self.batch.len(), "write final batch with goodbye");
-        let write = write_batch(&mut self.io, &self.batch.buf, &self.batch.bulk);
+        let write = write_batch(&mut self.io, &self.batch);
         match tokio::time::timeout(GOODBYE_WRITE_TIMEOUT, write).await {
             Ok(Ok(())) => debug!("rpc goodbye sent"),
             Ok(Err(e)) => debug!("rpc goodbye not delivered: {e}"),
@@ -341,6 +343,22 @@ impl Gathered {
         self.buf.len() + self.bulk_len
     }
 
+    /// The batch's bytes in stream order: `buf` cut at each body's position, the bodies in
+    /// between.
+    fn pieces(&self) -> impl Iterator<Item = &[u8]> {
+        let buf = &self.buf[..];
+        let tail_from = self.bulk.last().map_or(0, |(at, _)| *at);
+        let mut from = 0;
+        self.bulk
+            .iter()
+            .flat_map(move |(at, body)| {
+                let head = buf.get(from..*at).unwrap_or_default();
+                from = *at;
+                [head, body.as_ref()]
+            })
+            .chain(std::iter::once(buf.get(tail_from..).unwrap_or_default()))
+    }
+
     /// Empties the batch (keeping `buf`'s memory) and lets go of its bodies.
     fn clear(&mut self) {
         self.buf.clear();
@@ -356,43 +374,51 @@ fn encode_into(buf: &mut BytesMut, packet: &Packet) {
     }
 }
 
-/// Writes a batch — `buf` with each body of `bulk` inserted at its position — and flushes: one
-/// `write_all` when no body is apart, else vectored writes of the pieces in order.
-async fn write_batch<W: AsyncWrite + Unpin>(
-    io: &mut W,
-    buf: &[u8],
-    bulk: &[(usize, Bytes)],
-) -> std::io::Result<()> {
-    if bulk.is_empty() {
-        io.write_all(buf).await?;
-    } else {
-        let mut slices = Vec::with_capacity(2 * bulk.len() + 1);
-        let mut from = 0;
-        for (at, body) in bulk {
-            slices.push(IoSlice::new(buf.get(from..*at).unwrap_or_default()));
-            slices.push(IoSlice::new(body));
-            from = *at;
-        }
-        slices.push(IoSlice::new(buf.get(from..).unwrap_or_default()));
-        write_all_vectored(io, &mut slices).await?;
-    }
+/// How many pieces of a batch one vectored write hands to the transport at most.
+const MAX_SLICES: usize = 64;
+
+/// Writes a batch — `buf` with each body of `bulk` inserted at its position — and flushes.
+async fn write_batch<W: AsyncWrite + Unpin>(io: &mut W, batch: &Gathered) -> std::io::Result<()> {
+    let mut written = 0;
+    poll_fn(|cx| poll_write_pieces(io, cx, batch, &mut written)).await?;
     io.flush().await
 }
 
-/// Writes all of `slices`, in order, with as few vectored writes as the transport allows.
-async fn write_all_vectored<W: AsyncWrite + Unpin>(
+/// Writes the pieces of a batch from byte `written` on, in as few vectored writes as the
+/// transport allows (one `poll_write` per piece if it takes no vectored writes). The slices are
+/// built on the stack at each poll, so the task holds nothing for them between polls.
+fn poll_write_pieces<W: AsyncWrite + Unpin>(
     io: &mut W,
-    mut slices: &mut [IoSlice<'_>],
-) -> std::io::Result<()> {
-    IoSlice::advance_slices(&mut slices, 0);
-    while !slices.is_empty() {
-        let n = io.write_vectored(slices).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
+    cx: &mut Context<'_>,
+    batch: &Gathered,
+    written: &mut usize,
+) -> Poll<std::io::Result<()>> {
+    loop {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let mut count = 0;
+        let mut skip = *written;
+        for piece in batch.pieces() {
+            if skip >= piece.len() {
+                skip -= piece.len();
+                continue;
+            }
+            let Some(slot) = slices.get_mut(count) else {
+                break;
+            };
+            *slot = IoSlice::new(piece.get(skip..).unwrap_or_default());
+            skip = 0;
+            count += 1;
         }
-        IoSlice::advance_slices(&mut slices, n);
+        if count == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        let pending = slices.get(..count).unwrap_or_default();
+        let n = ready!(Pin::new(&mut *io).poll_write_vectored(cx, pending))?;
+        if n == 0 {
+            return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+        }
+        *written += n;
     }
-    Ok(())
 }
 
 /// The text of a panic payload, for the error sent in its place.
