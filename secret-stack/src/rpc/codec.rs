@@ -14,8 +14,8 @@
 //!   error, so substituting is the safer choice.
 //! - **Nothing is allocated on a header's say-so**: a body longer than [`PacketCodec::max_body`]
 //!   (default 8 MiB) is refused with [`CodecError::BodyTooLarge`] as soon as the header is read, and
-//!   the buffer grows ahead of the body bytes that actually arrived by at most 64 KiB (room for
-//!   them to be read into at once).
+//!   the buffer grows ahead of the body bytes that actually arrived by at most 68 KiB (room for
+//!   a large frame to be read into at once).
 //!
 //! JSON bodies are written as `JSON.stringify` does: no whitespace, object keys in insertion order
 //! (the workspace enables serde_json's `preserve_order`), non-ASCII as raw UTF-8.
@@ -35,10 +35,22 @@ pub const GOODBYE: [u8; HEADER_LEN] = [0; HEADER_LEN];
 /// The default limit on a received body: 8 MiB.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
 
+/// Bodies from this length on are large: once a header announces one, the decoder makes room for
+/// the rest of its frame at once.
+const LARGE_BODY: usize = 4096;
+
 /// The most room the decoder reserves for the announced but not yet arrived rest of a frame: as
 /// much as one box-stream frame may already make a reader hold (64 KiB), so a header alone costs
-/// no more than that.
+/// no more than that (plus [`NEXT_FRAME_ROOM`]).
 const RESERVE_AHEAD: usize = 64 * 1024;
+
+/// Room reserved beyond a large frame for the start of the next one. Without it the buffer would
+/// end exactly where the frame does, and after the body is split off the next header would be
+/// read into a tiny fresh allocation that then has to be reallocated for the next large body;
+/// with it, the next allocation is made once, at its full size (or not at all, when the
+/// previous body has been dropped and its memory can be reused). One box-stream frame's worth
+/// lets a box stream open a frame that straddles two packets straight into it too.
+const NEXT_FRAME_ROOM: usize = 4096;
 
 /// What the body of an empty string or empty buffer is replaced with: the JSON string `""`.
 const EMPTY_SUBSTITUTE: &[u8] = b"\"\"";
@@ -238,10 +250,14 @@ impl Decoder for PacketCodec {
         }
         let len = len as usize;
         if src.len() < HEADER_LEN + len {
-            // Make room for the rest of the frame now, so that the reader below fills it in few
-            // reads (a box stream opens its frames straight into that room); but never more than
-            // `RESERVE_AHEAD` bytes beyond what has arrived.
-            src.reserve((HEADER_LEN + len - src.len()).min(RESERVE_AHEAD));
+            if len >= LARGE_BODY {
+                // Make room for the rest of the frame now, so that the reader below fills it in
+                // few reads (a box stream opens its frames straight into that room), plus the
+                // start of the next frame; but never more than `RESERVE_AHEAD` bytes beyond what
+                // has arrived.
+                let missing = HEADER_LEN + len - src.len();
+                src.reserve(missing.min(RESERVE_AHEAD) + NEXT_FRAME_ROOM);
+            }
             return Ok(None);
         }
         src.advance(HEADER_LEN);
