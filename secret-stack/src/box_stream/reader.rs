@@ -168,6 +168,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for BoxReader<R> {
             }
             let delivered = out.filled().len() > filled_before;
             match this.open_direct(out) {
+                Ok(true) if out.remaining() == 0 => return Poll::Ready(Ok(())),
                 Ok(true) => continue,
                 Ok(false) => {}
                 Err(err) => {
@@ -225,7 +226,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-    use crate::box_stream::BoxWriter;
+    use crate::box_stream::{BoxWriter, HEADER_LEN};
 
     fn key() -> BoxKey {
         BoxKey {
@@ -265,5 +266,38 @@ mod tests {
         assert_eq!(got, data);
         assert!(reader.goodbye_received());
         assert!(reader.buf.len() > INITIAL_READ_BUFFER && reader.buf.len() <= MAX_FRAME_LEN);
+    }
+
+    /// A frame whose whole body fits the caller's buffer is opened straight into it and nothing
+    /// stays in the reader; one that does not fit is opened in place and handed out over several
+    /// reads; and a full caller's buffer does not make the reader open the next frame early.
+    #[tokio::test]
+    async fn frames_open_into_the_callers_buffer_when_they_fit() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+        let mut writer = BoxWriter::new(Vec::new(), &key());
+        writer.write_all(&data).await.expect("write");
+        writer.shutdown().await.expect("shutdown");
+        let wire = writer.into_inner();
+        let mut reader = BoxReader::new(&wire[..], &key());
+
+        let mut whole = vec![0u8; 4096];
+        assert_eq!(reader.read(&mut whole).await.expect("read"), 4096);
+        assert!(
+            reader.plain.is_empty(),
+            "opened straight into the caller's buffer"
+        );
+        assert_eq!(
+            reader.decoder.needed(),
+            HEADER_LEN,
+            "the next frame is left unopened while the caller has no room"
+        );
+        let mut short = vec![0u8; 4095];
+        assert_eq!(reader.read(&mut short).await.expect("read"), 4095);
+        assert_eq!(reader.plain.len(), 1, "opened in place, one byte left over");
+        let mut rest = Vec::new();
+        reader.read_to_end(&mut rest).await.expect("rest");
+        assert!(reader.goodbye_received());
+        let got = [whole, short, rest].concat();
+        assert!(got == data, "the plaintext came back in order");
     }
 }

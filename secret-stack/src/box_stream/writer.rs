@@ -341,3 +341,115 @@ impl<W> std::fmt::Debug for BoxWriter<W> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    fn key() -> BoxKey {
+        BoxKey {
+            key: [3; 32],
+            nonce: [4; 24],
+        }
+    }
+
+    /// A transport that takes nothing until it is opened, and counts the writes it accepts.
+    #[derive(Default)]
+    struct Gate {
+        open: bool,
+        data: Vec<u8>,
+        writes: usize,
+    }
+
+    impl AsyncWrite for Gate {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            if !self.open {
+                return Poll::Pending;
+            }
+            self.data.extend_from_slice(buf);
+            self.writes += 1;
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A large write is sealed straight from the caller's buffer until one buffer's worth of
+    /// frames waits for the transport; then writes wait too, and go on once it takes them.
+    #[tokio::test]
+    async fn writes_wait_once_a_buffer_of_sealed_frames_waits_for_the_transport() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut writer = BoxWriter::new(Gate::default(), &key());
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut taken = 0;
+        while let Poll::Ready(n) = Pin::new(&mut writer).poll_write(&mut cx, &data[taken..]) {
+            let n = n.expect("write");
+            assert!(n > 0);
+            taken += n;
+        }
+        assert_eq!(taken, WRITE_BUFFER_CAPACITY, "sixteen whole frames taken");
+        assert_eq!(writer.out_filled, OUT_LIMIT, "all of them sealed");
+        assert_eq!(
+            writer.buffered(),
+            0,
+            "and none copied into the plaintext buffer"
+        );
+        assert!(writer.get_ref().data.is_empty(), "nothing sent yet");
+
+        writer.get_mut().open = true;
+        writer
+            .write_all(&data[taken..])
+            .await
+            .expect("write the rest");
+        writer.shutdown().await.expect("shutdown");
+        let wire = writer.into_inner().data;
+        let mut expected = Vec::new();
+        let mut encoder = FrameEncoder::new(&key());
+        encoder.encode_to_vec(&data, &mut expected).expect("encode");
+        let mut goodbye = [0u8; HEADER_LEN];
+        encoder.seal_goodbye(&mut goodbye).expect("goodbye");
+        expected.extend_from_slice(&goodbye);
+        assert!(wire == expected, "the same frames as one sealed write");
+    }
+
+    /// Many small writes before a flush make few frames and one transport write.
+    #[tokio::test]
+    async fn small_writes_coalesce_until_the_flush() {
+        let mut writer = BoxWriter::new(
+            Gate {
+                open: true,
+                ..Gate::default()
+            },
+            &key(),
+        );
+        for i in 0..1000u32 {
+            writer
+                .write_all(&i.to_be_bytes()[1..])
+                .await
+                .expect("write");
+            writer.write_all(b"1234567").await.expect("write");
+        }
+        assert_eq!(
+            writer.get_ref().writes,
+            0,
+            "nothing is sent before the flush"
+        );
+        assert!(writer.buffered() < MAX_BODY_LEN);
+        writer.flush().await.expect("flush");
+        let gate = writer.get_ref();
+        assert_eq!(gate.writes, 1, "one transport write");
+        assert_eq!(gate.data.len(), 10_000 + 3 * HEADER_LEN, "three frames");
+    }
+}

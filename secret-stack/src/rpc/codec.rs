@@ -377,4 +377,49 @@ mod tests {
             Err(CodecError::Truncated { buffered: 11 })
         ));
     }
+
+    #[test]
+    fn a_header_written_apart_matches_the_whole_frame() {
+        let body = Bytes::from(vec![5u8; 5000]);
+        let packet = Packet::new(-7, true, false, Body::Binary(body.clone()));
+        let mut apart = BytesMut::new();
+        PacketCodec::encode_header(packet.flags(), packet.req, body.len(), &mut apart).unwrap();
+        apart.extend_from_slice(&body);
+        assert_eq!(apart.to_vec(), encode(packet));
+
+        let mut dst = BytesMut::new();
+        assert!(PacketCodec::encode_header(0, 1, 0, &mut dst).is_err());
+        assert!(
+            dst.is_empty(),
+            "no header for an empty body: it would read as the goodbye"
+        );
+    }
+
+    #[test]
+    fn room_is_made_for_a_large_frame_but_not_on_a_header_alone_beyond_a_bound() {
+        let mut codec = PacketCodec::default();
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(
+            &encode(Packet::new(
+                1,
+                true,
+                false,
+                Body::Binary(Bytes::from(vec![1u8; 20_000])),
+            ))[..100],
+        );
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() >= HEADER_LEN + 20_000 + NEXT_FRAME_ROOM);
+
+        // A header announcing 8 MiB gets room for 64 KiB of it, not for all of it.
+        let mut buf = BytesMut::from(&b"\x00\x00\x80\x00\x00\x00\x00\x00\x01"[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() >= RESERVE_AHEAD);
+        assert!(buf.capacity() < 2 * (RESERVE_AHEAD + NEXT_FRAME_ROOM));
+
+        // A small frame gets no more room than it had.
+        let mut buf = BytesMut::from(&b"\x02\x00\x00\x00\x40\x00\x00\x00\x01{"[..]);
+        let before = buf.capacity();
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert_eq!(buf.capacity(), before);
+    }
 }

@@ -266,7 +266,8 @@ impl<W: AsyncWrite + Unpin + Send + 'static> Writer<W> {
                     Poll::Pending => break,
                     Poll::Ready(Some(Ok(Ok(body)))) => {
                         taken += 1;
-                        self.batch.push(Packet::new(id.wire_req(), true, false, body));
+                        self.batch
+                            .push(Packet::new(id.wire_req(), true, false, body));
                     }
                     Poll::Ready(Some(Ok(Err(e)))) => {
                         finished.push((i, Some(e)));
