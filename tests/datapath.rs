@@ -218,7 +218,7 @@ const ITEMS: usize = 3 * BODY_SIZES.len();
 /// Body number `i`: binary and text in turn, each with its own bytes.
 fn body(i: usize) -> Body {
     let len = BODY_SIZES[i % BODY_SIZES.len()];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         Body::Binary(Bytes::from(pattern(len, i)))
     } else {
         Body::Text(
