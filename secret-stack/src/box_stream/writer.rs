@@ -50,9 +50,11 @@ enum WriterState {
 
 /// Encrypts everything written to it as a box stream onto `W`.
 ///
-/// Call `flush` to send what was written (frames are sealed at flush time) and `shutdown` to end
-/// the direction: it flushes, sends the 34-byte goodbye and shuts the transport's write side.
-/// Writing after `shutdown` fails with [`BoxStreamError::WriterClosed`] (`BrokenPipe`).
+/// Call `flush` to send what was written (whole 4096-byte frames are sealed as the bytes come, the
+/// last, partial one at the flush) and `shutdown` to end the direction: it flushes, sends the
+/// 34-byte goodbye and shuts the transport's write side. Writing after `shutdown` fails with
+/// [`BoxStreamError::WriterClosed`] (`BrokenPipe`). Vectored writes are taken whole, as one write
+/// of their concatenation.
 ///
 /// Transport errors are returned as they are. While saying goodbye to a JS peer they are
 /// expected — JS tears the socket down right after its RPC goodbye (PROTOCOL.md §3.4) — and a

@@ -10,7 +10,7 @@
 //! starve small calls. Frames are encoded into one buffer and written with a single write and flush
 //! per batch — except that a binary or text body of [`BULK_BODY`] bytes or more is not copied when
 //! the transport takes vectored writes (a box stream does): the buffer holds its header, and the
-//! batch goes out as one vectored write of buffer pieces and bodies in frame order.
+//! batch goes out as vectored writes of buffer pieces and bodies in frame order.
 
 use std::any::Any;
 use std::future::poll_fn;
