@@ -1,12 +1,13 @@
 //! The one cipher a box stream uses: XSalsa20-Poly1305 secretbox from dryoc, in its detached and
-//! in-place forms so no frame needs an allocation.
+//! in-place forms so no frame needs an allocation or a copy.
 //!
 //! The box-stream wire format moves the body's tag into the header, so every call here keeps the
 //! tag apart from the ciphertext.
 
-use dryoc::classic::crypto_secretbox::{
-    crypto_secretbox_detached, crypto_secretbox_open_detached, crypto_secretbox_open_easy_inplace,
-};
+// dryoc exposes secretbox's detached in-place open only under crypto_box's name: `*_afternm` is
+// crypto_box with its shared key already computed, which is exactly secretbox with that key.
+use dryoc::classic::crypto_box::crypto_box_open_detached_afternm_inplace;
+use dryoc::classic::crypto_secretbox::{crypto_secretbox_detached, crypto_secretbox_open_detached};
 
 use super::error::BoxStreamError;
 use super::nonce::Nonce;
@@ -45,11 +46,15 @@ pub(crate) fn open_detached(
     crypto_secretbox_open_detached(message, ciphertext, tag, nonce.as_bytes(), key).is_ok()
 }
 
-/// Opens `tag || ciphertext` in place: on success the plaintext sits in the first
-/// `data.len() - TAG_LEN` bytes (the last `TAG_LEN` bytes are left over). Returns whether it was
-/// authentic; on failure `data` is unchanged.
-pub(crate) fn open_in_place(key: &[u8; KEY_LEN], nonce: &Nonce, data: &mut [u8]) -> bool {
-    crypto_secretbox_open_easy_inplace(data, nonce.as_bytes(), key).is_ok()
+/// Checks `tag` over the ciphertext in `data` and, if authentic, decrypts it in place. Returns
+/// whether it was authentic; on failure `data` is unchanged.
+pub(crate) fn open_detached_in_place(
+    key: &[u8; KEY_LEN],
+    nonce: &Nonce,
+    tag: &[u8; TAG_LEN],
+    data: &mut [u8],
+) -> bool {
+    crypto_box_open_detached_afternm_inplace(data, tag, nonce.as_bytes(), key).is_ok()
 }
 
 #[cfg(test)]
@@ -149,10 +154,12 @@ mod tests {
             );
             assert_eq!(opened, message, "len {len}");
 
-            let mut tagged = tag.to_vec();
-            tagged.extend_from_slice(&ciphertext);
-            assert!(open_in_place(&key, &nonce, &mut tagged), "len {len}");
-            assert_eq!(&tagged[..len], &message[..], "len {len}");
+            let mut in_place = ciphertext.clone();
+            assert!(
+                open_detached_in_place(&key, &nonce, &tag, &mut in_place),
+                "len {len}"
+            );
+            assert_eq!(in_place, message, "len {len}");
         }
     }
 

@@ -1,12 +1,14 @@
 //! Opening frames: the sync half of the reader, usable without any I/O (tests, fuzzers).
 //!
 //! The decoder is fed the unconsumed input, which always starts at a frame boundary, and opens one
-//! whole frame at a time in place (PROTOCOL.md §3.2). It never allocates: the caller owns the
-//! buffer, and a frame needs at most `34 + 65535` contiguous bytes.
+//! whole frame at a time (PROTOCOL.md §3.2): in place with [`FrameDecoder::decode`], or with
+//! [`FrameDecoder::body_len`] then [`FrameDecoder::decode_into`] straight into another buffer,
+//! leaving the input as it was. It never allocates: the caller owns the buffers, and a frame needs
+//! at most `34 + 65535` contiguous bytes.
 
 use std::ops::Range;
 
-use super::cipher::{KEY_LEN, TAG_LEN, open_detached, open_in_place};
+use super::cipher::{KEY_LEN, TAG_LEN, open_detached, open_detached_in_place};
 use super::error::{BoxStreamError, FramePart};
 use super::nonce::Nonce;
 use super::{BoxKey, HEADER_LEN};
@@ -120,25 +122,72 @@ impl FrameDecoder {
             State::Body { len, tag } => {
                 let (len, tag) = (*len, *tag);
                 let consumed = HEADER_LEN + len;
-                // `tag || body` occupies the last 16 bytes of the header box and the body.
-                let Some(boxed) = input.get_mut(HEADER_LEN - TAG_LEN..consumed) else {
+                let Some(body) = input.get_mut(HEADER_LEN..consumed) else {
                     return Ok(None);
                 };
-                if let Some(tag_slot) = boxed.first_chunk_mut::<TAG_LEN>() {
-                    *tag_slot = tag;
-                }
-                if !open_in_place(&self.key, &self.nonce.next(), boxed) {
+                if !open_detached_in_place(&self.key, &self.nonce.next(), &tag, body) {
                     return Err(self.fail(BoxStreamError::InvalidPacket));
                 }
                 self.nonce.advance_frame();
                 self.state = State::Header;
-                let start = HEADER_LEN - TAG_LEN;
                 Ok(Some(Decoded::Data {
                     consumed,
-                    plaintext: start..start + len,
+                    plaintext: HEADER_LEN..consumed,
                 }))
             }
         }
+    }
+
+    /// Opens the header at the front of `input` if that has not been done yet, and returns the
+    /// length of the body it announced: how much room [`decode_into`](Self::decode_into) needs.
+    ///
+    /// `None` while the header is incomplete, once the stream has ended or failed, and when the
+    /// header at the front is the goodbye or fails to authenticate: the state is then left as it
+    /// was, for [`decode`](Self::decode) to report.
+    pub fn body_len(&mut self, input: &[u8]) -> Option<usize> {
+        if let State::Header = self.state {
+            let header = input.first_chunk::<HEADER_LEN>()?;
+            match self.open_header(header) {
+                Ok(HeaderKind::Body { len, tag }) => self.state = State::Body { len, tag },
+                Ok(HeaderKind::Goodbye) | Err(_) => return None,
+            }
+        }
+        match self.state {
+            State::Body { len, .. } => Some(len),
+            _ => None,
+        }
+    }
+
+    /// Opens the body of the data frame at the front of `input`, whose header
+    /// [`body_len`](Self::body_len) opened, straight into the first `len` bytes of `out`; `input`
+    /// is not modified. Returns the bytes of input the frame occupied.
+    ///
+    /// Returns `Ok(None)`, changing nothing, when no header is open, when `input` does not hold the
+    /// whole frame yet, or when `out` is shorter than the body (then use [`decode`](Self::decode)).
+    ///
+    /// # Errors
+    /// [`BoxStreamError::InvalidPacket`]; the decoder then stays failed.
+    pub fn decode_into(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<Option<usize>, BoxStreamError> {
+        let State::Body { len, tag } = &self.state else {
+            return Ok(None);
+        };
+        let (len, tag) = (*len, *tag);
+        let consumed = HEADER_LEN + len;
+        let (Some(ciphertext), Some(plaintext)) =
+            (input.get(HEADER_LEN..consumed), out.get_mut(..len))
+        else {
+            return Ok(None);
+        };
+        if !open_detached(&self.key, &self.nonce.next(), ciphertext, &tag, plaintext) {
+            return Err(self.fail(BoxStreamError::InvalidPacket));
+        }
+        self.nonce.advance_frame();
+        self.state = State::Header;
+        Ok(Some(consumed))
     }
 
     /// Records that the input ended with `buffered` unconsumed bytes and returns the hangup error

@@ -1,11 +1,13 @@
 //! The decrypting half of a box stream: an `AsyncRead` that opens frames as they arrive.
 //!
-//! Input is read into one reused buffer; frames are opened in place there and their plaintext
-//! copied out to the caller. The buffer starts at [`INITIAL_READ_BUFFER`] bytes, so an idle
-//! connection holds little, and grows (up to one maximal frame, 34 + 65535 bytes) only when a frame
-//! needs it or a read fills it completely, i.e. under bulk traffic; it never shrinks. The authenticated goodbye is a clean EOF; any other end of input, and any frame that
-//! fails to authenticate, is an `io::Error` wrapping a [`BoxStreamError`], after which the reader
-//! stays failed.
+//! Input is read into one reused buffer. A frame whose whole body fits the caller's buffer is
+//! opened straight into it, so the plaintext is written once and never copied; a frame larger than
+//! the room the caller offers is opened in place in the input buffer and handed out over several
+//! reads. The input buffer starts at [`INITIAL_READ_BUFFER`] bytes, so an idle connection holds
+//! little, and grows (up to one maximal frame, 34 + 65535 bytes) only when a frame needs it or a
+//! read fills it completely, i.e. under bulk traffic; it never shrinks. The authenticated goodbye
+//! is a clean EOF; any other end of input, and any frame that fails to authenticate, is an
+//! `io::Error` wrapping a [`BoxStreamError`], after which the reader stays failed.
 
 use std::io;
 use std::ops::Range;
@@ -15,14 +17,13 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::decoder::{Decoded, FrameDecoder};
-#[cfg(doc)]
 use super::error::BoxStreamError;
 use super::{BoxKey, MAX_FRAME_LEN};
 
 /// The size of a [`BoxReader`]'s input buffer before traffic makes it grow: enough for the small
 /// frames of RPC calls and replies; a larger frame grows it to that frame's size once its
 /// authenticated header has announced it.
-pub const INITIAL_READ_BUFFER: usize = 2 * 1024;
+pub const INITIAL_READ_BUFFER: usize = 1024;
 
 /// Decrypts a box stream read from `R`.
 ///
@@ -121,6 +122,29 @@ impl<R: AsyncRead + Unpin> BoxReader<R> {
     }
 }
 
+impl<R> BoxReader<R> {
+    /// Opens the next frame straight into `out` if its whole body is buffered and `out` has room
+    /// for all of it. Returns whether it did; a frame that fails to authenticate is an error.
+    fn open_direct(&mut self, out: &mut ReadBuf<'_>) -> Result<bool, BoxStreamError> {
+        let input = self.buf.get(self.start..self.end).unwrap_or_default();
+        let Some(len) = self.decoder.body_len(input) else {
+            return Ok(false);
+        };
+        if len > out.remaining() || input.len() < self.decoder.needed() {
+            return Ok(false);
+        }
+        let Some(consumed) = self
+            .decoder
+            .decode_into(input, out.initialize_unfilled_to(len))?
+        else {
+            return Ok(false);
+        };
+        out.advance(len);
+        self.start += consumed;
+        Ok(true)
+    }
+}
+
 impl<R: AsyncRead + Unpin> AsyncRead for BoxReader<R> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -143,6 +167,14 @@ impl<R: AsyncRead + Unpin> AsyncRead for BoxReader<R> {
                 }
             }
             let delivered = out.filled().len() > filled_before;
+            match this.open_direct(out) {
+                Ok(true) if out.remaining() == 0 => return Poll::Ready(Ok(())),
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(err) => {
+                    return Poll::Ready(if delivered { Ok(()) } else { Err(err.into()) });
+                }
+            }
             let input = this.buf.get_mut(this.start..this.end).unwrap_or_default();
             match this.decoder.decode(input) {
                 Ok(Some(Decoded::Data {
@@ -194,7 +226,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-    use crate::box_stream::BoxWriter;
+    use crate::box_stream::{BoxWriter, HEADER_LEN};
 
     fn key() -> BoxKey {
         BoxKey {
@@ -234,5 +266,38 @@ mod tests {
         assert_eq!(got, data);
         assert!(reader.goodbye_received());
         assert!(reader.buf.len() > INITIAL_READ_BUFFER && reader.buf.len() <= MAX_FRAME_LEN);
+    }
+
+    /// A frame whose whole body fits the caller's buffer is opened straight into it and nothing
+    /// stays in the reader; one that does not fit is opened in place and handed out over several
+    /// reads; and a full caller's buffer does not make the reader open the next frame early.
+    #[tokio::test]
+    async fn frames_open_into_the_callers_buffer_when_they_fit() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+        let mut writer = BoxWriter::new(Vec::new(), &key());
+        writer.write_all(&data).await.expect("write");
+        writer.shutdown().await.expect("shutdown");
+        let wire = writer.into_inner();
+        let mut reader = BoxReader::new(&wire[..], &key());
+
+        let mut whole = vec![0u8; 4096];
+        assert_eq!(reader.read(&mut whole).await.expect("read"), 4096);
+        assert!(
+            reader.plain.is_empty(),
+            "opened straight into the caller's buffer"
+        );
+        assert_eq!(
+            reader.decoder.needed(),
+            HEADER_LEN,
+            "the next frame is left unopened while the caller has no room"
+        );
+        let mut short = vec![0u8; 4095];
+        assert_eq!(reader.read(&mut short).await.expect("read"), 4095);
+        assert_eq!(reader.plain.len(), 1, "opened in place, one byte left over");
+        let mut rest = Vec::new();
+        reader.read_to_end(&mut rest).await.expect("rest");
+        assert!(reader.goodbye_received());
+        let got = [whole, short, rest].concat();
+        assert!(got == data, "the plaintext came back in order");
     }
 }

@@ -14,7 +14,8 @@
 //!   error, so substituting is the safer choice.
 //! - **Nothing is allocated on a header's say-so**: a body longer than [`PacketCodec::max_body`]
 //!   (default 8 MiB) is refused with [`CodecError::BodyTooLarge`] as soon as the header is read, and
-//!   the buffer only grows as body bytes actually arrive.
+//!   the buffer grows ahead of the body bytes that actually arrived by at most 68 KiB (room for
+//!   a large frame to be read into at once).
 //!
 //! JSON bodies are written as `JSON.stringify` does: no whitespace, object keys in insertion order
 //! (the workspace enables serde_json's `preserve_order`), non-ASCII as raw UTF-8.
@@ -33,6 +34,23 @@ pub const GOODBYE: [u8; HEADER_LEN] = [0; HEADER_LEN];
 
 /// The default limit on a received body: 8 MiB.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// Bodies from this length on are large: once a header announces one, the decoder makes room for
+/// the rest of its frame at once.
+const LARGE_BODY: usize = 4096;
+
+/// The most room the decoder reserves for the announced but not yet arrived rest of a frame: as
+/// much as one box-stream frame may already make a reader hold (64 KiB), so a header alone costs
+/// no more than that (plus [`NEXT_FRAME_ROOM`]).
+const RESERVE_AHEAD: usize = 64 * 1024;
+
+/// Room reserved beyond a large frame for the start of the next one. Without it the buffer would
+/// end exactly where the frame does, and after the body is split off the next header would be
+/// read into a tiny fresh allocation that then has to be reallocated for the next large body;
+/// with it, the next allocation is made once, at its full size (or not at all, when the
+/// previous body has been dropped and its memory can be reused). One box-stream frame's worth
+/// lets a box stream open a frame that straddles two packets straight into it too.
+const NEXT_FRAME_ROOM: usize = 4096;
 
 /// What the body of an empty string or empty buffer is replaced with: the JSON string `""`.
 const EMPTY_SUBSTITUTE: &[u8] = b"\"\"";
@@ -156,6 +174,38 @@ impl PacketCodec {
         Ok(())
     }
 
+    /// Appends only the 9-byte header of a frame whose body the caller writes itself, right after
+    /// it and unchanged (the RPC writer sends large binary and text bodies that way, from their own
+    /// buffers). `flags` are the packet's [`Packet::flags`]; `body_len` is the body's length.
+    ///
+    /// # Errors
+    /// [`CodecError::BodyTooLarge`] for a body above 4 GiB, and an [`CodecError::Io`] of kind
+    /// `InvalidInput` for an empty one (its header would read as the goodbye; send such a packet
+    /// with [`encode_packet`](Self::encode_packet)). Nothing is appended then.
+    pub fn encode_header(
+        flags: u8,
+        req: i32,
+        body_len: usize,
+        dst: &mut BytesMut,
+    ) -> Result<(), CodecError> {
+        if body_len == 0 {
+            return Err(CodecError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "an empty body cannot follow its own header",
+            )));
+        }
+        let len = u32::try_from(body_len).map_err(|_| CodecError::BodyTooLarge {
+            req,
+            len: body_len as u64,
+            max: u32::MAX as usize,
+        })?;
+        dst.reserve(HEADER_LEN);
+        dst.put_u8(flags);
+        dst.put_u32(len);
+        dst.put_i32(req);
+        Ok(())
+    }
+
     /// Appends the goodbye (9 zero bytes) to `dst`.
     pub fn encode_goodbye(dst: &mut BytesMut) {
         dst.extend_from_slice(&GOODBYE);
@@ -217,6 +267,14 @@ impl PacketCodec {
         }
         let len = len as usize;
         if src.len() < HEADER_LEN + len {
+            if len >= LARGE_BODY {
+                // Make room for the rest of the frame now, so that the reader below fills it in
+                // few reads (a box stream opens its frames straight into that room), plus the
+                // start of the next frame; but never more than `RESERVE_AHEAD` bytes beyond what
+                // has arrived.
+                let missing = HEADER_LEN + len - src.len();
+                src.reserve(missing.min(RESERVE_AHEAD) + NEXT_FRAME_ROOM);
+            }
             return Ok(None);
         }
         src.advance(HEADER_LEN);
@@ -354,5 +412,50 @@ mod tests {
             codec.decode_eof(&mut buf),
             Err(CodecError::Truncated { buffered: 11 })
         ));
+    }
+
+    #[test]
+    fn a_header_written_apart_matches_the_whole_frame() {
+        let body = Bytes::from(vec![5u8; 5000]);
+        let packet = Packet::new(-7, true, false, Body::Binary(body.clone()));
+        let mut apart = BytesMut::new();
+        PacketCodec::encode_header(packet.flags(), packet.req, body.len(), &mut apart).unwrap();
+        apart.extend_from_slice(&body);
+        assert_eq!(apart.to_vec(), encode(packet));
+
+        let mut dst = BytesMut::new();
+        assert!(PacketCodec::encode_header(0, 1, 0, &mut dst).is_err());
+        assert!(
+            dst.is_empty(),
+            "no header for an empty body: it would read as the goodbye"
+        );
+    }
+
+    #[test]
+    fn room_is_made_for_a_large_frame_but_not_on_a_header_alone_beyond_a_bound() {
+        let mut codec = PacketCodec::default();
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(
+            &encode(Packet::new(
+                1,
+                true,
+                false,
+                Body::Binary(Bytes::from(vec![1u8; 20_000])),
+            ))[..100],
+        );
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() >= HEADER_LEN + 20_000 + NEXT_FRAME_ROOM);
+
+        // A header announcing 8 MiB gets room for 64 KiB of it, not for all of it.
+        let mut buf = BytesMut::from(&b"\x00\x00\x80\x00\x00\x00\x00\x00\x01"[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() >= RESERVE_AHEAD);
+        assert!(buf.capacity() < 2 * (RESERVE_AHEAD + NEXT_FRAME_ROOM));
+
+        // A small frame gets no more room than it had.
+        let mut buf = BytesMut::from(&b"\x02\x00\x00\x00\x40\x00\x00\x00\x01{"[..]);
+        let before = buf.capacity();
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert_eq!(buf.capacity(), before);
     }
 }

@@ -37,6 +37,11 @@ use crate::rpc::error::{RemoteError, RpcError};
 use crate::rpc::manifest::CallKind;
 use crate::rpc::packet::{Packet, is_normal_end, parse_error};
 
+/// The initial size of the packet buffer: room for the calls and replies of ordinary traffic (a
+/// connection that only ever sees those keeps this little), and the codec makes room for a larger
+/// frame once its header has arrived.
+const READ_BUFFER_START: usize = 512;
+
 pub(super) struct Reader<R> {
     frames: FramedRead<R, Frames>,
     shared: Arc<Shared>,
@@ -49,7 +54,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     pub fn new(io: R, shared: Arc<Shared>, callee: Callee) -> Self {
         let codec = Frames::new(shared.config.max_body);
         Reader {
-            frames: FramedRead::new(io, codec),
+            frames: FramedRead::with_capacity(io, codec, READ_BUFFER_START),
             shared,
             callee,
             ahead: None,
@@ -143,8 +148,16 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
 
     /// A call slot for one of the peer's requests; `None` if the session ended first.
     async fn call_slot(&mut self) -> Option<OwnedSemaphorePermit> {
+        if self.shared.shutdown.is_cancelled() {
+            return None;
+        }
         let slots = self.callee.slots();
-        self.wait(slots.acquire_owned()).await?.ok()
+        if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
+            return Some(slot);
+        }
+        // Every slot is taken: pause. The wait is boxed because it is rare, and kept inline it
+        // would make every connection's reader task larger for good.
+        Box::pin(self.wait(slots.acquire_owned())).await?.ok()
     }
 
     async fn route(&mut self, packet: Packet) {
@@ -221,8 +234,17 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
         };
         match self.shared.config.overflow {
             OverflowPolicy::PauseReading => {
-                // A closed queue means the consumer went away: the value is dropped.
-                let _ = self.wait(tx.send(body)).await;
+                if self.shared.shutdown.is_cancelled() {
+                    return;
+                }
+                match tx.try_send(body) {
+                    // A closed queue means the consumer went away: the value is dropped.
+                    Ok(()) | Err(TrySendError::Closed(_)) => {}
+                    // The queue is full: pause (boxed, as in `call_slot`).
+                    Err(TrySendError::Full(body)) => {
+                        let _ = Box::pin(self.wait(tx.send(body))).await;
+                    }
+                }
             }
             OverflowPolicy::EndStream => match tx.try_send(body) {
                 Ok(()) | Err(TrySendError::Closed(_)) => {}
