@@ -13,6 +13,8 @@
 #   FUZZ_SANITIZER    address (default) or none (about twice as fast; the code under test is safe
 #                     Rust, so this loses little)
 #   FUZZ_TOOLCHAIN    force "nightly" (cargo +nightly) or "bootstrap" (stable with RUSTC_BOOTSTRAP=1)
+#   FUZZ_SEED         libFuzzer's random seed (default: a new one each run); CI fixes it so a
+#                     smoke run explores the same way each time
 #
 # cargo-fuzz needs nightly-only rustc flags (-Z sanitizer, sancov passes). With rustup and a nightly
 # toolchain installed this uses `cargo +nightly`; otherwise the default (stable) toolchain with
@@ -104,7 +106,7 @@ for t in "${targets[@]}"; do
     start=$SECONDS
     "${cargo_cmd[@]}" fuzz run "${build_flags[@]}" "$t" "$here/work/corpus/$t" "$here/corpus/$t" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
-        -print_final_stats=1 >"$log" 2>&1
+        -print_final_stats=1 ${FUZZ_SEED:+-seed="$FUZZ_SEED"} >"$log" 2>&1
     status=$?
     elapsed=$((SECONDS - start))
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
