@@ -13,20 +13,14 @@
 //! engines' share alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Parser;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use secret_stack::box_stream::{self, BoxKey};
-use secret_stack::keys::PublicKey;
-use secret_stack::rpc::{
-    Body, CallContext, Connection, MethodTable, Permissions, RpcConfig, RpcHandle,
-};
-use secret_stack_examples::test_plugin;
+use secret_stack::rpc::{Body, RpcHandle};
+use secret_stack_examples::engine_pair;
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Counts every allocation (and reallocation) made through it.
 struct Counting;
@@ -73,39 +67,6 @@ struct Args {
     /// Calls per measurement.
     #[arg(long, default_value_t = 20_000)]
     calls: u64,
-}
-
-fn ctx() -> CallContext {
-    CallContext::new(PublicKey([7; 32]), Permissions::full(), 1)
-}
-
-fn table() -> Arc<MethodTable> {
-    let mut t = MethodTable::new();
-    for m in test_plugin::methods() {
-        if t.insert(m).is_err() {
-            unreachable!("the test plugin has no duplicate names");
-        }
-    }
-    Arc::new(t)
-}
-
-/// A caller and a callee engine over the two ends of `a`/`b`.
-fn engines<R1, W1, R2, W2>(a: (R1, W1), b: (R2, W2)) -> (RpcHandle, RpcHandle)
-where
-    R1: AsyncRead + Unpin + Send + 'static,
-    W1: AsyncWrite + Unpin + Send + 'static,
-    R2: AsyncRead + Unpin + Send + 'static,
-    W2: AsyncWrite + Unpin + Send + 'static,
-{
-    let server = Connection::start(b.0, b.1, table(), ctx(), RpcConfig::default());
-    let client = Connection::start(
-        a.0,
-        a.1,
-        Arc::new(MethodTable::new()),
-        ctx(),
-        RpcConfig::default(),
-    );
-    (client, server)
 }
 
 async fn hello(rpc: &RpcHandle) {
@@ -162,25 +123,11 @@ fn main() {
         std::process::exit(2);
     };
     rt.block_on(async {
-        let (a, b) = tokio::io::duplex(1 << 20);
-        let (client, _server) = engines(tokio::io::split(a), tokio::io::split(b));
+        let (client, _server) = engine_pair::plain();
         print("plain_rtt1", measure(&client, args.calls, 1).await);
         print("plain_rtt100", measure(&client, args.calls, 100).await);
 
-        let up = BoxKey {
-            key: [1; 32],
-            nonce: [2; 24],
-        };
-        let down = BoxKey {
-            key: [3; 32],
-            nonce: [4; 24],
-        };
-        let (a, b) = tokio::io::duplex(1 << 20);
-        let (ar, aw) = tokio::io::split(a);
-        let (br, bw) = tokio::io::split(b);
-        let a = box_stream::pair(ar, aw, up.clone(), down.clone());
-        let b = box_stream::pair(br, bw, down, up);
-        let (client, _server) = engines(a, b);
+        let (client, _server) = engine_pair::boxed();
         print("boxed_rtt1", measure(&client, args.calls, 1).await);
         print("boxed_rtt100", measure(&client, args.calls, 100).await);
     });

@@ -21,17 +21,11 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use futures::future::join_all;
-use secret_stack::box_stream::{self, BoxKey};
-use secret_stack::keys::PublicKey;
-use secret_stack::rpc::{
-    Body, CallContext, Connection, MethodTable, Permissions, RpcConfig, RpcHandle,
-};
-use secret_stack_examples::test_plugin;
+use secret_stack::rpc::{Body, RpcHandle};
+use secret_stack_examples::engine_pair;
 use serde_json::Value;
-use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The allocations one round trip may make (see the module docs).
 const BUDGET: u64 = 5;
@@ -93,34 +87,6 @@ async fn counted<F: std::future::Future>(f: F) -> u64 {
     COUNT.with(Cell::get)
 }
 
-fn ctx() -> CallContext {
-    CallContext::new(PublicKey([7; 32]), Permissions::full(), 1)
-}
-
-/// A caller engine over `a` and a callee engine serving the `test` plugin over `b`.
-fn engines<R1, W1, R2, W2>(a: (R1, W1), b: (R2, W2)) -> RpcHandle
-where
-    R1: AsyncRead + Unpin + Send + 'static,
-    W1: AsyncWrite + Unpin + Send + 'static,
-    R2: AsyncRead + Unpin + Send + 'static,
-    W2: AsyncWrite + Unpin + Send + 'static,
-{
-    let mut table = MethodTable::new();
-    for m in test_plugin::methods() {
-        table
-            .insert(m)
-            .expect("the test plugin has no duplicate names");
-    }
-    Connection::start(b.0, b.1, Arc::new(table), ctx(), RpcConfig::default());
-    Connection::start(
-        a.0,
-        a.1,
-        Arc::new(MethodTable::new()),
-        ctx(),
-        RpcConfig::default(),
-    )
-}
-
 async fn hello(rpc: &RpcHandle, args: Vec<Value>) {
     match rpc.request(&["test", "hello"], args).await {
         Ok(Body::Text(s)) if s == "hello x" => {}
@@ -166,24 +132,10 @@ fn main() -> ExitCode {
         .build()
         .expect("a runtime");
     let figures = rt.block_on(async {
-        let (a, b) = tokio::io::duplex(1 << 20);
-        let plain = engines(tokio::io::split(a), tokio::io::split(b));
-        let plain = per_call(&plain).await;
-
-        let up = BoxKey {
-            key: [1; 32],
-            nonce: [2; 24],
-        };
-        let down = BoxKey {
-            key: [3; 32],
-            nonce: [4; 24],
-        };
-        let (a, b) = tokio::io::duplex(1 << 20);
-        let (ar, aw) = tokio::io::split(a);
-        let (br, bw) = tokio::io::split(b);
-        let a = box_stream::pair(ar, aw, up.clone(), down.clone());
-        let b = box_stream::pair(br, bw, down, up);
-        let boxed = per_call(&engines(a, b)).await;
+        let (caller, _callee) = engine_pair::plain();
+        let plain = per_call(&caller).await;
+        let (caller, _callee) = engine_pair::boxed();
+        let boxed = per_call(&caller).await;
         [("plain", plain), ("boxed", boxed)]
     });
     let mut failed = false;

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod ceiling;
 pub mod checks;
 pub mod client;
+pub mod engine_pair;
 pub mod greet;
 pub mod logging;
 pub mod peer;
