@@ -22,13 +22,11 @@
 //! handshakes in progress, on by default).
 
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tokio::sync::{OnceCell, broadcast};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
 use crate::keys::{AppKey, Keypair, PublicKey};
@@ -38,15 +36,17 @@ use crate::multiserver::{
 use crate::plugin::Plugin;
 use crate::rpc::{MethodTable, Permissions, RpcConfig};
 
-use super::app::{App, Inner};
+use super::app::{Api, App, Identity, Inner};
 use super::auth::{AuthChain, AuthDecision, AuthHook, AuthNext, auth_hook};
 use super::config::{Config, ConfigError, KeySource};
-use super::core::{self, Addresses};
+use super::connections::Connections;
+use super::core;
 use super::error::{BoxError, StartError};
 use super::events::EVENT_CAPACITY;
+use super::listen::{Addresses, Listening};
 use super::names::mount_name;
 use super::plugins::{self, Hooks, PluginEntry, PluginInit, WeakApp};
-use super::shutdown::{CloseHook, DEFAULT_CLOSE_DEADLINE, close_hook};
+use super::shutdown::{CloseHook, DEFAULT_CLOSE_DEADLINE, Shutdown, close_hook};
 
 /// The entry point: `SecretStack::builder()`.
 #[derive(Debug)]
@@ -336,28 +336,17 @@ impl Builder {
 
         let multiserver = self.multiserver_for(&config, &keypair, app_key, &auth, &connections)?;
         let inner = Arc::new(Inner {
-            keypair,
-            app_key,
-            config,
-            manifest,
-            permissions: mounted.permissions,
-            table: Arc::new(table),
-            multiserver,
-            incoming: connections.incoming,
-            gate: IncomingGate::new(self.incoming_limits),
-            addresses,
-            auth,
+            identity: Identity::new(keypair, app_key, config),
+            api: Api::new(manifest, mounted.permissions, Arc::new(table), auth),
             events,
-            peers: Arc::default(),
-            tasks: TaskTracker::new(),
-            accept_tasks: Mutex::new(Vec::new()),
-            listened: OnceCell::new(),
-            stop: CancellationToken::new(),
-            close_hooks,
-            closing: Default::default(),
-            rpc_config: self.rpc_config.clone(),
-            inactivity,
-            close_deadline: self.close_deadline,
+            connections: Connections::new(self.rpc_config.clone(), inactivity),
+            listening: Listening::new(
+                multiserver,
+                connections.incoming,
+                IncomingGate::new(self.incoming_limits),
+                addresses,
+            ),
+            shutdown: Shutdown::new(close_hooks, self.close_deadline),
         });
         weak.set(&inner);
         Ok(App { inner })

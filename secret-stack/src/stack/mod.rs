@@ -23,15 +23,17 @@
 //! - `plugins`: mounting (manifest and permission merge, method table) and [`PluginInit`];
 //! - `core`: the methods every app serves (`manifest`, `address`, `auth`, `multiserver.*`);
 //! - `auth`: the auth chain ([`AuthDecision`], hooks);
-//! - `listen`, `session`: listeners, and connections from handshake to [`Peer`];
+//! - `listen`: the app's registry and listeners (its network part);
+//! - `connections`: connections from handshake to [`Peer`], the live peers and their tasks;
 //! - `inactivity`: dropping idle connections;
-//! - `shutdown`: [`App::close`];
+//! - `shutdown`: the app's one shutdown signal, and [`App::close`];
 //! - [`App`], [`Peer`], [`Event`].
 
 mod app;
 mod auth;
 pub mod builder;
 pub mod config;
+mod connections;
 mod core;
 mod error;
 mod events;
@@ -41,7 +43,6 @@ pub mod merge;
 pub mod names;
 mod peer;
 mod plugins;
-mod session;
 mod shutdown;
 
 pub use app::App;
