@@ -7,8 +7,10 @@
 //! - Plugin traits: [`Transport`] (open and accept byte streams) and [`Transform`] (what runs over
 //!   them before RPC: [`Shs`], [`NoAuth`]...), like JS `app.multiserver.transport/transform`.
 //! - Built-in transports: [`Net`] (TCP), [`Unix`] (Unix sockets), [`Ws`] (WebSocket).
-//! - [`Multiserver`]: the registry that dials an address through its outgoing suites (falling back
-//!   across alternatives) and starts a [`Server`] from [`Connections`] incoming entries.
+//! - [`Multiserver`] ([`registry`]): transports, transforms and outgoing suites by name;
+//!   [`dial`]: planning and dialling an address through the outgoing suites (falling back across
+//!   alternatives); [`server`]: a [`Server`] of listeners started from [`Connections`] incoming
+//!   entries; [`address_book`]: the addresses those listeners announce ([`AddressBook`]).
 //! - [`limits`]: caps on incoming connections and handshakes in progress ([`IncomingLimits`], a
 //!   Rust extension).
 //!
@@ -33,7 +35,9 @@
 
 mod accept;
 pub mod address;
+pub mod address_book;
 pub mod config;
+pub mod dial;
 pub mod limits;
 pub mod net;
 pub mod noauth;
@@ -41,6 +45,7 @@ pub mod object_address;
 pub mod onion;
 pub mod registry;
 pub mod scope;
+pub mod server;
 pub mod shs;
 pub mod transform;
 pub mod transport;
@@ -49,7 +54,9 @@ pub mod unix;
 pub mod ws;
 
 pub use address::{Address, AddressError, Multiaddress, Protocol};
+pub use address_book::AddressBook;
 pub use config::{ConfigError, Connections, IncomingEntry, ListenConfig, OutgoingEntry};
+pub use dial::{Candidate, ConnectError};
 pub use limits::{
     ConnectionSlot, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, IncomingGate, IncomingLimits,
     IncomingStats,
@@ -58,11 +65,9 @@ pub use net::{Net, NetAddress};
 pub use noauth::NoAuth;
 pub use object_address::{ObjectKey, object_address};
 pub use onion::OnionAddress;
-pub use registry::{
-    AddressBook, Candidate, ConnectError, Established, ListenError, Multiserver, RegistryError,
-    Server,
-};
+pub use registry::{Established, Multiserver, RegistryError};
 pub use scope::Scope;
+pub use server::{ListenError, Server};
 pub use shs::{Authorize, Shs, ShsAddress};
 pub use transform::{Transform, TransformError, TransformInfo};
 pub use transport::{Announce, BoxReader, BoxWriter, Connection, Listener, Transport};

@@ -14,7 +14,7 @@ use tracing::{debug, info, warn};
 
 use crate::multiserver::{
     AddressBook, ConnectError, Established, IncomingEntry, IncomingGate, IncomingStats,
-    Multiserver, Scope, Server,
+    Multiaddress, Multiserver, Scope, Server,
 };
 
 use super::app::Inner;
@@ -77,7 +77,7 @@ impl Listening {
     /// The app's shutdown signal must have fired.
     pub async fn stop(&self) -> bool {
         let listened = *self.listened.get_or_init(|| async { false }).await;
-        self.addresses.set(Vec::new());
+        self.addresses.set(AddressBook::default());
         self.accept_tasks.close();
         self.accept_tasks.wait().await;
         listened
@@ -103,8 +103,8 @@ async fn start(inner: &Arc<Inner>) -> bool {
             Err(e) => warn!("cannot listen with {suite}: {e}"),
         }
     }
-    this.addresses
-        .set(servers.iter().map(|(_, s)| s.address_book()).collect());
+    let books: Vec<AddressBook> = servers.iter().map(|(_, s)| s.address_book()).collect();
+    this.addresses.set(AddressBook::combine(&books));
     for (suite, server) in servers {
         info!(%suite, address = %server.address(Scope::Device), "listening");
         this.accept_tasks.spawn(accept_loop(
@@ -135,29 +135,31 @@ async fn accept_loop(app: Weak<Inner>, mut server: Server, signal: ShutdownSigna
     debug!("listener closed");
 }
 
-/// The addresses of every listener an app started; empty until it listens.
+/// The addresses of every listener an app started, as one book; empty until it listens.
 #[derive(Debug, Default)]
 pub(crate) struct Addresses {
-    books: RwLock<Vec<AddressBook>>,
+    book: RwLock<AddressBook>,
 }
 
 impl Addresses {
-    fn set(&self, books: Vec<AddressBook>) {
-        *self.books.write().unwrap_or_else(|e| e.into_inner()) = books;
+    fn set(&self, book: AddressBook) {
+        *self.book.write().unwrap_or_else(|e| e.into_inner()) = book;
     }
 
-    /// Every listener's addresses for `scope`, `;`-joined; `None` when there are none.
+    /// Every listener's addresses for `scope`; `None` when there are none.
+    pub fn get(&self, scope: Scope) -> Option<Multiaddress> {
+        self.book
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .multiaddress(scope)
+    }
+
+    /// The same as text (JS `multiserver.address`).
     pub fn multiaddress(&self, scope: Scope) -> Option<String> {
-        let books = self.books.read().unwrap_or_else(|e| e.into_inner());
-        let parts: Vec<String> = books
-            .iter()
-            .map(|b| b.address(scope))
-            .filter(|a| !a.is_empty())
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(";"))
+        self.get(scope).map(|m| m.to_string())
     }
 
-    /// The same, `""` when there are none.
+    /// The same, `""` when there are none (JS `getAddress`).
     pub fn address(&self, scope: Scope) -> String {
         self.multiaddress(scope).unwrap_or_default()
     }
