@@ -1,4 +1,4 @@
-//! Multiserver: how peers find and reach each other (PROTOCOL.md §7, §8.6).
+//! Multiserver: how peers find and reach each other.
 //!
 //! - [`address`]: the address grammar — `;` alternatives of `~`-joined sections, `!` escapes.
 //! - Typed views of sections: [`NetAddress`], [`UnixAddress`], [`WsAddress`], [`ShsAddress`],

@@ -196,7 +196,7 @@ impl App {
         connections::attach(&self.inner, established, true, anonymous)
     }
 
-    /// Dials the object form `{host, port, key}` (PROTOCOL.md §7.4): `net:<host>:<port>~shs:<key>`,
+    /// Dials the object form `{host, port, key}`: `net:<host>:<port>~shs:<key>`,
     /// or `onion:` when the host ends with `.onion`.
     pub async fn connect_to(
         &self,

@@ -1,5 +1,4 @@
-//! [`SecretStack::builder`]: the Rust counterpart of `SecretStack(defaults).use(plugin)(config)`
-//! (PROTOCOL.md §8.1–§8.3).
+//! [`SecretStack::builder`]: the Rust counterpart of `SecretStack(defaults).use(plugin)(config)`.
 //!
 //! A [`Builder`] collects default config, plugins, transports, transforms and hooks; each
 //! [`Builder::build`] / [`Builder::start`] makes a new [`App`] from it and a [`Config`] (like

@@ -1,4 +1,4 @@
-//! The methods every app serves, whatever its plugins (JS's core plugin, PROTOCOL.md §8.4):
+//! The methods every app serves, whatever its plugins (JS's core plugin):
 //!
 //! | path | kind | answer |
 //! |---|---|---|

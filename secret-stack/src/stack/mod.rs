@@ -1,5 +1,5 @@
 //! The stack: what turns plugins and a config into a running node — the Rust counterpart of
-//! `SecretStack(defaults).use(plugin)(config)` (PROTOCOL.md §6.2, §6.3, §8).
+//! `SecretStack(defaults).use(plugin)(config)`.
 //!
 //! ```no_run
 //! # async fn demo(plugin: impl secret_stack::Plugin) -> Result<(), Box<dyn std::error::Error>> {
