@@ -27,7 +27,9 @@
 //! - `connections`: connections from handshake to [`Peer`], the live peers and their tasks;
 //! - `inactivity`: dropping idle connections;
 //! - `shutdown`: the app's one shutdown signal, and [`App::close`];
-//! - [`App`], [`Peer`], [`Event`].
+//! - `app`: [`App`], a handle on the app's parts — identity, served API, events, connections,
+//!   listening, shutdown — each with one owner among the modules above;
+//! - `peer`, `events`: [`Peer`], [`Event`].
 
 mod app;
 mod auth;
