@@ -9,7 +9,7 @@ use super::scope::Scope;
 /// One listener's addresses (with its transform section), by scope.
 pub(super) type ListenerAddresses = Vec<(Scope, Vec<Address>)>;
 
-/// The addresses of a [`Server`]'s listeners, by scope. Cheap to clone.
+/// The addresses of a [`Server`](super::Server)'s listeners, by scope. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub struct AddressBook {
     listeners: Arc<[ListenerAddresses]>,
