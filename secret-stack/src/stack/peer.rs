@@ -4,14 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-
 use crate::keys::PublicKey;
 use crate::rpc::{RpcError, RpcHandle, SessionEnd};
 
 /// One connection, in either direction: who is at the other end, how it was reached, and the RPC
 /// session over it. Cheap to clone; every clone drives the same connection.
 ///
-/// It implements [`Caller`], so typed clients work over it; [`Peer::rpc`] gives the whole
+/// It implements [`Caller`](crate::rpc::Caller), so typed clients work over it; [`Peer::rpc`] gives the whole
 /// [`RpcHandle`] (typed calls, sinks fed through channels, deadlines). As in JS, calls are made
 /// against the remote's API as named by our own manifest (no `manifest` call is made first).
 #[derive(Clone)]

@@ -6,7 +6,7 @@
 //! writer (`writer.rs`) is the only code that writes, batching frames and polling stream producers
 //! only when it has room (backpressure). Shared bookkeeping lives in `state.rs`, our calls waiting
 //! for their answers in `caller_calls.rs`. The peer's requests are read by `peer_frames.rs` and
-//! `callee_request.rs` and answered by `callee.rs` through a [`MethodTable`]; our calls go through the [`RpcHandle`],
+//! `callee_request.rs` and answered by `callee.rs` through a [`MethodTable`](crate::rpc::MethodTable); our calls go through the [`RpcHandle`],
 //! their requests encoded by `caller_request.rs`. Placing or answering an async call allocates only
 //! the values handed over: the method's arguments and the caller's answer (see
 //! `tests/alloc_budget.rs`).
