@@ -7,11 +7,11 @@
 use bytes::BytesMut;
 use futures::{FutureExt, StreamExt, stream};
 use secret_stack::rpc::{
-    Body, CallKind, Method, OverflowPolicy, Packet, PacketCodec, Permissions, RemoteError, Reply,
-    RpcConfig, RpcHandle,
+    Body, CallKind, Method, OverflowPolicy, Packet, PacketCodec, Permissions, RefusalRule,
+    RemoteError, Reply, RpcConfig, RpcError, RpcHandle,
 };
 use secret_stack_examples::test_plugin;
-use secret_stack_tests::engine::{WAIT, method, never, start, table};
+use secret_stack_tests::engine::{WAIT, method, never, pair_with, start, table};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
@@ -264,6 +264,50 @@ async fn engine_refusals_carry_all_three_fields() {
         message,
         None,
     );
+}
+
+#[tokio::test]
+async fn a_refused_permission_is_js_bytes_on_the_wire_and_typed_for_the_caller() {
+    let post = || {
+        method("board.post", CallKind::Async, |_, _| {
+            Reply::Value(async { Ok(Body::from_json(json!("posted"))) }.boxed())
+        })
+    };
+    let only_reading = Permissions::allow(["board.read", "test"]);
+    // The bytes: JS muxrpc's message, unchanged.
+    let mut wire = Wire::new(vec![post()], only_reading.clone(), RpcConfig::default());
+    wire.send(&call(1, json!(["board", "post"]), json!(["hi"])))
+        .await;
+    let (_, body) = wire.end_of(-1).await;
+    assert_eq!(
+        body,
+        r#"{"message":"method:board,post is not in list of allowed methods","name":"Error","stack":""}"#
+    );
+    // The caller: a refusal it can tell apart, whose text names the method with dots.
+    let (a, _b) = pair_with(vec![post()], only_reading, RpcConfig::default(), 1 << 16);
+    let err = a
+        .call::<Value>(&["board", "post"], vec![json!("hi")])
+        .await
+        .expect_err("refused");
+    let refusal = err.permission_refusal().expect("a permission refusal");
+    assert_eq!(refusal.method, ["board", "post"]);
+    assert_eq!(refusal.rule, RefusalRule::NotAllowed);
+    assert_eq!(
+        err.to_string(),
+        "permission denied: `board.post` is not among the methods this connection may call; it needs more than the peer's `anonymous` rights: our key as one of its `master` keys, or a group that allows it, granted by its auth hook"
+    );
+    // The error object is still JS's, for whoever passes it on.
+    let RpcError::Remote(remote) = &err else {
+        panic!("a remote error: {err:?}")
+    };
+    assert_eq!(remote.message, refusal.js_message());
+    // Other failures are not refusals.
+    let failed = a
+        .call::<Value>(&["test", "fail"], vec![])
+        .await
+        .expect_err("fails");
+    assert_eq!(failed.permission_refusal(), None);
+    assert!(failed.to_string().starts_with("remote error: "), "{failed}");
 }
 
 #[test]

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::permissions::PermissionRefusal;
+
 /// An error as it travels between peers: `{"message", "name", "stack"}` (JS key order).
 ///
 /// Sent (and serialized), it always carries all three keys (`stack` empty when this value has
@@ -78,6 +80,23 @@ impl RemoteError {
     }
 }
 
+impl RemoteError {
+    /// The refusal this error is, if the peer refused the call for the caller's permissions (JS's
+    /// `method:<path> is not in list of allowed methods` and `... is on list of disallowed
+    /// methods`).
+    pub fn permission_refusal(&self) -> Option<PermissionRefusal> {
+        PermissionRefusal::from_message(&self.message)
+    }
+}
+
+/// How [`RpcError::Remote`] displays: a permission refusal in words, anything else as sent.
+fn describe_remote(error: &RemoteError) -> String {
+    match error.permission_refusal() {
+        Some(refusal) => refusal.to_string(),
+        None => format!("remote error: {error}"),
+    }
+}
+
 impl From<RpcError> for RemoteError {
     /// The error to pass on when a call made on a peer's behalf fails: a remote error with its
     /// message, name and data but not its stack (which names the files of the peer that made it),
@@ -94,8 +113,9 @@ impl From<RpcError> for RemoteError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RpcError {
-    /// The peer answered with an error object.
-    #[error("remote error: {0}")]
+    /// The peer answered with an error object. A refusal for the caller's permissions displays
+    /// as the [`PermissionRefusal`] it is (see [`RpcError::permission_refusal`]).
+    #[error("{}", describe_remote(.0))]
     Remote(RemoteError),
     /// The connection ended before the call finished (JS: `unexpected end of parent stream`).
     #[error("unexpected end of parent stream")]
@@ -122,6 +142,18 @@ pub enum RpcError {
         /// The stream's request number, as the opener numbered it.
         req: i32,
     },
+}
+
+impl RpcError {
+    /// The refusal this error is, if the peer refused the call for the caller's permissions: a
+    /// typed way to tell it apart from other remote errors, e.g.
+    /// `if let Some(refused) = error.permission_refusal() { ask for access to refused.dotted() }`.
+    pub fn permission_refusal(&self) -> Option<PermissionRefusal> {
+        match self {
+            RpcError::Remote(e) => e.permission_refusal(),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
