@@ -40,6 +40,7 @@ pub mod net;
 pub mod noauth;
 pub mod object_address;
 pub mod onion;
+mod refusal_log;
 pub mod registry;
 pub mod scope;
 pub mod shs;
