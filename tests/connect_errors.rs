@@ -1,21 +1,13 @@
 //! What a failed [`App::connect`](secret_stack::stack::App::connect) tells its caller: the
 //! `Display` of the error and of each [`source`](std::error::Error::source) below it, asserted
-//! whole for each common mistake. Each level says something the others do not. And what the
-//! server logs about a client with another app key.
-
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+//! whole for each common mistake. Each level says something the others do not.
 
 use secret_stack::multiserver::Scope;
 use secret_stack::stack::{App, ConnectError, SecretStack};
-use secret_stack_tests::stack_fixtures::{builder, config, error_chain, key, start, within};
+use secret_stack_tests::stack_fixtures::{
+    OTHER_APP_KEY, builder, config, error_chain, key, start, within,
+};
 use serde_json::json;
-use tracing::field::{Field, Visit};
-use tracing::{Level, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-
-/// An app key other than the test apps'.
-const OTHER_APP_KEY: &str = "1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=";
 
 /// The JS text of a client whose challenge the server hung up on.
 const JS_PHASE_1: &str = "shs.client: error when expecting server to accept challenge (phase 1).\npossibly the server is busy, does not speak shs or uses a different application cap";
@@ -131,84 +123,4 @@ async fn a_refused_dial_names_the_address_then_the_os_error() {
     assert!(chain[1].contains("refused"), "{chain:?}");
     assert_each_level_new(&chain);
     within(client.close()).await;
-}
-
-/// Every event logged while it is the thread's subscriber: level and message.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<(Level, String)>>>);
-
-impl Captured {
-    fn events(&self) -> Vec<(Level, String)> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    fn count(&self, matching: impl Fn(&(Level, String)) -> bool) -> usize {
-        self.events().iter().filter(|e| matching(e)).count()
-    }
-}
-
-struct Message(String);
-
-impl Visit for Message {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            self.0 = format!("{value:?}");
-        }
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Captured {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        let mut message = Message(String::new());
-        event.record(&mut message);
-        let level = *event.metadata().level();
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((level, message.0));
-    }
-}
-
-// One thread (the default of `tokio::test`): the server's tasks log to this thread's subscriber.
-#[tokio::test]
-async fn a_wrong_app_key_is_logged_by_the_server_at_info_once_per_host() {
-    let captured = Captured::default();
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
-    let server = start(&builder(), config(1, json!({}))).await;
-    let address = server.address(Scope::Device);
-    let wrong_cap = SecretStack::builder().app_key(OTHER_APP_KEY.parse().expect("an app key"));
-    let stranger = start(&wrong_cap, config(3, json!({}))).await;
-    for _ in 0..3 {
-        let _refused = chain_of(&stranger, &address).await;
-    }
-    // The server is done with a connection once multiserver logs its error (after the refusal
-    // was reported, if it was): wait for all three.
-    let done =
-        |(_, m): &(Level, String)| m.starts_with("multiserver: server error, from net:127.0.0.1:");
-    within(async {
-        while captured.count(done) < 3 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    let refusals: Vec<_> = captured
-        .events()
-        .into_iter()
-        .filter(|(_, m)| m.starts_with("shs: refused a connection"))
-        .collect();
-    assert_eq!(refusals.len(), 1, "{refusals:#?}");
-    let (level, message) = &refusals[0];
-    assert_eq!(*level, Level::INFO);
-    assert!(
-        message.starts_with("shs: refused a connection from net:127.0.0.1:"),
-        "{message}"
-    );
-    assert!(
-        message.contains("its handshake was not made with our app key; it likely uses another `AppKey` (config `caps.shs`)"),
-        "{message}"
-    );
-    for app in [&stranger, &server] {
-        within(app.close()).await;
-    }
 }

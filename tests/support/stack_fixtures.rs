@@ -25,6 +25,9 @@ use crate::vectors;
 /// The app key of every test app (the one the JS generator used).
 pub const APP_KEY: &str = "PZLl2y3wexwd7Tp7hwd0hfJoW2lbbebYp+lqb4LtZnw=";
 
+/// Another app key, for apps that must not get in.
+pub const OTHER_APP_KEY: &str = "1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=";
+
 /// Fails the test instead of hanging.
 pub async fn within<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), future)

@@ -78,9 +78,7 @@ impl RemoteError {
         self.data = Some(Box::new(data));
         self
     }
-}
 
-impl RemoteError {
     /// The refusal this error is, if the peer refused the call for the caller's permissions (JS's
     /// `method:<path> is not in list of allowed methods` and `... is on list of disallowed
     /// methods`).
