@@ -82,21 +82,21 @@ pub async fn connect(address: &str, args: &ClientArgs) -> Result<Session, Failur
     debug!(%address, id = %app.id().id(), "dialling");
     let peer = within(timeout, "the connection", app.connect(address))
         .await?
-        .map_err(|e| connect_failure(address, e))?;
+        .map_err(connect_failure)?;
     debug!(remote = %peer.id().id(), "connected");
     Ok(Session { app, peer, timeout })
 }
 
-/// An address no transport understands is a usage error; anything else a network failure.
-fn connect_failure(address: &str, error: ConnectError) -> Failure {
-    let message = format!("cannot connect to {address}: {error}");
+/// An address no transport understands is a usage error; anything else a network failure. The
+/// message is the error with its whole `source` chain, where the reason is.
+fn connect_failure(error: ConnectError) -> Failure {
+    let message = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
     match error {
-        ConnectError::Dial(multiserver::ConnectError::Unparseable { reasons, .. }) => {
-            let why: Vec<String> = reasons
-                .iter()
-                .map(|(alt, e)| format!("{alt}: {e}"))
-                .collect();
-            Failure::Usage(format!("{message} ({})", why.join("; ")))
+        ConnectError::Dial(multiserver::ConnectError::Unparseable { .. }) => {
+            Failure::Usage(message)
         }
         _ => Failure::Connection(message),
     }

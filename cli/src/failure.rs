@@ -18,8 +18,9 @@ pub const EXIT_TIMEOUT: u8 = 4;
 /// A failed command; its `Display` is the line printed on stderr after `secret-stack: `.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
-    /// The remote method answered with an error (printed as `name: message`).
-    #[error("remote error: {0}")]
+    /// The remote method answered with an error (printed as `name: message`, a refusal for our
+    /// permissions in words).
+    #[error("{}", RpcError::Remote(.0.clone()))]
     Remote(RemoteError),
     /// Bad usage or a local problem.
     #[error("{0}")]

@@ -328,7 +328,9 @@ fn remote_errors_and_permissions_exit_1() {
     let out = server.call(&["test.secret"], "");
     expect_code(&out, 1);
     assert!(
-        stderr(&out).contains("not in list of allowed methods"),
+        stderr(&out).contains(
+            "permission denied: `test.secret` is not among the methods this connection may call"
+        ),
         "{}",
         text(&out)
     );

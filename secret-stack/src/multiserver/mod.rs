@@ -34,11 +34,13 @@
 mod accept;
 pub mod address;
 pub mod config;
+mod dial_error;
 pub mod limits;
 pub mod net;
 pub mod noauth;
 pub mod object_address;
 pub mod onion;
+mod refusal_log;
 pub mod registry;
 pub mod scope;
 pub mod shs;
@@ -50,6 +52,7 @@ pub mod ws;
 
 pub use address::{Address, AddressError, Multiaddress, Protocol};
 pub use config::{ConfigError, Connections, IncomingEntry, ListenConfig, OutgoingEntry};
+pub use dial_error::ParseFailures;
 pub use limits::{
     ConnectionSlot, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, IncomingGate, IncomingLimits,
     IncomingStats,
