@@ -14,8 +14,9 @@ use tracing::debug;
 use crate::failure::Failure;
 use crate::keys;
 
-/// How long a graceful goodbye may take before the connection is dropped.
-const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a graceful goodbye may take before the connection is dropped: the command's work is
+/// done by then, and the process must not linger.
+const CLOSE_DEADLINE: Duration = Duration::from_millis(500);
 
 /// The options of every command that dials a peer.
 #[derive(Debug, Clone, Args)]

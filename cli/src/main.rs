@@ -27,7 +27,8 @@
 //! The app key (network key) has no default: it is given with `--app-key`, `$SECRET_STACK_APP_KEY`,
 //! or (for `serve`) the config file, because a node on the wrong network fails every handshake
 //! without saying why. Exit codes: 0 success, 1 the remote answered with an error, 2 bad usage or
-//! a local problem, 3 network failure, 4 `--timeout` elapsed (see [`failure`]). Logs go to stderr
+//! a local problem, 3 network failure, 4 `--timeout` elapsed, 130 / 143 `call` or `manifest`
+//! stopped by SIGINT / SIGTERM (`serve` closes and exits with 0 on those; see [`failure`]). Logs go to stderr
 //! through `tracing`: `-v` (debug), `-vv` (trace), or `RUST_LOG`; `serve` logs at `info` by
 //! default, the other commands only warnings.
 
@@ -37,10 +38,12 @@ mod call;
 mod client;
 mod demo;
 mod failure;
+mod input;
 mod keys;
 mod manifest;
 mod output;
 mod serve;
+mod signals;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -67,7 +70,9 @@ Exit codes:
   1  the remote peer answered with an error (printed on stderr as `name: message`)
   2  bad usage or a local problem (arguments, address, config, key file, stdin, stdout)
   3  network failure (cannot connect, handshake refused, connection lost, cannot listen)
-  4  --timeout elapsed"
+  4  --timeout elapsed
+  130, 143  call or manifest stopped by Ctrl-C (SIGINT) or SIGTERM
+serve stops on Ctrl-C or SIGTERM: it closes (within a second) and exits with 0."
     };
 }
 
@@ -84,13 +89,20 @@ is given. Answers go to stdout, one JSON value per line: the answer of an async/
 each item of a source or duplex as it arrives (a sink prints nothing). Binary answers are
 printed as base64 strings (with a note on stderr). Sinks and duplexes read their items
 from stdin, one per line, parsed like ARG_JSON (blank lines are skipped); the end of stdin
-ends them.
+ends them. The command ends as soon as the call does, even if stdin is still open (say, a
+terminal): input that was read but not sent by then is reported on stderr, and nothing more
+is read.
+
+With --raw, stdin is sent as binary chunks (its bytes as they are), and binary answers are
+written to stdout as their bytes (text answers as their UTF-8 bytes, JSON still as lines).
 
 Examples:
   secret-stack call \"$ADDR\" test.hello world
   secret-stack call \"$ADDR\" test.count 5
   printf '1\\n{\"a\":2}\\n' | secret-stack call \"$ADDR\" test.collect
   secret-stack call \"$ADDR\" test.echo --kind duplex < items.jsonl
+  secret-stack call \"$ADDR\" blobs.add --raw < picture.jpg
+  secret-stack call \"$ADDR\" blobs.get '&….sha256' --raw > picture.jpg
 
 ",
     common_help!()
@@ -139,6 +151,9 @@ enum Command {
         /// The kind of call [default: from the remote manifest].
         #[arg(long, value_parser = ["async", "sync", "source", "sink", "duplex"])]
         kind: Option<String>,
+        /// Send stdin as binary chunks (sinks, duplexes) and write binary answers as their bytes.
+        #[arg(long)]
+        raw: bool,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -181,7 +196,7 @@ fn run(command: Command) -> Result<(), Failure> {
     let in_runtime = |future: std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>>>>| {
         let runtime = runtime()?;
         let result = runtime.block_on(future);
-        // A blocking read of stdin (sinks, duplexes) cannot be cancelled: do not wait for it.
+        // Nothing should be left running; if something is, it must not hold the process up.
         runtime.shutdown_timeout(Duration::from_millis(100));
         result
     };
@@ -194,6 +209,7 @@ fn run(command: Command) -> Result<(), Failure> {
             method,
             args,
             kind,
+            raw,
             client,
         } => in_runtime(Box::pin(async move {
             let call = call::Call {
@@ -201,14 +217,13 @@ fn run(command: Command) -> Result<(), Failure> {
                 method,
                 args,
                 kind,
+                raw,
             };
-            call::run(call, &client).await
+            signals::interruptible(call::run(call, &client)).await
         })),
-        Command::Manifest { address, client } => {
-            in_runtime(Box::pin(
-                async move { manifest::run(&address, &client).await },
-            ))
-        }
+        Command::Manifest { address, client } => in_runtime(Box::pin(async move {
+            signals::interruptible(manifest::run(&address, &client)).await
+        })),
     }
 }
 
