@@ -17,8 +17,8 @@ use crate::output::Printer;
 /// What to call.
 #[derive(Debug)]
 pub struct Call {
-    /// The peer's multiserver address.
-    pub address: String,
+    /// The peer's multiserver address; `None` for the local Scuttlebutt server.
+    pub address: Option<String>,
     /// The dotted method path, e.g. `test.hello`.
     pub method: String,
     /// The arguments as given on the command line.
@@ -27,6 +27,29 @@ pub struct Call {
     pub kind: Option<String>,
     /// `--raw`: stdin is sent as binary chunks, binary answers are written as they are.
     pub raw: bool,
+}
+
+impl Call {
+    /// The call of `[ADDRESS] METHOD [ARG_JSON]...`: the first word is the address if it has a
+    /// `:` (every address does, no method name can).
+    pub fn from_words(
+        words: Vec<String>,
+        kind: Option<String>,
+        raw: bool,
+    ) -> Result<Call, Failure> {
+        let mut words = words.into_iter().peekable();
+        let address = words.next_if(|word| word.contains(':'));
+        let method = words.next().ok_or_else(|| {
+            Failure::usage("no METHOD given (usage: call [ADDRESS] METHOD [ARG_JSON]...)")
+        })?;
+        Ok(Call {
+            address,
+            method,
+            args: words.collect(),
+            kind,
+            raw,
+        })
+    }
 }
 
 /// A command-line argument or stdin line as a JSON value: parsed as JSON if it is JSON, else the
@@ -77,7 +100,7 @@ pub async fn run(call: Call, client_args: &ClientArgs) -> Result<(), Failure> {
         .transpose()
         .map_err(Failure::usage)?;
     let args: Vec<Value> = call.args.iter().map(|a| parse_value(a)).collect();
-    let session = client::connect(&call.address, client_args).await?;
+    let session = client::connect(call.address.as_deref(), client_args).await?;
     let result = match explicit_kind {
         Some(kind) => Ok(kind),
         None => session

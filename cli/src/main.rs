@@ -8,9 +8,10 @@
 //!                       [--master ID]... [--scope S]
 //!                                                  run a node serving the `test` plugin; prints
 //!                                                  its address, stops on Ctrl-C / SIGTERM
-//! secret-stack call     ADDRESS METHOD [ARG_JSON]... [--kind K] [--app-key B64] [--keys FILE]
-//!                       [--timeout SECS]           call any method, print the answers as JSON lines
-//! secret-stack manifest ADDRESS [--app-key B64] [--keys FILE] [--timeout SECS]
+//! secret-stack call     [ADDRESS] METHOD [ARG_JSON]... [--kind K] [--raw] [--app-key B64]
+//!                       [--keys FILE] [--timeout SECS]
+//!                                                  call any method, print the answers as JSON lines
+//! secret-stack manifest [ADDRESS] [--app-key B64] [--keys FILE] [--timeout SECS]
 //!                                                  print a peer's manifest
 //! ```
 //!
@@ -22,11 +23,13 @@
 //! $ secret-stack call 'net:127.0.0.1:8008~shs:…' test.hello world      # "hello world"
 //! $ secret-stack call 'net:127.0.0.1:8008~shs:…' test.count 3          # 0, 1, 2 (one per line)
 //! $ printf '1\n"a"\n' | secret-stack call 'net:…' test.collect          # a sink reads stdin
+//! $ secret-stack call whoami       # the local Scuttlebutt server, as `ssb-server whoami` does
 //! ```
 //!
-//! The app key (network key) has no default: it is given with `--app-key`, `$SECRET_STACK_APP_KEY`,
-//! or (for `serve`) the config file, because a node on the wrong network fails every handshake
-//! without saying why. Exit codes: 0 success, 1 the remote answered with an error, 2 bad usage or
+//! The app key (network key) is given with `--app-key`, `$SECRET_STACK_APP_KEY`, or (for `serve`)
+//! the config file; `call` and `manifest` also read Scuttlebutt's `~/.ssb` ([`ssb`], and the
+//! order in [`client`]). Without any, there is no default: a node on the wrong network fails
+//! every handshake without saying why. Exit codes: 0 success, 1 the remote answered with an error, 2 bad usage or
 //! a local problem, 3 network failure, 4 `--timeout` elapsed, 130 / 143 `call` or `manifest`
 //! stopped by SIGINT / SIGTERM (`serve` closes and exits with 0 on those; see [`failure`]). Logs go to stderr
 //! through `tracing`: `-v` (debug), `-vv` (trace), or `RUST_LOG`; `serve` logs at `info` by
@@ -38,12 +41,14 @@ mod call;
 mod client;
 mod demo;
 mod failure;
+mod help;
 mod input;
 mod keys;
 mod manifest;
 mod output;
 mod serve;
 mod signals;
+mod ssb;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -56,57 +61,7 @@ use crate::client::ClientArgs;
 use crate::failure::Failure;
 use crate::serve::ServeArgs;
 
-/// The end of every help text: the app key and the exit codes.
-macro_rules! common_help {
-    () => {
-        "\
-The app key (network key) has no default: give it with --app-key or $SECRET_STACK_APP_KEY
-(or, for serve, in the config file). The interop tests use
-SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=, the Scuttlebutt main network
-1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=.
-
-Exit codes:
-  0  success
-  1  the remote peer answered with an error (printed on stderr as `name: message`)
-  2  bad usage or a local problem (arguments, address, config, key file, stdin, stdout)
-  3  network failure (cannot connect, handshake refused, connection lost, cannot listen)
-  4  --timeout elapsed
-  130, 143  call or manifest stopped by Ctrl-C (SIGINT) or SIGTERM
-serve stops on Ctrl-C or SIGTERM: it closes (within a second) and exits with 0."
-    };
-}
-
-const AFTER_HELP: &str = common_help!();
-
-const CALL_HELP: &str = concat!(
-    "\
-Each ARG_JSON is parsed as JSON; if it is not JSON it is sent as a string, so
-`call ADDR test.hello world` sends \"world\" and `call ADDR test.add 1 2` sends two numbers
-(quote a string that looks like JSON: '\"42\"').
-
-The kind of the method is read from the remote manifest (one extra call) unless --kind
-is given. Answers go to stdout, one JSON value per line: the answer of an async/sync call,
-each item of a source or duplex as it arrives (a sink prints nothing). Binary answers are
-printed as base64 strings (with a note on stderr). Sinks and duplexes read their items
-from stdin, one per line, parsed like ARG_JSON (blank lines are skipped); the end of stdin
-ends them. The command ends as soon as the call does, even if stdin is still open (say, a
-terminal): input that was read but not sent by then is reported on stderr, and nothing more
-is read.
-
-With --raw, stdin is sent as binary chunks (its bytes as they are), and binary answers are
-written to stdout as their bytes (text answers as their UTF-8 bytes, JSON still as lines).
-
-Examples:
-  secret-stack call \"$ADDR\" test.hello world
-  secret-stack call \"$ADDR\" test.count 5
-  printf '1\\n{\"a\":2}\\n' | secret-stack call \"$ADDR\" test.collect
-  secret-stack call \"$ADDR\" test.echo --kind duplex < items.jsonl
-  secret-stack call \"$ADDR\" blobs.add --raw < picture.jpg
-  secret-stack call \"$ADDR\" blobs.get '&….sha256' --raw > picture.jpg
-
-",
-    common_help!()
-);
+use crate::help::{AFTER_HELP, CALL_HELP, DIAL_HELP};
 
 /// Secure peer-to-peer RPC, wire-compatible with JS secret-stack 8.1.0.
 #[derive(Debug, Parser)]
@@ -139,15 +94,18 @@ enum Command {
     #[command(after_help = AFTER_HELP)]
     Serve(ServeArgs),
     /// Call a method of a remote peer (`test.hello`), of any kind, and print its answers.
-    #[command(after_help = CALL_HELP, allow_negative_numbers = true)]
+    #[command(
+        after_help = CALL_HELP,
+        allow_negative_numbers = true,
+        override_usage = "secret-stack call [OPTIONS] [ADDRESS] METHOD [ARG_JSON]..."
+    )]
     Call {
-        /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64).
-        address: String,
-        /// The method, dotted: test.hello.
-        method: String,
-        /// The arguments: JSON, or plain text taken as a string.
-        #[arg(value_name = "ARG_JSON")]
-        args: Vec<String>,
+        /// [ADDRESS] METHOD [ARG_JSON]...: the peer's multiserver address
+        /// (net:HOST:PORT~shs:KEY; without it, the local Scuttlebutt server of ~/.ssb), the
+        /// method, dotted (test.hello), and its arguments (JSON, or plain text taken as a
+        /// string). The first word is the ADDRESS if it has a `:`.
+        #[arg(value_name = "ARGS", required = true, num_args = 1..)]
+        words: Vec<String>,
         /// The kind of call [default: from the remote manifest].
         #[arg(long, value_parser = ["async", "sync", "source", "sink", "duplex"])]
         kind: Option<String>,
@@ -158,10 +116,11 @@ enum Command {
         client: ClientArgs,
     },
     /// Print a peer's manifest as pretty JSON.
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = DIAL_HELP)]
     Manifest {
-        /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64).
-        address: String,
+        /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64)
+        /// [default: the local Scuttlebutt server of ~/.ssb].
+        address: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -205,24 +164,18 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Whoami { keys } => keys::whoami(keys),
         Command::Serve(args) => in_runtime(Box::pin(serve::run(args))),
         Command::Call {
-            address,
-            method,
-            args,
+            words,
             kind,
             raw,
             client,
-        } => in_runtime(Box::pin(async move {
-            let call = call::Call {
-                address,
-                method,
-                args,
-                kind,
-                raw,
-            };
-            signals::interruptible(call::run(call, &client)).await
-        })),
+        } => {
+            let call = call::Call::from_words(words, kind, raw)?;
+            in_runtime(Box::pin(async move {
+                signals::interruptible(call::run(call, &client)).await
+            }))
+        }
         Command::Manifest { address, client } => in_runtime(Box::pin(async move {
-            signals::interruptible(manifest::run(&address, &client)).await
+            signals::interruptible(manifest::run(address.as_deref(), &client)).await
         })),
     }
 }

@@ -5,7 +5,7 @@ use crate::failure::Failure;
 use crate::output;
 
 /// Connects, asks for the manifest, prints it.
-pub async fn run(address: &str, args: &ClientArgs) -> Result<(), Failure> {
+pub async fn run(address: Option<&str>, args: &ClientArgs) -> Result<(), Failure> {
     let session = client::connect(address, args).await?;
     let result = session.manifest().await;
     session.close(result.is_ok()).await;

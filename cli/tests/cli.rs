@@ -400,14 +400,18 @@ fn usage_and_network_failures_have_their_own_exit_codes() {
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(silent);
 
-    // Not an address, not a method.
+    // Not an address (a first word with a `:`), not a method; without a `:` the first word is
+    // the method, and with no ~/.ssb there is nothing to dial.
     let out = run(
         &home,
-        &["call", "nonsense", "test.hello", "--app-key", APP_KEY],
+        &["call", "non:sense", "test.hello", "--app-key", APP_KEY],
         "",
     );
     expect_code(&out, 2);
     assert!(stderr(&out).contains("only know:net~shs"), "{}", text(&out));
+    let out = run(&home, &["call", "nonsense", "test.hello"], "");
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("no ADDRESS given"), "{}", text(&out));
     let out = run(
         &home,
         &["call", &server.address, "test..x", "--app-key", APP_KEY],
