@@ -4,10 +4,11 @@
 // Each test file uses a part of these helpers.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use secret_stack_tests::node::temp_dir;
@@ -32,6 +33,12 @@ pub fn cli(home: &Path) -> Command {
 
 /// Runs the binary with `args` and `input` on stdin.
 pub fn run(home: &Path, args: &[&str], input: &str) -> Output {
+    run_bytes(home, args, input.as_bytes())
+}
+
+/// Runs the binary with `args` and `input` on stdin (written on a thread, so that a child that
+/// answers as it reads cannot block on a full stdout).
+pub fn run_bytes(home: &Path, args: &[&str], input: &[u8]) -> Output {
     let mut child = cli(home)
         .args(args)
         .stdin(Stdio::piped())
@@ -40,23 +47,50 @@ pub fn run(home: &Path, args: &[&str], input: &str) -> Output {
         .spawn()
         .expect("spawn secret-stack");
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input.as_bytes()).expect("write stdin");
-    drop(stdin);
+    let input = input.to_vec();
+    // A child that exits early closes the pipe: a failed write is its business.
+    std::thread::spawn(move || stdin.write_all(&input));
     wait_output(child, Duration::from_secs(20))
 }
 
-/// Waits for a child, killing it (and failing) after `limit`.
+/// Waits for a child, killing it (and failing) after `limit`; its stdout and stderr are read
+/// meanwhile (a full pipe would stop it).
 pub fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     let start = Instant::now();
-    while child.try_wait().expect("try_wait").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
         if start.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
+            let status = child.wait().expect("wait");
+            let out = Output {
+                status,
+                stdout: stdout.join().unwrap_or_default(),
+                stderr: stderr.join().unwrap_or_default(),
+            };
             panic!("secret-stack did not exit within {limit:?}: {}", text(&out));
         }
         std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     }
-    child.wait_with_output().expect("output")
+}
+
+/// Reads `pipe` to its end on a thread.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut data = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut data);
+        }
+        data
+    })
 }
 
 pub fn text(out: &Output) -> String {
