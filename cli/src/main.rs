@@ -11,8 +11,9 @@
 //! secret-stack call     [ADDRESS] METHOD [ARG_JSON]... [--kind K] [--raw] [--app-key B64]
 //!                       [--keys FILE] [--timeout SECS]
 //!                                                  call any method, print the answers as JSON lines
-//! secret-stack manifest [ADDRESS] [--app-key B64] [--keys FILE] [--timeout SECS]
-//!                                                  print a peer's manifest
+//! secret-stack manifest [ADDRESS | --file FILE] [--rust] [--app-key B64] [--keys FILE]
+//!                       [--timeout SECS]           print a peer's manifest, as JSON or as
+//!                                                  `#[remote]` traits
 //! ```
 //!
 //! A session:
@@ -46,6 +47,7 @@ mod input;
 mod keys;
 mod manifest;
 mod output;
+mod rust_client;
 mod serve;
 mod signals;
 mod ssb;
@@ -115,12 +117,21 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Print a peer's manifest as pretty JSON.
+    /// Print a peer's manifest as pretty JSON, or as typed Rust clients (--rust).
     #[command(after_help = DIAL_HELP)]
     Manifest {
         /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64)
         /// [default: the local Scuttlebutt server of ~/.ssb].
+        #[arg(conflicts_with = "file")]
         address: Option<String>,
+        /// Print Rust source instead: for every plugin a module with a `#[remote]` trait
+        /// (methods nested deeper get dotted wire names), for the methods outside any plugin a
+        /// `RootClient`; arguments and answers are serde_json::Value.
+        #[arg(long)]
+        rust: bool,
+        /// Read the manifest from a JSON file instead of asking a peer.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -174,8 +185,18 @@ fn run(command: Command) -> Result<(), Failure> {
                 signals::interruptible(call::run(call, &client)).await
             }))
         }
-        Command::Manifest { address, client } => in_runtime(Box::pin(async move {
-            signals::interruptible(manifest::run(address.as_deref(), &client)).await
+        Command::Manifest {
+            address,
+            rust,
+            file,
+            client,
+        } => in_runtime(Box::pin(async move {
+            let command = manifest::ManifestCommand {
+                address: address.as_deref(),
+                file: file.as_deref(),
+                rust,
+            };
+            signals::interruptible(manifest::run(command, &client)).await
         })),
     }
 }
