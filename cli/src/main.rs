@@ -40,7 +40,6 @@
 
 mod call;
 mod client;
-mod demo;
 mod failure;
 mod help;
 mod input;

@@ -1,4 +1,6 @@
-//! `serve`: runs a node serving the demo `test` plugin ([`crate::demo`]) until Ctrl-C or SIGTERM.
+//! `serve`: runs a node serving the interop `test` plugin until Ctrl-C or SIGTERM, its `collect`
+//! kept per caller id ([`Test::per_caller`]): every `secret-stack call` is a connection of its
+//! own, and `collected` must see what the same key's last `collect` sent.
 //!
 //! Settings come from the config file (JS secret-stack's shape, JSON or TOML), then the flags,
 //! which win. Once listening, the node prints its address as one line on stdout (and nothing
@@ -13,9 +15,9 @@ use clap::Args;
 use secret_stack::multiserver::{Scope, Unix, Ws};
 use secret_stack::stack::config::{ConfigError, KeySource};
 use secret_stack::stack::{App, Config, SecretStack};
+use secret_stack_cli::test_plugin::Test;
 use tracing::{info, warn};
 
-use crate::demo::TestPlugin;
 use crate::failure::Failure;
 use crate::keys;
 use crate::output;
@@ -78,7 +80,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
 
     let mut builder = SecretStack::builder()
         .close_deadline(CLOSE_GRACE)
-        .plugin(TestPlugin::default())
+        .plugin(Test::per_caller())
         .transport(Ws)
         .transport(Unix);
     match &args.app_key {
