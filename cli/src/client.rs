@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::Args;
 use secret_stack::keys::{AppKey, Keypair};
-use secret_stack::multiserver::{self, Unix, Ws};
+use secret_stack::multiserver;
 use secret_stack::rpc::{Caller, RpcError};
 use secret_stack::stack::{App, Config, ConnectError, Peer, SecretStack};
 use serde_json::{Value, json};
@@ -23,6 +23,7 @@ use tracing::debug;
 use crate::failure::Failure;
 use crate::keys;
 use crate::ssb::{self, SsbConfig};
+use crate::transports;
 
 /// How long a graceful goodbye may take before the connection is dropped: the command's work is
 /// done by then, and the process must not linger.
@@ -147,22 +148,12 @@ pub async fn connect(address: Option<&str>, args: &ClientArgs) -> Result<Session
     // Dial only: no listener, no inactivity timer (a long stream may be quiet).
     let config = Config::from_json(json!({
         "global": {
-            "connections": {
-                "outgoing": {
-                    "net": [{"transform": "shs"}],
-                    "ws": [{"transform": "shs"}],
-                    "unix": [{"transform": "shs"}]
-                }
-            },
+            "connections": {"outgoing": transports::outgoing()},
             "timers": {"inactivity": 0}
         }
     }))
     .map_err(Failure::usage)?;
-    let app = SecretStack::builder()
-        .app_key(app_key)
-        .keypair(keypair)
-        .transport(Ws)
-        .transport(Unix)
+    let app = transports::add(SecretStack::builder().app_key(app_key).keypair(keypair))
         .build(config)
         .map_err(Failure::usage)?;
     debug!(%address, id = %app.id().id(), "dialling");

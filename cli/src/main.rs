@@ -50,6 +50,7 @@ mod rust_client;
 mod serve;
 mod signals;
 mod ssb;
+mod transports;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

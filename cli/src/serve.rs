@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use secret_stack::multiserver::{Scope, Unix, Ws};
+use secret_stack::multiserver::Scope;
 use secret_stack::stack::config::{ConfigError, KeySource};
 use secret_stack::stack::{App, Config, SecretStack};
 use secret_stack_cli::test_plugin::Test;
@@ -22,6 +22,7 @@ use crate::failure::Failure;
 use crate::keys;
 use crate::output;
 use crate::signals::Signals;
+use crate::transports;
 
 /// How long calls in progress may go on after a signal before their connections are closed.
 pub const CLOSE_GRACE: Duration = Duration::from_millis(300);
@@ -78,11 +79,11 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     }
     config.global.master.extend(args.master.iter().cloned());
 
-    let mut builder = SecretStack::builder()
-        .close_deadline(CLOSE_GRACE)
-        .plugin(Test::per_caller())
-        .transport(Ws)
-        .transport(Unix);
+    let mut builder = transports::add(
+        SecretStack::builder()
+            .close_deadline(CLOSE_GRACE)
+            .plugin(Test::per_caller()),
+    );
     match &args.app_key {
         Some(text) => builder = builder.app_key(keys::parse_app_key(text)?),
         None => match config.app_key() {
