@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 mod support;
 
 use support::{
-    APP_KEY, Server, cli, expect_code, first_line, json_lines, run, stderr, text, wait_output,
+    APP_KEY, Server, cli, expect_code, first_line, js_peer, json_lines, run, stderr, stop_js_peer,
+    text, wait_output,
 };
 
 #[test]
@@ -424,14 +425,7 @@ fn usage_and_network_failures_have_their_own_exit_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_to_the_js_peer() {
     let Some(node) = node::setup() else { return };
-    let mut peer = node
-        .spawn("peer.js", ["--port", "0"])
-        .expect("spawn peer.js");
-    let hello = peer
-        .first_json_line(Duration::from_secs(30))
-        .await
-        .expect("peer.js address");
-    let address = hello["address"].as_str().expect("address").to_owned();
+    let (peer, address) = js_peer(&node, &[]).await;
     let home = temp_dir("cli-js");
 
     let calls = tokio::task::spawn_blocking(move || {
@@ -468,9 +462,5 @@ async fn calls_to_the_js_peer() {
         json_lines(&echo_out),
         vec![json!(1), json!("x"), json!({"y": null})]
     );
-    let out = peer
-        .stop(Duration::from_secs(5))
-        .await
-        .expect("peer.js output");
-    assert!(out.status.success(), "{out}");
+    stop_js_peer(peer).await;
 }

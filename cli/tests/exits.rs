@@ -24,7 +24,9 @@ use serde_json::json;
 
 mod support;
 
-use support::{APP_KEY, cli, expect_code, first_line, stderr, text, wait_output};
+use support::{
+    APP_KEY, Server, cli, expect_code, first_line, send_signal, stderr, text, wait_output,
+};
 
 /// How soon after its end (or a signal) a process must have exited.
 const PROMPTLY: Duration = Duration::from_secs(1);
@@ -148,11 +150,7 @@ fn spawn_held(command: &mut Command) -> (Child, ChildStdin) {
 /// Sends `signal` (`TERM`, `INT`) to `child` and returns its output, failing unless it exited
 /// within [`PROMPTLY`].
 fn signal(child: Child, signal: &str) -> Output {
-    let status = Command::new("kill")
-        .args([format!("-{signal}"), child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{signal} failed");
+    send_signal(&child, signal);
     wait_output(child, PROMPTLY)
 }
 
@@ -215,29 +213,11 @@ fn a_call_stopped_by_sigint_or_sigterm_exits_with_130_or_143() {
 #[test]
 fn serve_closes_within_a_second_of_sigterm_or_sigint_even_with_a_call_in_progress() {
     for name in ["TERM", "INT"] {
-        let home = temp_dir("exits-serve");
-        let keys = home.join("server-secret");
-        let (mut server, _server_stdin) = spawn_held(
-            cli(&home)
-                .args([
-                    "serve",
-                    "--host",
-                    "127.0.0.1",
-                    "--app-key",
-                    APP_KEY,
-                    "--keys",
-                ])
-                .arg(&keys),
-        );
-        let address = first_line(
-            server.stdout.take().expect("stdout"),
-            Duration::from_secs(20),
-        )
-        .unwrap_or_else(|| panic!("serve printed no address"));
+        let server = Server::start("exits-serve", &[]);
         // A duplex that goes on as long as its caller's stdin: the close must not wait for it.
         let (mut caller, mut caller_stdin) = spawn_held(
-            cli(&home)
-                .args(["call", &address, "test.echo", "--kind", "duplex"])
+            cli(&server.home)
+                .args(["call", &server.address, "test.echo", "--kind", "duplex"])
                 .args(["--app-key", APP_KEY]),
         );
         caller_stdin.write_all(b"\"ping\"\n").expect("write stdin");
@@ -247,7 +227,7 @@ fn serve_closes_within_a_second_of_sigterm_or_sigint_even_with_a_call_in_progres
         );
         assert_eq!(echoed.as_deref(), Some("\"ping\""));
 
-        let out = signal(server, name);
+        let out = server.signal(name, PROMPTLY);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         assert!(stderr(&out).contains("app closed"), "{}", text(&out));
         // The caller sees its connection end and stops too, its stdin still open.

@@ -3,7 +3,6 @@
 //! Node, failing under `CI=true`).
 
 use std::path::Path;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -12,7 +11,10 @@ use serde_json::Value;
 
 mod support;
 
-use support::{APP_KEY, Server, expect_code, json_lines, run, run_bytes, stderr, stdout, text};
+use support::{
+    APP_KEY, Server, expect_code, js_peer, json_lines, run, run_bytes, stderr, stdout,
+    stop_js_peer, text,
+};
 
 /// Bytes no UTF-8 or JSON reading would keep: every byte value, over more than one chunk.
 fn binary_input() -> Vec<u8> {
@@ -103,21 +105,10 @@ fn raw_bytes_both_ways_with_our_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn raw_bytes_both_ways_with_the_js_peer() {
     let Some(node) = node::setup() else { return };
-    let mut peer = node
-        .spawn("peer.js", ["--port", "0"])
-        .expect("spawn peer.js");
-    let hello = peer
-        .first_json_line(Duration::from_secs(30))
-        .await
-        .expect("peer.js address");
-    let address = hello["address"].as_str().expect("address").to_owned();
+    let (peer, address) = js_peer(&node, &[]).await;
     let home = temp_dir("cli-raw-js");
     tokio::task::spawn_blocking(move || source_and_duplex(&home, &address))
         .await
         .expect("raw calls");
-    let out = peer
-        .stop(Duration::from_secs(5))
-        .await
-        .expect("peer.js output");
-    assert!(out.status.success(), "{out}");
+    stop_js_peer(peer).await;
 }

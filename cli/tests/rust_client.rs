@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{APP_KEY, expect_code, run, stderr, text, wait_output};
+use support::{APP_KEY, expect_code, js_peer, run, stderr, stop_js_peer, text, wait_output};
 
 /// The program of the crate: calls the peer at `argv[1]` through the generated clients and
 /// prints what it got as one JSON line.
@@ -104,14 +104,7 @@ fn write_crate(dir: &Path, generated: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_generated_clients_of_the_js_peer_compile_and_call_it() {
     let Some(node) = node::setup() else { return };
-    let mut peer = node
-        .spawn("peer.js", ["--port", "0"])
-        .expect("spawn peer.js");
-    let hello = peer
-        .first_json_line(Duration::from_secs(30))
-        .await
-        .expect("peer.js address");
-    let address = hello["address"].as_str().expect("address").to_owned();
+    let (peer, address) = js_peer(&node, &[]).await;
     let home = temp_dir("cli-rust-client");
 
     let output = tokio::task::spawn_blocking(move || {
@@ -165,9 +158,5 @@ async fn the_generated_clients_of_the_js_peer_compile_and_call_it() {
             .is_some_and(|e| e.contains("method:multiserver,parse is not in list")),
         "{got}"
     );
-    let out = peer
-        .stop(Duration::from_secs(5))
-        .await
-        .expect("peer.js output");
-    assert!(out.status.success(), "{out}");
+    stop_js_peer(peer).await;
 }

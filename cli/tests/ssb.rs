@@ -4,14 +4,13 @@
 //! Skipped without Node, failing under `CI=true`.
 
 use std::path::Path;
-use std::time::Duration;
 
 use secret_stack_tests::node::{self, JsProcess, Node, temp_dir};
 use serde_json::{Value, json};
 
 mod support;
 
-use support::{APP_KEY, expect_code, run, stderr, text};
+use support::{APP_KEY, expect_code, js_peer, run, stderr, stop_js_peer, text};
 
 /// The Scuttlebutt main network's app key.
 const MAIN_NETWORK: &str = "1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=";
@@ -19,17 +18,7 @@ const MAIN_NETWORK: &str = "1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=";
 /// Starts peer.js with `secret` as its identity and returns it with the port it listens on.
 async fn start_peer(node: &Node, secret: &Path, app_key: &str) -> (JsProcess, u16) {
     let secret = secret.to_str().expect("utf-8 path");
-    let mut peer = node
-        .spawn(
-            "peer.js",
-            ["--port", "0", "--keys", secret, "--app-key", app_key],
-        )
-        .expect("spawn peer.js");
-    let hello = peer
-        .first_json_line(Duration::from_secs(30))
-        .await
-        .expect("peer.js address");
-    let address = hello["address"].as_str().expect("address");
+    let (peer, address) = js_peer(node, &["--keys", secret, "--app-key", app_key]).await;
     let port = address
         .strip_prefix("net:127.0.0.1:")
         .and_then(|rest| rest.split('~').next())
@@ -108,20 +97,12 @@ async fn calls_without_flags_read_the_scuttlebutt_directory() {
     let address = format!("net:127.0.0.1:{port}~shs:{key}");
     let out = cli(&home, &["call", &address, "test.secret"]).await;
     assert_eq!(expect_code(&out, 0), "\"the secret is 42\"\n");
-    let out = peer
-        .stop(Duration::from_secs(5))
-        .await
-        .expect("peer.js output");
-    assert!(out.status.success(), "{out}");
+    stop_js_peer(peer).await;
 
     // No caps.shs: the main network.
     let (main_peer, port) = start_peer(&node, &secret, MAIN_NETWORK).await;
     write_config(&ssb, json!({"port": port}));
     let out = cli(&home, &["call", "test.hello", "main"]).await;
     assert_eq!(expect_code(&out, 0), "\"hello main\"\n");
-    let out = main_peer
-        .stop(Duration::from_secs(5))
-        .await
-        .expect("peer.js output");
-    assert!(out.status.success(), "{out}");
+    stop_js_peer(main_peer).await;
 }

@@ -6,12 +6,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use secret_stack_tests::node::temp_dir;
+use secret_stack_tests::node::{JsProcess, Node, temp_dir};
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_secret-stack");
@@ -124,10 +124,13 @@ pub fn json_lines(out: &Output) -> Vec<Value> {
         .collect()
 }
 
-/// A `secret-stack serve` child on 127.0.0.1; killed if still running when dropped.
+/// A `secret-stack serve` child on 127.0.0.1, its stdin held open (as a terminal would); killed
+/// if still running when dropped.
 pub struct Server {
     /// The child, until it is waited for.
     pub child: Option<Child>,
+    /// Its stdin, open until the server is dropped.
+    pub stdin: Option<ChildStdin>,
     /// Its address.
     pub address: String,
     /// Its key file.
@@ -151,10 +154,12 @@ impl Server {
             ])
             .arg(&keys)
             .args(extra)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn serve");
+        let stdin = child.stdin.take();
         let out = child.stdout.take().expect("stdout");
         let address = match first_line(out, Duration::from_secs(20)) {
             Some(line) => line,
@@ -166,6 +171,7 @@ impl Server {
         };
         Server {
             child: Some(child),
+            stdin,
             address,
             keys,
             home,
@@ -181,14 +187,16 @@ impl Server {
     }
 
     /// Sends SIGTERM and returns how the server exited.
-    pub fn terminate(mut self) -> Output {
+    pub fn terminate(self) -> Output {
+        self.signal("TERM", Duration::from_secs(10))
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) and returns how the server exited, failing unless it did
+    /// within `limit`.
+    pub fn signal(mut self, signal: &str, limit: Duration) -> Output {
         let child = self.child.take().expect("running");
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
-        wait_output(child, Duration::from_secs(10))
+        send_signal(&child, signal);
+        wait_output(child, limit)
     }
 }
 
@@ -210,4 +218,35 @@ pub fn first_line(out: ChildStdout, limit: Duration) -> Option<String> {
         let _ = tx.send(read.ok().filter(|&n| n > 0).map(|_| line.trim().to_owned()));
     });
     rx.recv_timeout(limit).ok().flatten()
+}
+
+/// Sends `signal` (`TERM`, `INT`) to `child` with `kill`.
+pub fn send_signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} failed");
+}
+
+/// Starts the JS interop peer (`peer.js --port 0 args…`) and returns it with its address.
+pub async fn js_peer(node: &Node, args: &[&str]) -> (JsProcess, String) {
+    let mut peer = node
+        .spawn("peer.js", [&["--port", "0"], args].concat())
+        .expect("spawn peer.js");
+    let hello = peer
+        .first_json_line(Duration::from_secs(30))
+        .await
+        .expect("peer.js address");
+    let address = hello["address"].as_str().expect("address").to_owned();
+    (peer, address)
+}
+
+/// Stops a JS peer, which must exit cleanly.
+pub async fn stop_js_peer(peer: JsProcess) {
+    let out = peer
+        .stop(Duration::from_secs(5))
+        .await
+        .expect("peer.js output");
+    assert!(out.status.success(), "{out}");
 }
