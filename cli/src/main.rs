@@ -102,7 +102,7 @@ enum Command {
         override_usage = "secret-stack call [OPTIONS] [ADDRESS] METHOD [ARG_JSON]..."
     )]
     Call {
-        /// [ADDRESS] METHOD [ARG_JSON]...: the peer's multiserver address
+        /// `[ADDRESS] METHOD [ARG_JSON]...`: the peer's multiserver address
         /// (net:HOST:PORT~shs:KEY; without it, the local Scuttlebutt server of ~/.ssb), the
         /// method, dotted (test.hello), and its arguments (JSON, or plain text taken as a
         /// string). The first word is the ADDRESS if it has a `:`.
