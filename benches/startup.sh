@@ -4,7 +4,7 @@
 # `ssb-client` dials). Both read a Scuttlebutt directory under a temporary HOME (~/.ssb/secret,
 # ~/.ssb/config) and call the local server, tests/interop/peer.js started with the same key file.
 #
-#   benches/startup.sh [--runs N] [--method M] [--no-build]
+#   benches/startup.sh [--runs N] [--method M] [--nodelay] [--no-build]
 #
 # Each run starts the process, connects, handshakes, makes the call, prints the answer, closes
 # and exits; the figure is the wall time of the whole process, median of N (default 10) runs per
@@ -12,19 +12,23 @@
 # method every secret-stack node has (`whoami`, the same kind of call, needs Scuttlebutt's
 # database plugin, which the test peer does not load). `secret-stack call` is timed twice: as a
 # user types it (it asks the manifest for the method's kind first: two round trips) and with
-# `--kind sync` (one round trip, as the JS client). Needs cargo, node and npm.
+# `--kind sync` (one round trip, as the JS client). --nodelay starts the peer with TCP_NODELAY
+# (a stock JS server, like ssb-server, runs without: its small writes then wait for the client's
+# delayed ACK, ~40 ms per extra round trip on Linux). Needs cargo, node and npm.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=10
 METHOD=manifest
 BUILD=1
+NODELAY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS=$2; shift 2 ;;
     --method) METHOD=$2; shift 2 ;;
+    --nodelay) NODELAY=--nodelay; shift ;;
     --no-build) BUILD=0; shift ;;
-    *) echo "usage: $0 [--runs N] [--method M] [--no-build]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--runs N] [--method M] [--nodelay] [--no-build]" >&2; exit 2 ;;
   esac
 done
 
@@ -50,7 +54,7 @@ mkdir -p "$HOME/.ssb"
 "$CLI" keygen --keys "$HOME/.ssb/secret" > /dev/null 2>&1
 APP_KEY=SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=
 mkfifo "$WORK/peer-stdin"
-node "$ROOT/tests/interop/peer.js" --port 0 --keys "$HOME/.ssb/secret" --app-key "$APP_KEY" \
+node "$ROOT/tests/interop/peer.js" $NODELAY --port 0 --keys "$HOME/.ssb/secret" --app-key "$APP_KEY" \
   < "$WORK/peer-stdin" > "$WORK/peer.out" 2> "$WORK/peer.err" &
 PEER_PID=$!
 exec 3> "$WORK/peer-stdin"   # holds the peer's stdin open until this script ends
@@ -90,4 +94,4 @@ for i in 0 1 2; do
   echo "| \`${NAMES[$i]}\` | $(echo "${TIMES[$i]}" | tr ' ' '\n' | grep . | median) |"
 done
 echo
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
+echo "peer: peer.js ${NODELAY:-without --nodelay}; load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"

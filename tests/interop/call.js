@@ -24,10 +24,12 @@ function main () {
   const host = config.host || '127.0.0.1'
   const port = config.port || 8008
   const key = keys.public.replace(/\.ed25519$/, '')
-  const app = SecretStack({ appKey: caps })({
-    keys,
-    timers: { inactivity: 0 },
-    connections: { incoming: {}, outgoing: { net: [{ transform: 'shs' }] } }
+  const app = SecretStack({ global: { appKey: caps } })({
+    global: {
+      keys,
+      timers: { inactivity: 0 },
+      connections: { incoming: {}, outgoing: { net: [{ transform: 'shs' }] } }
+    }
   })
   app.connect(`net:${host}:${port}~shs:${key}`, (err, rpc) => {
     if (err) throw err
