@@ -3,6 +3,8 @@
 //! at run time (for the app's method table and config sections). This test holds the two to the
 //! same answers over names that exercise every part of the rule.
 
+#![allow(dead_code)] // each client exists for its MOUNT constant only
+
 use secret_stack::remote;
 use secret_stack::stack::mount_name;
 
