@@ -89,7 +89,7 @@ use proc_macro::TokenStream;
 ///
 /// A method may return `T`, or `Result<T, E>` (also an alias named `Result`, like
 /// `io::Result<T>`) with `E: Serialize + Display`. An error travels as the JS error object
-/// `{"message": E.to_string(), "name": "Error", "data": <E as JSON>}`: JS peers read `message`,
+/// `{"message": E.to_string(), "name": "Error", "stack": "", "data": <E as JSON>}`: JS peers read `message`,
 /// typed Rust clients get `E` back. Returning a `RemoteError` sends it unchanged.
 ///
 /// # Permissions

@@ -21,8 +21,7 @@ use secret_stack::handshake::{self, Session};
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
 use secret_stack::multiserver::{IncomingLimits, IncomingStats, Multiserver, Net, Shs};
 use secret_stack::rpc::{
-    Body, CallContext, Connection, Frame, MethodTable, Packet, PacketCodec, Permissions, RpcConfig,
-    RpcHandle,
+    Body, CallContext, Frame, MethodTable, Packet, PacketCodec, Permissions, RpcConfig, RpcHandle,
 };
 use secret_stack_examples::client::{self, ClientConfig};
 use secret_stack_examples::peer::{Peer, PeerConfig};
@@ -605,7 +604,7 @@ async fn pipe(client: TcpStream, server: TcpStream, mut watch: watch::Receiver<O
 }
 
 /// Dials `address` as `keys` and starts RPC on the connection (serving nothing); the node's id
-/// comes from the address.
+/// comes from the address. A failure is the error with its causes, `: `-joined.
 pub async fn connect_client(address: &str, keys: &Keypair) -> Result<RpcHandle, String> {
     let shs = Shs::new(keys.clone(), app_key()).with_timeout(Duration::from_secs(20));
     let mut ms = Multiserver::new();
@@ -613,7 +612,10 @@ pub async fn connect_client(address: &str, keys: &Keypair) -> Result<RpcHandle, 
         .and_then(|m| m.add_transform(shs))
         .and_then(|m| m.add_outgoing("net", "shs"))
         .map_err(|e| e.to_string())?;
-    let established = ms.connect(address).await.map_err(|e| e.to_string())?;
+    let established = ms
+        .connect(address)
+        .await
+        .map_err(|e| crate::stack_fixtures::error_chain(&e).join(": "))?;
     // We serve nothing: an empty allow-list refuses every call the node might make.
     let ctx = CallContext::new(
         established.info.remote,
@@ -621,7 +623,7 @@ pub async fn connect_client(address: &str, keys: &Keypair) -> Result<RpcHandle, 
         1,
     );
     let connection = established.connection;
-    Ok(Connection::start(
+    Ok(RpcHandle::start(
         connection.reader,
         connection.writer,
         Arc::new(MethodTable::new()),

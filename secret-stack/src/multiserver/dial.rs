@@ -8,57 +8,15 @@
 
 use std::any::Any;
 use std::fmt;
-use std::io;
 use std::sync::Arc;
 
 use tracing::debug;
 
 use super::address::{Address, AddressError, Multiaddress, split_alternatives};
+use super::dial_error::{ConnectError, ParseFailures};
 use super::registry::{Established, Multiserver, suite_name};
-use super::transform::{DynTransform, TransformError};
+use super::transform::DynTransform;
 use super::transport::DynTransport;
-
-/// Why [`Multiserver::connect`] failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// No alternative was understood by any outgoing suite (JS text).
-    #[error("could not connect to:{address}, only know:{suites}")]
-    Unparseable {
-        /// The address given.
-        address: String,
-        /// The outgoing suites, `;`-joined (`net~shs;ws~shs`).
-        suites: String,
-        /// For each alternative and suite tried, why it did not parse.
-        reasons: Vec<(String, AddressError)>,
-    },
-    /// The transport could not open a byte stream.
-    #[error("could not dial {address}: {source}")]
-    Dial {
-        /// The alternative dialled.
-        address: String,
-        /// The I/O error.
-        source: io::Error,
-    },
-    /// The transform (handshake) failed. Displays as the transform's own error.
-    #[error("{source}")]
-    Transform {
-        /// The alternative dialled.
-        address: String,
-        /// The transform's error.
-        source: TransformError,
-    },
-    /// Several alternatives were tried and all failed, in this order.
-    #[error("all {} alternatives failed: {}", .0.len(), join_errors(.0))]
-    Exhausted(Vec<ConnectError>),
-}
-
-fn join_errors(errors: &[ConnectError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
 
 /// One alternative of an address matched with the suite that will dial it.
 pub struct Candidate {
@@ -165,7 +123,7 @@ impl Plan {
             return Err(ConnectError::Unparseable {
                 address: address(),
                 suites: registry.suites(),
-                reasons: self.reasons,
+                reasons: ParseFailures(self.reasons),
             });
         }
         Ok(self.candidates)

@@ -15,6 +15,7 @@ use futures::future::BoxFuture;
 use tokio::io::Join;
 
 use super::address::{AddressError, Protocol};
+use super::refusal_log::RefusalLog;
 use super::transform::{Transform, TransformError, TransformInfo};
 use super::transport::{BoxReader, BoxWriter, Connection};
 use crate::box_stream;
@@ -125,6 +126,8 @@ pub struct Shs {
     app_key: AppKey,
     timeout: Duration,
     authorize: Option<Authorize>,
+    /// Which refusals for another app key are worth an INFO line (shared by clones).
+    refusals: Arc<RefusalLog>,
 }
 
 impl fmt::Debug for Shs {
@@ -147,6 +150,7 @@ impl Shs {
             app_key,
             timeout: handshake::DEFAULT_TIMEOUT,
             authorize: None,
+            refusals: Arc::default(),
         }
     }
 
@@ -170,6 +174,22 @@ impl Shs {
     /// Our public key.
     pub fn public(&self) -> PublicKey {
         self.keys.public()
+    }
+}
+
+/// Reports a client whose challenge was not made with our app key at INFO (once per host per
+/// minute, see [`RefusalLog`]): it is the most common misconfiguration. Other refusals, and
+/// repeats, stay at DEBUG where the handshake logs them.
+fn report_refusal(refusals: &RefusalLog, peer: &str, error: &HandshakeError) {
+    if matches!(error, HandshakeError::InvalidClientChallenge)
+        && refusals.should_log(peer, std::time::Instant::now())
+    {
+        tracing::info!(
+            %peer,
+            "shs: refused a connection from {peer}: its handshake was not made with our app key; it \
+             likely uses another `AppKey` (config `caps.shs`), or does not speak secret-handshake \
+             (further refusals from this host are not repeated at INFO for a minute)"
+        );
     }
 }
 
@@ -270,7 +290,10 @@ impl Transform for Shs {
                 },
             )
             .await
-            .map_err(failed)?;
+            .map_err(|e| {
+                report_refusal(&self.refusals, &opened.address, &e);
+                failed(e)
+            })?;
             let (connection, mut info) = opened.seal(session);
             info.permissions = permissions;
             Ok((connection, info))

@@ -146,14 +146,14 @@ pub(crate) fn attach(
         .map(|timeout| (Activity::new(), timeout));
     let table = Arc::clone(inner.api.table());
     let handle = match &watch {
-        Some((activity, _)) => rpc::Connection::start(
+        Some((activity, _)) => rpc::RpcHandle::start(
             ActivityReader::new(connection.reader, Arc::clone(activity)),
             ActivityWriter::new(connection.writer, Arc::clone(activity)),
             table,
             context,
             this.rpc_config.clone(),
         ),
-        None => rpc::Connection::start(
+        None => rpc::RpcHandle::start(
             connection.reader,
             connection.writer,
             table,
