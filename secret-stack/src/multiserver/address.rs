@@ -1,4 +1,4 @@
-//! The multiserver address grammar (PROTOCOL.md §7.1): `;`-separated alternatives, each a transport
+//! The multiserver address grammar: `;`-separated alternatives, each a transport
 //! section followed by `~`-separated transform sections, each section a name and `:`-separated data,
 //! with `!` escaping the next `!`, `~`, `:` or `;` inside data.
 //!
@@ -7,7 +7,7 @@
 //! at which byte. [`Protocol`], [`Address`] and [`Multiaddress`] print back to the text they were
 //! parsed from (escapes included), and can only be built valid, so printing always round-trips.
 //!
-//! The JS runtime (multiserver 3.8.2) does not use this grammar (§7.2): it splits alternatives on every
+//! The JS runtime (multiserver 3.8.2) does not use this grammar: it splits alternatives on every
 //! `;`, and each plugin splits its own section on `:` without unescaping. The typed views
 //! ([`super::net::NetAddress`] and friends) rejoin the data fields with `:` where a field may
 //! legitimately hold colons (IPv6 hosts, URLs, paths), which gives the same result for every address

@@ -1,5 +1,5 @@
-//! Which transports listen and dial with which transform: secret-stack's `global.connections`
-//! (PROTOCOL.md §8.6), typed, with the JS default.
+//! Which transports listen and dial with which transform: secret-stack's `global.connections`,
+//! typed, with the JS default.
 
 use std::path::PathBuf;
 

@@ -1,4 +1,4 @@
-//! Multiserver: how peers find and reach each other (PROTOCOL.md §7, §8.6).
+//! Multiserver: how peers find and reach each other.
 //!
 //! - [`address`]: the address grammar — `;` alternatives of `~`-joined sections, `!` escapes.
 //! - Typed views of sections: [`NetAddress`], [`UnixAddress`], [`WsAddress`], [`ShsAddress`],
@@ -8,8 +8,10 @@
 //!   them before RPC: [`Shs`], [`NoAuth`]...), like JS `app.multiserver.transport/transform`.
 //! - Built-in transports: [`Net`] (TCP), [`Unix`] (Unix sockets, feature `unix`), [`Ws`]
 //!   (WebSocket, feature `ws`); both features are on by default.
-//! - [`Multiserver`]: the registry that dials an address through its outgoing suites (falling back
-//!   across alternatives) and starts a [`Server`] from [`Connections`] incoming entries.
+//! - [`Multiserver`] ([`registry`]): transports, transforms and outgoing suites by name;
+//!   [`dial`]: planning and dialling an address through the outgoing suites (falling back across
+//!   alternatives); [`server`]: a [`Server`] of listeners started from [`Connections`] incoming
+//!   entries; [`address_book`]: the addresses those listeners announce ([`AddressBook`]).
 //! - [`limits`]: caps on incoming connections and handshakes in progress ([`IncomingLimits`], a
 //!   Rust extension).
 //!
@@ -34,7 +36,9 @@
 
 mod accept;
 pub mod address;
+pub mod address_book;
 pub mod config;
+pub mod dial;
 mod dial_error;
 pub mod limits;
 pub mod net;
@@ -44,6 +48,7 @@ pub mod onion;
 mod refusal_log;
 pub mod registry;
 pub mod scope;
+pub mod server;
 pub mod shs;
 pub mod transform;
 pub mod transport;
@@ -53,8 +58,10 @@ pub mod unix;
 pub mod ws;
 
 pub use address::{Address, AddressError, Multiaddress, Protocol};
+pub use address_book::AddressBook;
 pub use config::{ConfigError, Connections, IncomingEntry, ListenConfig, OutgoingEntry};
-pub use dial_error::ParseFailures;
+pub use dial::Candidate;
+pub use dial_error::{ConnectError, ParseFailures};
 pub use limits::{
     ConnectionSlot, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, IncomingGate, IncomingLimits,
     IncomingStats,
@@ -63,11 +70,9 @@ pub use net::{Net, NetAddress};
 pub use noauth::NoAuth;
 pub use object_address::{ObjectKey, object_address};
 pub use onion::OnionAddress;
-pub use registry::{
-    AddressBook, Candidate, ConnectError, Established, ListenError, Multiserver, RegistryError,
-    Server,
-};
+pub use registry::{Established, Multiserver, RegistryError};
 pub use scope::Scope;
+pub use server::{ListenError, Server};
 pub use shs::{Authorize, Shs, ShsAddress};
 pub use transform::{Transform, TransformError, TransformInfo};
 pub use transport::{Announce, BoxReader, BoxWriter, Connection, Listener, Transport};

@@ -1,5 +1,5 @@
 //! The `net` transport: TCP, with TCP_NODELAY on both sides, IPv4 and IPv6, and its address form
-//! `net:<host>:<port>` (PROTOCOL.md §7.3).
+//! `net:<host>:<port>`.
 
 use std::fmt;
 use std::io;
@@ -149,13 +149,7 @@ impl Transport for Net {
             let stream = dial(&address.host, address.port).await?;
             let peer = stream.peer_addr()?;
             debug!(%peer, "net: connected");
-            let (reader, writer) = stream.into_split();
-            Ok(Connection::new(
-                reader,
-                writer,
-                NetAddress::from_socket(peer).to_string(),
-                "net",
-            ))
+            Ok(tcp_connection(stream, peer))
         })
     }
 
@@ -164,8 +158,8 @@ impl Transport for Net {
         config: &'a ListenConfig,
     ) -> BoxFuture<'a, io::Result<Box<dyn Listener>>> {
         Box::pin(async move {
-            let (listener, announce) = bind(config).await?;
-            Ok(Box::new(NetListener { listener, announce }) as Box<dyn Listener>)
+            let bound = bind(config).await?;
+            Ok(Box::new(NetListener { bound }) as Box<dyn Listener>)
         })
     }
 }
@@ -177,15 +171,39 @@ pub(crate) async fn dial(host: &str, port: u16) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
+/// A TCP connection as a [`Connection`] from `peer`.
+fn tcp_connection(stream: TcpStream, peer: SocketAddr) -> Connection {
+    let (reader, writer) = stream.into_split();
+    Connection::new(
+        reader,
+        writer,
+        NetAddress::from_socket(peer).to_string(),
+        "net",
+    )
+}
+
 /// A bound TCP listener and what it announces; shared with `ws`.
 pub(crate) struct BoundTcp {
     pub(crate) listener: TcpListener,
     pub(crate) port: u16,
-    pub(crate) device_only: bool,
+    pub(crate) announce: Announce,
+    device_only: bool,
 }
 
-/// Binds as `config` says (see [`ListenConfig::host`]) and returns what to announce.
-pub(crate) async fn bind(config: &ListenConfig) -> io::Result<(BoundTcp, Announce)> {
+impl BoundTcp {
+    /// The scopes it serves.
+    pub(crate) fn scopes(&self) -> &[Scope] {
+        &self.announce.scopes
+    }
+
+    /// True when bound to a loopback address.
+    pub(crate) fn is_device_only(&self) -> bool {
+        self.device_only
+    }
+}
+
+/// Binds as `config` says (see [`ListenConfig::host`]), remembering what to announce.
+pub(crate) async fn bind(config: &ListenConfig) -> io::Result<BoundTcp> {
     let scopes = config.scopes_or_device();
     let port = config.port.unwrap_or(0);
     let listener = match &config.host {
@@ -207,14 +225,12 @@ pub(crate) async fn bind(config: &ListenConfig) -> io::Result<(BoundTcp, Announc
         host: config.host.clone(),
         external: config.external.clone(),
     };
-    Ok((
-        BoundTcp {
-            listener,
-            port: local.port(),
-            device_only: local.ip().is_loopback(),
-        },
+    Ok(BoundTcp {
+        listener,
+        port: local.port(),
         announce,
-    ))
+        device_only: local.ip().is_loopback(),
+    })
 }
 
 /// Binds every interface: dual-stack `::` if the system has IPv6, else `0.0.0.0`.
@@ -228,51 +244,34 @@ async fn bind_all(port: u16) -> io::Result<TcpListener> {
 /// The `net` sections a listener bound to `port` prints for `scope` (JS net `stringify`): one per
 /// host of [`Announce::hosts`], IPv6 zones dropped.
 pub fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<Protocol> {
-    announce
-        .hosts(scope)
-        .into_iter()
-        .filter_map(|host| match (NetAddress { host, port }).to_protocol() {
-            Ok(p) => Some(p),
-            Err(e) => {
-                tracing::warn!("net: cannot print listener address: {e}");
-                None
-            }
-        })
-        .collect()
+    announce.sections(scope, "net", |host| NetAddress { host, port }.to_protocol())
 }
 
 /// A listening TCP socket.
 struct NetListener {
-    listener: BoundTcp,
-    announce: Announce,
+    bound: BoundTcp,
 }
 
 impl Listener for NetListener {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<Connection>> {
         Box::pin(async move {
-            let (stream, peer) = self.listener.listener.accept().await?;
+            let (stream, peer) = self.bound.listener.accept().await?;
             stream.set_nodelay(true)?;
             debug!(%peer, "net: accepted");
-            let (reader, writer) = stream.into_split();
-            Ok(Connection::new(
-                reader,
-                writer,
-                NetAddress::from_socket(peer).to_string(),
-                "net",
-            ))
+            Ok(tcp_connection(stream, peer))
         })
     }
 
     fn scopes(&self) -> &[Scope] {
-        &self.announce.scopes
+        self.bound.scopes()
     }
 
     fn address(&self, scope: Scope) -> Vec<Protocol> {
-        listener_addresses(&self.announce, self.listener.port, scope)
+        listener_addresses(&self.bound.announce, self.bound.port, scope)
     }
 
     fn is_device_only(&self) -> bool {
-        self.listener.device_only
+        self.bound.is_device_only()
     }
 }
 

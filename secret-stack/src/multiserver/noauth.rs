@@ -1,4 +1,4 @@
-//! The `noauth` transform: no handshake, no encryption (PROTOCOL.md §6.3). The peer is reported as
+//! The `noauth` transform: no handshake, no encryption. The peer is reported as
 //! ourselves with full permissions, so it is only safe where nobody else can connect: by default it
 //! refuses to run on any listener but a loopback or unix-socket one.
 

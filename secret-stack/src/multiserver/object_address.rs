@@ -1,4 +1,4 @@
-//! secret-stack's object form of an address (PROTOCOL.md §7.4): `{host, port, key}` becomes
+//! secret-stack's object form of an address: `{host, port, key}` becomes
 //! `net:<host>:<port>~shs:<key>`, or `onion:...` when the host ends with `.onion`.
 
 use base64::Engine;

@@ -1,38 +1,16 @@
-//! The [`Multiserver`] registry: transports and transforms by name, the outgoing suites
-//! (transport~transform pairs such as `net~shs`) used to dial, and the listeners started from
-//! incoming entries ([`Server`]).
-//!
-//! Dialling: the address's `;` alternatives are read in order and each is matched with the first
-//! outgoing suite that parses it. JS multiserver dials only the first match (§7.2); this registry
-//! dials the matches in order and **falls back to the next one when a dial or transform fails**,
-//! returning every failure if none succeeds. An address that no suite parses fails with the JS text
-//! `could not connect to:<address>, only know:<suites>`.
-//!
-//! Listening: every incoming byte stream passes the server's [`IncomingGate`] (caps on
-//! connections and on handshakes in progress, see [`super::limits`]) before its transform runs.
+//! The [`Multiserver`] registry: transports and transforms by name, and the outgoing suites
+//! (transport~transform pairs such as `net~shs`) used to dial, tried in the order added. Dialling
+//! is in [`dial`](super::dial), listening in [`server`](super::server).
 
-use std::any::Any;
 use std::fmt;
-use std::io;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tracing::{debug, warn};
+use tracing::warn;
 
-use super::accept::accept_loop;
-use super::limits::{ConnectionSlot, IncomingGate, IncomingStats};
-
-use super::address::{Address, AddressError, Multiaddress, split_alternatives};
-use super::config::{IncomingEntry, OutgoingEntry};
-pub use super::dial_error::ConnectError;
-use super::dial_error::ParseFailures;
-use super::scope::Scope;
+use super::config::OutgoingEntry;
+use super::limits::ConnectionSlot;
 use super::transform::{DynTransform, Transform, TransformInfo};
 use super::transport::{Connection, DynTransport, Transport};
-
-/// Established incoming connections waiting for [`Server::accept`].
-const ACCEPT_QUEUE: usize = 64;
 
 /// Registration mistakes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,32 +27,6 @@ pub enum RegistryError {
     /// A suite or incoming entry names a transform nobody registered.
     #[error("no transform named {0:?} is registered")]
     UnknownTransform(String),
-}
-
-/// Why [`Multiserver::listen`] failed. Listeners already started by the same call are closed.
-#[derive(Debug, thiserror::Error)]
-pub enum ListenError {
-    /// An entry names an unregistered transport or transform.
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// The transport could not start listening.
-    #[error("could not listen with {suite}: {source}")]
-    Bind {
-        /// The suite, e.g. `net~shs`.
-        suite: String,
-        /// The I/O error.
-        source: io::Error,
-    },
-    /// A transform that does not authenticate was to run on a listener other machines can reach.
-    #[error(
-        "refusing to listen with {suite}: {transform} does not authenticate, so it only runs where only this device can connect (loopback or unix socket)"
-    )]
-    NotDeviceOnly {
-        /// The suite.
-        suite: String,
-        /// The transform's name.
-        transform: String,
-    },
 }
 
 /// A connection whose transform has run: the secured byte stream and who is at the other end.
@@ -98,7 +50,7 @@ pub struct Established {
 pub struct Multiserver {
     transports: Vec<Arc<dyn DynTransport>>,
     transforms: Vec<Arc<dyn DynTransform>>,
-    outgoing: Vec<(Arc<dyn DynTransport>, Arc<dyn DynTransform>)>,
+    pub(super) outgoing: Vec<(Arc<dyn DynTransport>, Arc<dyn DynTransform>)>,
 }
 
 impl fmt::Debug for Multiserver {
@@ -108,30 +60,6 @@ impl fmt::Debug for Multiserver {
             .field("transforms", &self.transform_names())
             .field("outgoing", &self.suites())
             .finish()
-    }
-}
-
-/// One alternative of an address matched with the suite that will dial it.
-pub struct Candidate {
-    /// Index of the alternative in the address.
-    pub alternative: usize,
-    /// The alternative's text.
-    pub address: String,
-    /// The suite's name, e.g. `net~shs`.
-    pub suite: String,
-    transport: Arc<dyn DynTransport>,
-    transform: Arc<dyn DynTransform>,
-    transport_address: Box<dyn Any + Send + Sync>,
-    transform_address: Box<dyn Any + Send + Sync>,
-}
-
-impl fmt::Debug for Candidate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Candidate")
-            .field("alternative", &self.alternative)
-            .field("address", &self.address)
-            .field("suite", &self.suite)
-            .finish_non_exhaustive()
     }
 }
 
@@ -222,296 +150,16 @@ impl Multiserver {
             .join(";")
     }
 
-    fn transport(&self, name: &str) -> Option<Arc<dyn DynTransport>> {
+    pub(super) fn transport(&self, name: &str) -> Option<Arc<dyn DynTransport>> {
         self.transports.iter().find(|t| t.name() == name).cloned()
     }
 
-    fn transform(&self, name: &str) -> Option<Arc<dyn DynTransform>> {
+    pub(super) fn transform(&self, name: &str) -> Option<Arc<dyn DynTransform>> {
         self.transforms.iter().find(|t| t.name() == name).cloned()
     }
-
-    /// Matches each alternative of `address` with the first outgoing suite that parses it, in
-    /// order; alternatives no suite parses are left out. Fails with
-    /// [`ConnectError::Unparseable`] when none is left.
-    pub fn plan(&self, address: &str) -> Result<Vec<Candidate>, ConnectError> {
-        let mut candidates = Vec::new();
-        let mut reasons = Vec::new();
-        for (index, text) in split_alternatives(address).into_iter().enumerate() {
-            let parsed = match text.parse::<Address>() {
-                Ok(parsed) => parsed,
-                Err(e) => {
-                    reasons.push((text.to_owned(), e));
-                    continue;
-                }
-            };
-            for (transport, transform) in &self.outgoing {
-                match parse_with(transport, transform, &parsed) {
-                    Ok((transport_address, transform_address)) => {
-                        candidates.push(Candidate {
-                            alternative: index,
-                            address: text.to_owned(),
-                            suite: suite_name(transport.as_ref(), transform.as_ref()),
-                            transport: transport.clone(),
-                            transform: transform.clone(),
-                            transport_address,
-                            transform_address,
-                        });
-                        break;
-                    }
-                    Err(e) => reasons.push((text.to_owned(), e)),
-                }
-            }
-        }
-        if candidates.is_empty() {
-            return Err(ConnectError::Unparseable {
-                address: address.to_owned(),
-                suites: self.suites(),
-                reasons: ParseFailures(reasons),
-            });
-        }
-        Ok(candidates)
-    }
-
-    /// Dials `address` (a multiserver address string) and runs the transform's client side; see
-    /// the module docs for the fallback across alternatives.
-    pub async fn connect(&self, address: &str) -> Result<Established, ConnectError> {
-        let mut failures = Vec::new();
-        for candidate in self.plan(address)? {
-            match dial(&candidate).await {
-                Ok(established) => return Ok(established),
-                Err(e) => {
-                    debug!(address = %candidate.address, "multiserver: dial failed: {e}");
-                    failures.push(e);
-                }
-            }
-        }
-        if failures.len() == 1
-            && let Some(only) = failures.pop()
-        {
-            return Err(only);
-        }
-        Err(ConnectError::Exhausted(failures))
-    }
-
-    /// Starts a listener for each entry and runs the transform's server side on every incoming
-    /// byte stream, under the default [`IncomingLimits`](super::IncomingLimits). On error the
-    /// listeners started so far are closed.
-    pub async fn listen(&self, entries: &[IncomingEntry]) -> Result<Server, ListenError> {
-        self.listen_with(entries, IncomingGate::default()).await
-    }
-
-    /// [`Multiserver::listen`] with the caps and counters of `gate`, which may be shared with
-    /// other servers (the stack shares one across all the listeners of an app).
-    pub async fn listen_with(
-        &self,
-        entries: &[IncomingEntry],
-        gate: IncomingGate,
-    ) -> Result<Server, ListenError> {
-        let (sender, receiver) = mpsc::channel(ACCEPT_QUEUE);
-        let mut server = Server {
-            receiver,
-            tasks: Vec::new(),
-            book: AddressBook::default(),
-            gate: gate.clone(),
-        };
-        let mut announced = Vec::new();
-        for entry in entries {
-            let transport = self
-                .transport(&entry.transport)
-                .ok_or_else(|| RegistryError::UnknownTransport(entry.transport.clone()))?;
-            let transform = self
-                .transform(&entry.transform)
-                .ok_or_else(|| RegistryError::UnknownTransform(entry.transform.clone()))?;
-            let suite = suite_name(transport.as_ref(), transform.as_ref());
-            let listener =
-                transport
-                    .listen(&entry.config)
-                    .await
-                    .map_err(|source| ListenError::Bind {
-                        suite: suite.clone(),
-                        source,
-                    })?;
-            if transform.requires_device_only() && !listener.is_device_only() {
-                return Err(ListenError::NotDeviceOnly {
-                    suite,
-                    transform: transform.name().to_owned(),
-                });
-            }
-            let local = transform.local_section();
-            let by_scope = Scope::ALL
-                .into_iter()
-                .map(|scope| {
-                    let addresses = listener
-                        .address(scope)
-                        .into_iter()
-                        .filter_map(|section| Address::new(vec![section, local.clone()]))
-                        .collect();
-                    (scope, addresses)
-                })
-                .collect();
-            announced.push(by_scope);
-            server.tasks.push(tokio::spawn(accept_loop(
-                listener,
-                transform,
-                suite,
-                sender.clone(),
-                gate.clone(),
-            )));
-        }
-        server.book = AddressBook {
-            listeners: Arc::from(announced),
-        };
-        Ok(server)
-    }
 }
 
-fn suite_name(transport: &dyn DynTransport, transform: &dyn DynTransform) -> String {
+/// A suite's name: `<transport>~<transform>`, e.g. `net~shs`.
+pub(super) fn suite_name(transport: &dyn DynTransport, transform: &dyn DynTransform) -> String {
     format!("{}~{}", transport.name(), transform.name())
-}
-
-type Parsed = (Box<dyn Any + Send + Sync>, Box<dyn Any + Send + Sync>);
-
-fn parse_with(
-    transport: &Arc<dyn DynTransport>,
-    transform: &Arc<dyn DynTransform>,
-    address: &Address,
-) -> Result<Parsed, AddressError> {
-    let [first, second] = address.sections() else {
-        return Err(AddressError::SectionCount {
-            address: address.to_string(),
-            suite: suite_name(transport.as_ref(), transform.as_ref()),
-            expected: 2,
-            got: address.sections().len(),
-        });
-    };
-    Ok((transport.parse(first)?, transform.parse(second)?))
-}
-
-async fn dial(candidate: &Candidate) -> Result<Established, ConnectError> {
-    let connection = candidate
-        .transport
-        .connect(candidate.transport_address.as_ref())
-        .await
-        .map_err(|source| ConnectError::Dial {
-            address: candidate.address.clone(),
-            source,
-        })?;
-    let transport_address = connection.address.clone();
-    let (mut connection, info) = candidate
-        .transform
-        .client(connection, candidate.transform_address.as_ref())
-        .await
-        .map_err(|source| ConnectError::Transform {
-            address: candidate.address.clone(),
-            source,
-        })?;
-    connection.address = format!("{transport_address}~{}", info.section);
-    debug!(address = %connection.address, suite = %candidate.suite, "multiserver: connected");
-    Ok(Established {
-        connection,
-        info,
-        suite: candidate.suite.clone(),
-        slot: None,
-    })
-}
-
-/// Running listeners. Dropping it (or [`Server::close`]) stops them and aborts handshakes in
-/// progress; connections already handed out stay open.
-pub struct Server {
-    receiver: mpsc::Receiver<Established>,
-    tasks: Vec<JoinHandle<()>>,
-    book: AddressBook,
-    gate: IncomingGate,
-}
-
-impl fmt::Debug for Server {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("listeners", &self.tasks.len())
-            .field("device_address", &self.address(Scope::Device))
-            .finish()
-    }
-}
-
-impl Server {
-    /// The next incoming connection whose transform succeeded; `None` once no listener is left.
-    /// Failed handshakes are logged (debug) and skipped, as in JS. Keep its
-    /// [`slot`](Established::slot) while the connection lives, or the connection cap does not
-    /// count it.
-    pub async fn accept(&mut self) -> Option<Established> {
-        self.receiver.recv().await
-    }
-
-    /// This node's address for `scope`: every listener serving it, with its transform section,
-    /// `;`-joined; `""` when none does (JS `getAddress`).
-    pub fn address(&self, scope: Scope) -> String {
-        self.book.address(scope)
-    }
-
-    /// The counters of the server's [`IncomingGate`] (shared with other servers using the same
-    /// gate): connections and handshakes held, peaks, refusals.
-    pub fn incoming_stats(&self) -> IncomingStats {
-        self.gate.stats()
-    }
-
-    /// A handle to the addresses that outlives moving the server into an accept task.
-    pub fn address_book(&self) -> AddressBook {
-        self.book.clone()
-    }
-
-    /// Stops listening.
-    pub fn close(self) {}
-
-    /// Stops listening and waits until every listener task has ended, so its socket is released
-    /// when this returns (dropping the server only asks the tasks to stop). Handshakes in progress
-    /// are aborted.
-    pub async fn shutdown(mut self) {
-        let tasks = std::mem::take(&mut self.tasks);
-        for task in &tasks {
-            task.abort();
-        }
-        for task in tasks {
-            // A cancelled task is the expected outcome; a panicked one has nothing left to release.
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
-}
-
-/// One listener's addresses (with its transform section), by scope.
-type ListenerAddresses = Vec<(Scope, Vec<Address>)>;
-
-/// The addresses of a [`Server`]'s listeners, by scope. Cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct AddressBook {
-    listeners: Arc<[ListenerAddresses]>,
-}
-
-impl AddressBook {
-    /// Every address serving `scope`, in listener order; `None` when there is none
-    /// (JS `multiserver.address` returns null then).
-    pub fn multiaddress(&self, scope: Scope) -> Option<Multiaddress> {
-        let addresses = self
-            .listeners
-            .iter()
-            .flatten()
-            .filter(|(s, _)| *s == scope)
-            .flat_map(|(_, addresses)| addresses.iter().cloned())
-            .collect();
-        Multiaddress::new(addresses)
-    }
-
-    /// The same as a string; `""` when there is none (JS `getAddress`).
-    pub fn address(&self, scope: Scope) -> String {
-        self.multiaddress(scope)
-            .map(|m| m.to_string())
-            .unwrap_or_default()
-    }
 }

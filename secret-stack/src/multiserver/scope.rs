@@ -1,5 +1,5 @@
 //! Scopes: who a listener is reachable by (this device, the local network, the internet), and the
-//! host name a listener prints for each (PROTOCOL.md §7.3).
+//! host name a listener prints for each.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};

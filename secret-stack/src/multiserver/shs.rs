@@ -1,6 +1,6 @@
 //! The `shs` transform: the secret handshake ([`crate::handshake`]) then the box stream
 //! ([`crate::box_stream`]) over a transport's byte stream; and its section, `shs:<base64 key>` or
-//! `shs:<base64 key>:<base64 seed>` (PROTOCOL.md §7.3, §2.8): whom the handshake must reach, and
+//! `shs:<base64 key>:<base64 seed>`: whom the handshake must reach, and
 //! optionally the seed of a one-off client identity.
 
 use std::fmt;
@@ -12,11 +12,12 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures::future::BoxFuture;
+use tokio::io::Join;
 
 use super::address::{AddressError, Protocol};
 use super::refusal_log::RefusalLog;
 use super::transform::{Transform, TransformError, TransformInfo};
-use super::transport::Connection;
+use super::transport::{BoxReader, BoxWriter, Connection};
 use crate::box_stream;
 use crate::handshake::{self, HandshakeError};
 use crate::keys::{AppKey, Keypair, PublicKey};
@@ -114,7 +115,7 @@ impl FromStr for ShsAddress {
 }
 
 /// Decides, during the server handshake, whether a client may connect: `Some(permissions)` to
-/// accept it with those, `None` to hang up before message 4 (PROTOCOL.md §6.3).
+/// accept it with those, `None` to hang up before message 4.
 pub type Authorize =
     Arc<dyn Fn(PublicKey) -> BoxFuture<'static, Option<Permissions>> + Send + Sync>;
 
@@ -153,7 +154,7 @@ impl Shs {
         }
     }
 
-    /// Sets the limit on each handshake read and write (§2.7).
+    /// Sets the limit on each handshake read and write.
     pub fn with_timeout(mut self, timeout: Duration) -> Shs {
         self.timeout = timeout;
         self
@@ -199,21 +200,41 @@ fn failed(error: HandshakeError) -> TransformError {
     }
 }
 
-/// Wraps both halves of `connection` in the box stream keyed by `session`.
-fn boxed(connection: Connection, session: handshake::Session) -> (Connection, TransformInfo) {
-    let (reader, writer) = box_stream::pair(
-        connection.reader,
-        connection.writer,
-        session.encrypt,
-        session.decrypt,
-    );
-    let info = TransformInfo {
-        remote: session.remote,
-        section: ShsAddress::new(session.remote).to_protocol(),
-        permissions: None,
-    };
-    let connection = Connection::new(reader, writer, connection.address, connection.transport);
-    (connection, info)
+/// A connection opened up for the handshake: its halves joined into one duplex stream, and what
+/// the secured connection keeps of it. The client and the server side both go through it.
+struct Opened {
+    duplex: Join<BoxReader, BoxWriter>,
+    address: String,
+    transport: String,
+}
+
+impl Opened {
+    fn new(connection: Connection) -> Opened {
+        let Connection {
+            reader,
+            writer,
+            address,
+            transport,
+        } = connection;
+        Opened {
+            duplex: tokio::io::join(reader, writer),
+            address,
+            transport,
+        }
+    }
+
+    /// The secured connection: both halves wrapped in the box stream keyed by `session`.
+    fn seal(self, session: handshake::Session) -> (Connection, TransformInfo) {
+        let (reader, writer) = self.duplex.into_inner();
+        let (reader, writer) = box_stream::pair(reader, writer, session.encrypt, session.decrypt);
+        let info = TransformInfo {
+            remote: session.remote,
+            section: ShsAddress::new(session.remote).to_protocol(),
+            permissions: None,
+        };
+        let connection = Connection::new(reader, writer, self.address, self.transport);
+        (connection, info)
+    }
 }
 
 impl Transform for Shs {
@@ -235,25 +256,17 @@ impl Transform for Shs {
         Box::pin(async move {
             let seeded = address.seed.map(|seed| Keypair::from_seed(&seed));
             let keys = seeded.as_ref().unwrap_or(&self.keys);
-            let Connection {
-                reader,
-                writer,
-                address: transport_address,
-                transport,
-            } = connection;
-            let mut duplex = tokio::io::join(reader, writer);
-            let session =
-                handshake::client(&mut duplex, &self.app_key, keys, &address.key, self.timeout)
-                    .await
-                    .map_err(failed)?;
-            let (reader, writer) = duplex.into_inner();
-            let connection = Connection {
-                reader,
-                writer,
-                address: transport_address,
-                transport,
-            };
-            Ok(boxed(connection, session))
+            let mut opened = Opened::new(connection);
+            let session = handshake::client(
+                &mut opened.duplex,
+                &self.app_key,
+                keys,
+                &address.key,
+                self.timeout,
+            )
+            .await
+            .map_err(failed)?;
+            Ok(opened.seal(session))
         })
     }
 
@@ -262,16 +275,10 @@ impl Transform for Shs {
         connection: Connection,
     ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>> {
         Box::pin(async move {
-            let Connection {
-                reader,
-                writer,
-                address: transport_address,
-                transport,
-            } = connection;
-            let mut duplex = tokio::io::join(reader, writer);
+            let mut opened = Opened::new(connection);
             let authorize = self.authorize.clone();
             let (session, permissions) = handshake::server(
-                &mut duplex,
+                &mut opened.duplex,
                 &self.app_key,
                 &self.keys,
                 self.timeout,
@@ -284,17 +291,10 @@ impl Transform for Shs {
             )
             .await
             .map_err(|e| {
-                report_refusal(&self.refusals, &transport_address, &e);
+                report_refusal(&self.refusals, &opened.address, &e);
                 failed(e)
             })?;
-            let (reader, writer) = duplex.into_inner();
-            let connection = Connection {
-                reader,
-                writer,
-                address: transport_address,
-                transport,
-            };
-            let (connection, mut info) = boxed(connection, session);
+            let (connection, mut info) = opened.seal(session);
             info.permissions = permissions;
             Ok((connection, info))
         })

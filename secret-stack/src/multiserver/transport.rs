@@ -12,6 +12,7 @@ use std::io;
 
 use futures::future::BoxFuture;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::warn;
 
 use super::address::{AddressError, Protocol};
 use super::config::ListenConfig;
@@ -152,6 +153,33 @@ impl Announce {
             _ => scope.host().into_iter().collect(),
         }
     }
+
+    /// The sections a listener of `transport` prints for `scope`: `section` of each host of
+    /// [`Announce::hosts`], leaving out (with a warning) those it cannot print.
+    pub(crate) fn sections(
+        &self,
+        scope: Scope,
+        transport: &str,
+        section: impl Fn(String) -> Result<Protocol, AddressError>,
+    ) -> Vec<Protocol> {
+        printable(transport, self.hosts(scope).into_iter().map(section))
+    }
+}
+
+/// The sections a listener announces: the printable ones of `sections`, a warning for the others
+/// (a host or path the address grammar cannot carry).
+pub(crate) fn printable(
+    transport: &str,
+    sections: impl IntoIterator<Item = Result<Protocol, AddressError>>,
+) -> Vec<Protocol> {
+    sections
+        .into_iter()
+        .filter_map(|section| {
+            section
+                .map_err(|e| warn!("{transport}: cannot print listener address: {e}"))
+                .ok()
+        })
+        .collect()
 }
 
 /// True for `0.0.0.0`, `::` and the empty host.

@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 use super::address::{AddressError, Protocol};
 use super::config::ListenConfig;
 use super::scope::Scope;
-use super::transport::{Connection, Listener, Transport};
+use super::transport::{Connection, Listener, Transport, printable};
 
 /// A `unix:<path>` section; the path may contain `:` (the data fields are rejoined).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -192,16 +192,8 @@ impl Listener for UnixSocketListener {
     }
 
     fn address(&self, scope: Scope) -> Vec<Protocol> {
-        if scope != Scope::Device {
-            return Vec::new();
-        }
-        match self.address.to_protocol() {
-            Ok(p) => vec![p],
-            Err(e) => {
-                warn!("unix: cannot print listener address: {e}");
-                Vec::new()
-            }
-        }
+        let served = (scope == Scope::Device).then(|| self.address.to_protocol());
+        printable("unix", served)
     }
 
     fn is_device_only(&self) -> bool {

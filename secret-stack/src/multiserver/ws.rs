@@ -214,10 +214,9 @@ impl Transport for Ws {
         config: &'a ListenConfig,
     ) -> BoxFuture<'a, io::Result<Box<dyn Listener>>> {
         Box::pin(async move {
-            let (bound, announce) = bind(config).await?;
+            let bound = bind(config).await?;
             Ok(Box::new(WsListener {
                 bound,
-                announce,
                 upgrading: FuturesUnordered::new(),
             }) as Box<dyn Listener>)
         })
@@ -227,22 +226,15 @@ impl Transport for Ws {
 /// The `ws` sections a listener bound to `port` prints for `scope` (JS ws `stringify`): one per host
 /// of [`Announce::hosts`], the port left out when it is 80.
 pub fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<Protocol> {
-    announce
-        .hosts(scope)
-        .into_iter()
-        .filter_map(|host| {
-            let address = WsAddress {
-                secure: false,
-                host,
-                port: (port != 80).then_some(port),
-                path: "/".into(),
-            };
-            address
-                .to_protocol()
-                .map_err(|e| tracing::warn!("ws: cannot print listener address: {e}"))
-                .ok()
-        })
-        .collect()
+    announce.sections(scope, "ws", |host| {
+        WsAddress {
+            secure: false,
+            host,
+            port: (port != 80).then_some(port),
+            path: "/".into(),
+        }
+        .to_protocol()
+    })
 }
 
 type Upgrade = BoxFuture<'static, io::Result<Connection>>;
@@ -251,7 +243,6 @@ type Upgrade = BoxFuture<'static, io::Result<Connection>>;
 /// [`MAX_UPGRADES`]) so a slow client does not hold up the others.
 struct WsListener {
     bound: BoundTcp,
-    announce: Announce,
     upgrading: FuturesUnordered<Upgrade>,
 }
 
@@ -278,15 +269,15 @@ impl Listener for WsListener {
     }
 
     fn scopes(&self) -> &[Scope] {
-        &self.announce.scopes
+        self.bound.scopes()
     }
 
     fn address(&self, scope: Scope) -> Vec<Protocol> {
-        listener_addresses(&self.announce, self.bound.port, scope)
+        listener_addresses(&self.bound.announce, self.bound.port, scope)
     }
 
     fn is_device_only(&self) -> bool {
-        self.bound.device_only
+        self.bound.is_device_only()
     }
 }
 

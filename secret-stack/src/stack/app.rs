@@ -1,36 +1,31 @@
-//! A running node: the Rust counterpart of the JS app object (PROTOCOL.md §8.4).
+//! A running node: the Rust counterpart of the JS app object.
 //!
-//! An [`App`] is a cheap handle (clone it freely). It owns its listeners, connections and the tasks
-//! watching them; [`App::close`] ends all of them. Dropping the last handle without closing
-//! stops listening and drops every connection at once, without waiting.
+//! An [`App`] is a cheap handle (clone it freely) on the app's parts, each owned by one module:
+//! its identity and served API (here, fixed once built), its connections and their tasks
+//! (`connections`), its registry and listeners (`listen`), and its shutdown (`shutdown`).
+//! [`App::close`] ends all of them. Dropping the last handle without closing stops listening and
+//! drops every connection at once, without waiting.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use serde_json::Value;
-use tokio::sync::{OnceCell, broadcast};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::sync::broadcast;
 use tracing::debug;
 
 use crate::keys::{AppKey, Keypair, PublicKey};
-use crate::multiserver::{
-    IncomingEntry, IncomingGate, IncomingStats, Multiserver, ObjectKey, Scope, object_address,
-};
-use crate::rpc::{CallContext, LocalCaller, MethodTable, Permissions, RpcConfig, RpcError};
+use crate::multiserver::{IncomingStats, ObjectKey, Scope, object_address};
+use crate::rpc::{CallContext, LocalCaller, MethodTable, Permissions};
 
 use super::auth::{AuthChain, AuthDecision};
 use super::config::Config;
-use super::core::Addresses;
+use super::connections::{self, Connections};
 use super::error::ConnectError;
 use super::events::Event;
-use super::listen;
-use super::peer::{Peer, SharedPeers};
+use super::listen::Listening;
+use super::peer::Peer;
 use super::plugins::WeakApp;
-use super::session;
-use super::shutdown::{self, CloseHook, Closing};
+use super::shutdown::{self, Shutdown};
 
 /// A running secret-stack node. See the [module docs](super) for how to build one.
 #[derive(Clone)]
@@ -43,129 +38,138 @@ impl std::fmt::Debug for App {
         f.debug_struct("App")
             .field("id", &self.id().id())
             .field("address", &self.address(Scope::Device))
-            .field("peers", &self.inner.peers.all().len())
+            .field("peers", &self.inner.connections.all().len())
             .field("closed", &self.is_closed())
             .finish()
     }
 }
 
-/// Everything an app holds.
+/// Everything an app holds, as parts with one owner each: who it is, what it serves, its events,
+/// its connections, its listeners, and its shutdown.
 pub(crate) struct Inner {
-    pub keypair: Keypair,
-    pub app_key: AppKey,
-    pub config: Config,
-    pub manifest: Arc<Value>,
-    pub permissions: Value,
-    pub table: Arc<MethodTable>,
-    pub multiserver: Multiserver,
-    pub incoming: Vec<IncomingEntry>,
-    /// The caps on incoming connections, shared by every listener.
-    pub gate: IncomingGate,
-    pub addresses: Arc<Addresses>,
-    pub auth: Arc<AuthChain>,
-    pub events: broadcast::Sender<Event>,
-    pub peers: SharedPeers,
-    /// Connection set-up and supervision tasks.
-    pub tasks: TaskTracker,
-    /// The accept loops, one per listener.
-    pub accept_tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// Set once: true if the app started listening, false if it closed first.
-    pub listened: OnceCell<bool>,
-    /// Cancelled when the app stops listening (close, or drop).
-    pub stop: CancellationToken,
-    pub close_hooks: Vec<CloseHook>,
-    pub closing: Closing,
-    pub rpc_config: RpcConfig,
-    pub inactivity: Option<Duration>,
-    pub close_deadline: Duration,
-}
-
-impl Inner {
-    /// Stops the listeners (or keeps them from ever starting) and waits until their sockets are
-    /// released; the app has no address from then on. Returns whether the app had been listening.
-    pub async fn stop_listening(&self) -> bool {
-        self.stop.cancel();
-        let listened = *self.listened.get_or_init(|| async { false }).await;
-        self.addresses.set(Vec::new());
-        let handles =
-            std::mem::take(&mut *self.accept_tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        for handle in handles {
-            if let Err(e) = handle.await
-                && e.is_panic()
-            {
-                debug!("a listener task had panicked: {e}");
-            }
-        }
-        listened
-    }
+    pub(super) identity: Identity,
+    pub(super) api: Api,
+    pub(super) events: broadcast::Sender<Event>,
+    pub(super) connections: Connections,
+    pub(super) listening: Listening,
+    pub(super) shutdown: Shutdown,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if self.closing.is_started() {
-            return;
+        if self.shutdown.dropped() {
+            debug!(id = %self.identity.id(), "app dropped without close: dropping its connections");
+            self.connections.drop_all();
         }
-        debug!(id = %self.keypair.public(), "app dropped without close: dropping its connections");
-        self.stop.cancel();
-        for peer in self.peers.close() {
-            peer.close_now(RpcError::Closed);
+    }
+}
+
+/// Who the app is: fixed when it is built.
+pub(crate) struct Identity {
+    keypair: Keypair,
+    app_key: AppKey,
+    config: Config,
+}
+
+impl Identity {
+    pub fn new(keypair: Keypair, app_key: AppKey, config: Config) -> Identity {
+        Identity {
+            keypair,
+            app_key,
+            config,
         }
+    }
+
+    pub fn id(&self) -> PublicKey {
+        self.keypair.public()
+    }
+}
+
+/// What the app serves and to whom: fixed when it is built.
+pub(crate) struct Api {
+    manifest: Arc<Value>,
+    permissions: Value,
+    table: Arc<MethodTable>,
+    auth: Arc<AuthChain>,
+}
+
+impl Api {
+    pub fn new(
+        manifest: Arc<Value>,
+        permissions: Value,
+        table: Arc<MethodTable>,
+        auth: Arc<AuthChain>,
+    ) -> Api {
+        Api {
+            manifest,
+            permissions,
+            table,
+            auth,
+        }
+    }
+
+    pub fn table(&self) -> &Arc<MethodTable> {
+        &self.table
+    }
+
+    pub fn auth(&self) -> &Arc<AuthChain> {
+        &self.auth
     }
 }
 
 impl App {
     /// The app's identity (JS `app.id`; its text form is `@<base64>.ed25519`).
     pub fn id(&self) -> PublicKey {
-        self.inner.keypair.public()
+        self.inner.identity.id()
     }
 
     /// The app's key pair.
     pub fn keypair(&self) -> &Keypair {
-        &self.inner.keypair
+        &self.inner.identity.keypair
     }
 
     /// The app key (network key) its handshakes use.
     pub fn app_key(&self) -> AppKey {
-        self.inner.app_key
+        self.inner.identity.app_key
     }
 
     /// The config the app runs with: defaults laid under the given config, with
     /// `global.connections` filled in (JS `app.config`).
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        &self.inner.identity.config
     }
 
     /// The merged manifest (JS `app.getManifest()`), also what the `manifest` method answers.
     pub fn manifest(&self) -> &Value {
-        &self.inner.manifest
+        &self.inner.api.manifest
     }
 
     /// The merged permission groups (JS `create.permissions`), e.g.
     /// `{"anonymous": {"allow": ["manifest", …]}}`.
     pub fn permissions(&self) -> &Value {
-        &self.inner.permissions
+        &self.inner.api.permissions
     }
 
     /// What anonymous peers may call: the merged `anonymous` group.
     pub fn anonymous(&self) -> &Permissions {
-        self.inner.auth.anonymous()
+        self.inner.api.auth.anonymous()
     }
 
     /// Every method the app serves.
     pub fn methods(&self) -> &Arc<MethodTable> {
-        &self.inner.table
+        &self.inner.api.table
     }
 
     /// This app's address for `scope` (JS `app.getAddress(scope)`): every listener serving it,
     /// `;`-joined, e.g. `net:localhost:53712~shs:<base64>`; `""` when none does (before
     /// [`App::listen`], and once the app is closing).
     pub fn address(&self, scope: Scope) -> String {
-        self.inner.addresses.address(scope)
+        self.inner.listening.addresses().address(scope)
     }
 
     /// The same, `None` instead of `""` (JS `app.multiserver.address(scope)`).
     pub fn multiserver_address(&self, scope: Scope) -> Option<String> {
-        self.inner.addresses.multiaddress(scope)
+        self.inner.listening.addresses().multiaddress(scope)
     }
 
     /// Starts the listeners if they are not started yet, and sends [`Event::Listening`]
@@ -173,8 +177,7 @@ impl App {
     /// [`Builder::build`](super::Builder::build) waits for it). Idempotent; does nothing once
     /// the app is closing.
     pub async fn listen(&self) {
-        let inner = &self.inner;
-        inner.listened.get_or_init(|| listen::start(inner)).await;
+        Listening::listen(&self.inner).await;
     }
 
     /// Dials `address` (a multiserver address; the first alternative an outgoing suite understands
@@ -188,12 +191,12 @@ impl App {
             return Err(ConnectError::Closed);
         }
         debug!(%address, "connecting");
-        let established = self.inner.multiserver.connect(address).await?;
-        let anonymous = self.inner.auth.anonymous().clone();
-        session::attach(&self.inner, established, true, anonymous)
+        let established = self.inner.listening.dial(address).await?;
+        let anonymous = self.inner.api.auth.anonymous().clone();
+        connections::attach(&self.inner, established, true, anonymous)
     }
 
-    /// Dials the object form `{host, port, key}` (PROTOCOL.md §7.4): `net:<host>:<port>~shs:<key>`,
+    /// Dials the object form `{host, port, key}`: `net:<host>:<port>~shs:<key>`,
     /// or `onion:` when the host ends with `.onion`.
     pub async fn connect_to(
         &self,
@@ -210,17 +213,17 @@ impl App {
     /// held now, their peaks, and how many connections were refused at the cap or had to wait for
     /// a handshake slot.
     pub fn incoming_stats(&self) -> IncomingStats {
-        self.inner.gate.stats()
+        self.inner.listening.stats()
     }
 
     /// Every live connection, both directions, in the order they were made (JS `app.peers`).
     pub fn peers(&self) -> Vec<Peer> {
-        self.inner.peers.all()
+        self.inner.connections.all()
     }
 
     /// The live connections with `id` (JS `app.peers[id]`).
     pub fn peers_with(&self, id: &PublicKey) -> Vec<Peer> {
-        self.inner.peers.with_id(id)
+        self.inner.connections.with_id(id)
     }
 
     /// The app's events from now on. [`Event::Listening`] is sent by [`App::listen`]: to see it,
@@ -233,12 +236,15 @@ impl App {
     /// A caller into the app's own methods with full permissions, as the app itself (connection
     /// `0`): typed plugin clients work over it.
     pub fn local(&self) -> LocalCaller {
-        LocalCaller::new(Arc::clone(&self.inner.table), CallContext::local(self.id()))
+        LocalCaller::new(
+            Arc::clone(&self.inner.api.table),
+            CallContext::local(self.id()),
+        )
     }
 
     /// Asks the auth chain about `id` (JS `app.auth(id, cb)`).
     pub fn auth(&self, id: PublicKey) -> BoxFuture<'static, AuthDecision> {
-        self.inner.auth.decide(id)
+        self.inner.api.auth.decide(id)
     }
 
     /// A handle that does not keep the app alive.
@@ -248,7 +254,7 @@ impl App {
 
     /// True once [`App::close`] or [`App::close_now`] has been called (JS `app.closed`).
     pub fn is_closed(&self) -> bool {
-        self.inner.closing.is_started()
+        self.inner.shutdown.is_started()
     }
 
     /// Closes gracefully: stops listening, runs the close hooks (newest first), lets every

@@ -1,4 +1,4 @@
-//! Who may do what on an incoming connection (PROTOCOL.md §6.3): the chain of auth hooks and the
+//! Who may do what on an incoming connection: the chain of auth hooks and the
 //! default answer, the Rust counterpart of JS's hookable `app.auth(id, cb)`.
 //!
 //! Hooks compose like `app.auth.hook`: the most recently added runs first and either answers or

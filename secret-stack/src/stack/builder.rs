@@ -1,5 +1,4 @@
-//! [`SecretStack::builder`]: the Rust counterpart of `SecretStack(defaults).use(plugin)(config)`
-//! (PROTOCOL.md §8.1–§8.3).
+//! [`SecretStack::builder`]: the Rust counterpart of `SecretStack(defaults).use(plugin)(config)`.
 //!
 //! A [`Builder`] collects default config, plugins, transports, transforms and hooks; each
 //! [`Builder::build`] / [`Builder::start`] makes a new [`App`] from it and a [`Config`] (like
@@ -22,13 +21,11 @@
 //! handshakes in progress, on by default).
 
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tokio::sync::{OnceCell, broadcast};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::sync::broadcast;
 use tracing::{debug, warn};
 
 use crate::keys::{AppKey, Keypair, PublicKey};
@@ -38,15 +35,17 @@ use crate::multiserver::{
 use crate::plugin::Plugin;
 use crate::rpc::{MethodTable, Permissions, RpcConfig};
 
-use super::app::{App, Inner};
+use super::app::{Api, App, Identity, Inner};
 use super::auth::{AuthChain, AuthDecision, AuthHook, AuthNext, auth_hook};
 use super::config::{Config, ConfigError, KeySource};
-use super::core::{self, Addresses};
+use super::connections::Connections;
+use super::core;
 use super::error::{BoxError, StartError};
-use super::events::EVENT_CAPACITY;
+use super::events::{EVENT_CAPACITY, Event};
+use super::listen::{Addresses, Listening};
 use super::names::mount_name;
 use super::plugins::{self, Hooks, PluginEntry, PluginInit, WeakApp};
-use super::shutdown::{CloseHook, DEFAULT_CLOSE_DEADLINE, close_hook};
+use super::shutdown::{CloseHook, DEFAULT_CLOSE_DEADLINE, Shutdown, close_hook};
 
 /// The entry point: `SecretStack::builder()`.
 #[derive(Debug)]
@@ -239,19 +238,7 @@ impl Builder {
         if let Some(e) = &self.registry_error {
             return Err(e.clone().into());
         }
-        let mut config = Config::with_defaults(self.defaults.clone(), config.to_json())?;
-        config.fill_default_connections();
-        for key in config.unknown_keys() {
-            warn!("config: {key} is not a setting of secret-stack (a plugin may read it)");
-        }
-        let keypair = match &self.keypair {
-            Some(k) => k.clone(),
-            None => keypair_from(&config)?,
-        };
-        let app_key = match self.app_key {
-            Some(k) => k,
-            None => AppKey(config.app_key()?),
-        };
+        let (config, keypair, app_key) = self.identity(config)?;
         let masters = config.masters()?;
         let connections = config.connections()?;
         let inactivity = config.inactivity_timeout();
@@ -261,37 +248,7 @@ impl Builder {
         let events = broadcast::Sender::new(EVENT_CAPACITY);
         let weak = WeakApp::new();
         let hooks = RefCell::new(Hooks::default());
-        let global = config.to_json().get("global").cloned().unwrap_or_default();
-        let mut made: Vec<Arc<dyn Plugin>> = Vec::with_capacity(self.plugins.len());
-        for entry in &self.plugins {
-            match entry {
-                PluginEntry::Ready(plugin) => made.push(Arc::clone(plugin)),
-                PluginEntry::Factory(name, factory) => {
-                    let mount = mount_name(name);
-                    let init = PluginInit {
-                        name,
-                        mount: &mount,
-                        config: plugins::plugin_config(&global, &mount, &config.sections),
-                        keypair: &keypair,
-                        app: weak.clone(),
-                        events: &events,
-                        hooks: &hooks,
-                    };
-                    let plugin = factory(&init).map_err(|source| StartError::PluginInit {
-                        plugin: name.clone(),
-                        source,
-                    })?;
-                    if plugin.name() != name {
-                        return Err(StartError::PluginNameMismatch {
-                            expected: name.clone(),
-                            got: plugin.name().to_owned(),
-                        });
-                    }
-                    debug!(plugin = %name, "plugin initialised");
-                    made.push(plugin);
-                }
-            }
-        }
+        let made = self.make_plugins(&config, &keypair, &weak, &events, &hooks)?;
         plugins::check_needs(&made)?;
         let mounted = plugins::mount(
             &core::manifest(),
@@ -336,31 +293,82 @@ impl Builder {
 
         let multiserver = self.multiserver_for(&config, &keypair, app_key, &auth, &connections)?;
         let inner = Arc::new(Inner {
-            keypair,
-            app_key,
-            config,
-            manifest,
-            permissions: mounted.permissions,
-            table: Arc::new(table),
-            multiserver,
-            incoming: connections.incoming,
-            gate: IncomingGate::new(self.incoming_limits),
-            addresses,
-            auth,
+            identity: Identity::new(keypair, app_key, config),
+            api: Api::new(manifest, mounted.permissions, Arc::new(table), auth),
             events,
-            peers: Arc::default(),
-            tasks: TaskTracker::new(),
-            accept_tasks: Mutex::new(Vec::new()),
-            listened: OnceCell::new(),
-            stop: CancellationToken::new(),
-            close_hooks,
-            closing: Default::default(),
-            rpc_config: self.rpc_config.clone(),
-            inactivity,
-            close_deadline: self.close_deadline,
+            connections: Connections::new(self.rpc_config.clone(), inactivity),
+            listening: Listening::new(
+                multiserver,
+                connections.incoming,
+                IncomingGate::new(self.incoming_limits),
+                addresses,
+            ),
+            shutdown: Shutdown::new(close_hooks, self.close_deadline),
         });
         weak.set(&inner);
         Ok(App { inner })
+    }
+
+    /// The config laid over the defaults (with `global.connections` filled in), the key pair and
+    /// the app key.
+    fn identity(&self, config: Config) -> Result<(Config, Keypair, AppKey), StartError> {
+        let mut config = Config::with_defaults(self.defaults.clone(), config.to_json())?;
+        config.fill_default_connections();
+        for key in config.unknown_keys() {
+            warn!("config: {key} is not a setting of secret-stack (a plugin may read it)");
+        }
+        let keypair = match &self.keypair {
+            Some(k) => k.clone(),
+            None => keypair_from(&config)?,
+        };
+        let app_key = match self.app_key {
+            Some(k) => k,
+            None => AppKey(config.app_key()?),
+        };
+        Ok((config, keypair, app_key))
+    }
+
+    /// Makes the per-app plugins in order; the ready-made ones are shared.
+    fn make_plugins(
+        &self,
+        config: &Config,
+        keypair: &Keypair,
+        weak: &WeakApp,
+        events: &broadcast::Sender<Event>,
+        hooks: &RefCell<Hooks>,
+    ) -> Result<Vec<Arc<dyn Plugin>>, StartError> {
+        let global = config.to_json().get("global").cloned().unwrap_or_default();
+        let mut made: Vec<Arc<dyn Plugin>> = Vec::with_capacity(self.plugins.len());
+        for entry in &self.plugins {
+            match entry {
+                PluginEntry::Ready(plugin) => made.push(Arc::clone(plugin)),
+                PluginEntry::Factory(name, factory) => {
+                    let mount = mount_name(name);
+                    let init = PluginInit {
+                        name,
+                        mount: &mount,
+                        config: plugins::plugin_config(&global, &mount, &config.sections),
+                        keypair,
+                        app: weak.clone(),
+                        events,
+                        hooks,
+                    };
+                    let plugin = factory(&init).map_err(|source| StartError::PluginInit {
+                        plugin: name.clone(),
+                        source,
+                    })?;
+                    if plugin.name() != name {
+                        return Err(StartError::PluginNameMismatch {
+                            expected: name.clone(),
+                            got: plugin.name().to_owned(),
+                        });
+                    }
+                    debug!(plugin = %name, "plugin initialised");
+                    made.push(plugin);
+                }
+            }
+        }
+        Ok(made)
     }
 
     /// The registry for one app: the builder's transports and transforms, the defaults for the

@@ -1,4 +1,4 @@
-//! The methods every app serves, whatever its plugins (JS's core plugin, PROTOCOL.md §8.4):
+//! The methods every app serves, whatever its plugins (JS's core plugin):
 //!
 //! | path | kind | answer |
 //! |---|---|---|
@@ -16,17 +16,18 @@
 //!   of sections per `;` alternative), not the transport plugins' objects (which hold JS buffers).
 
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use futures::FutureExt;
 use serde_json::{Value, json};
 
 use crate::keys::PublicKey;
+use crate::multiserver::Scope;
 use crate::multiserver::address::{Address, split_alternatives};
-use crate::multiserver::{AddressBook, Scope};
 use crate::rpc::{Body, CallKind, Manifest, Method, RemoteError, Reply};
 
 use super::auth::{AuthChain, AuthDecision};
+use super::listen::Addresses;
 
 /// The core manifest: `{auth: async, address: sync, manifest: sync, multiserver: {parse: sync,
 /// address: sync}}`.
@@ -61,34 +62,6 @@ pub(crate) fn manifest_json() -> Value {
 /// The core permissions: anonymous peers may call `manifest`.
 pub(crate) fn permissions() -> Value {
     json!({"anonymous": {"allow": ["manifest"]}})
-}
-
-/// The addresses of every listener an app started; empty until it listens.
-#[derive(Debug, Default)]
-pub(crate) struct Addresses {
-    books: RwLock<Vec<AddressBook>>,
-}
-
-impl Addresses {
-    pub fn set(&self, books: Vec<AddressBook>) {
-        *self.books.write().unwrap_or_else(|e| e.into_inner()) = books;
-    }
-
-    /// Every listener's addresses for `scope`, `;`-joined; `None` when there are none.
-    pub fn multiaddress(&self, scope: Scope) -> Option<String> {
-        let books = self.books.read().unwrap_or_else(|e| e.into_inner());
-        let parts: Vec<String> = books
-            .iter()
-            .map(|b| b.address(scope))
-            .filter(|a| !a.is_empty())
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(";"))
-    }
-
-    /// The same, `""` when there are none.
-    pub fn address(&self, scope: Scope) -> String {
-        self.multiaddress(scope).unwrap_or_default()
-    }
 }
 
 /// The scope named by a call's first argument (`device` when absent); `None` for an unknown one,

@@ -1,5 +1,5 @@
 //! What an app tells its observers: the Rust counterpart of the JS app's EventEmitter events
-//! (`multiserver:listening`, `rpc:connect`, `close`, PROTOCOL.md §8.10), plus the end of each
+//! (`multiserver:listening`, `rpc:connect`, `close`), plus the end of each
 //! connection, which JS only reports on the rpc object (`closed`).
 //!
 //! Events go out on a [`tokio::sync::broadcast`] channel: every receiver sees every event sent

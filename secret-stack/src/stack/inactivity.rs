@@ -1,4 +1,4 @@
-//! The inactivity timeout (PROTOCOL.md §8.7): a connection on which no byte went either way for
+//! The inactivity timeout: a connection on which no byte went either way for
 //! the configured time is dropped without goodbyes, as JS's pull-inactivity does.
 //!
 //! The connection's byte streams are wrapped ([`ActivityReader`], [`ActivityWriter`]) so that every

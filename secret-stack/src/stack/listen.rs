@@ -1,76 +1,166 @@
-//! Listening (PROTOCOL.md §8.6): one listener per incoming entry of `global.connections`, each
-//! started on its own so that one failing (port taken, unknown transport) does not stop the others,
-//! then [`Event::Listening`] — sent even when some failed, as JS does. Each listener's accepted and
-//! secured connections are handed to [`session::accept`]. All the listeners share the app's
-//! [`IncomingGate`](crate::multiserver::IncomingGate), so its caps hold for the app as a whole.
+//! The app's network side: its multiserver registry (dialling) and its listeners.
+//!
+//! Listening: one listener per incoming entry of `global.connections`, each started on its own so
+//! that one failing (port taken, unknown transport) does not stop the others, then
+//! [`Event::Listening`] — sent even when some failed, as JS does. Each listener's accepted and
+//! secured connections are handed to the app's connections. All the listeners share the app's
+//! [`IncomingGate`], so its caps hold for the app as a whole.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, RwLock, Weak};
 
-use tokio_util::sync::CancellationToken;
+use tokio::sync::OnceCell;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
-use crate::multiserver::{Scope, Server};
+use crate::multiserver::{
+    AddressBook, ConnectError, Established, IncomingEntry, IncomingGate, IncomingStats,
+    Multiaddress, Multiserver, Scope, Server,
+};
 
 use super::app::Inner;
 use super::events::Event;
-use super::session;
+use super::shutdown::ShutdownSignal;
+
+/// The app's registry, listeners and their addresses. Owned by the app.
+pub(crate) struct Listening {
+    multiserver: Multiserver,
+    incoming: Vec<IncomingEntry>,
+    /// The caps on incoming connections, shared by every listener.
+    gate: IncomingGate,
+    addresses: Arc<Addresses>,
+    /// The accept loops, one per listener.
+    accept_tasks: TaskTracker,
+    /// Set once: true if the app started listening, false if it closed first.
+    listened: OnceCell<bool>,
+}
+
+impl Listening {
+    /// Not listening yet; `addresses` fills in once it does.
+    pub fn new(
+        multiserver: Multiserver,
+        incoming: Vec<IncomingEntry>,
+        gate: IncomingGate,
+        addresses: Arc<Addresses>,
+    ) -> Listening {
+        Listening {
+            multiserver,
+            incoming,
+            gate,
+            addresses,
+            accept_tasks: TaskTracker::new(),
+            listened: OnceCell::new(),
+        }
+    }
+
+    /// Dials `address` through the registry's outgoing suites.
+    pub async fn dial(&self, address: &str) -> Result<Established, ConnectError> {
+        self.multiserver.connect(address).await
+    }
+
+    /// The listeners' addresses.
+    pub fn addresses(&self) -> &Addresses {
+        &self.addresses
+    }
+
+    /// The counters of the incoming caps.
+    pub fn stats(&self) -> IncomingStats {
+        self.gate.stats()
+    }
+
+    /// Starts the listeners once (see the module docs); later calls wait for the first.
+    pub async fn listen(inner: &Arc<Inner>) {
+        inner.listening.listened.get_or_init(|| start(inner)).await;
+    }
+
+    /// Stops the listeners (or keeps them from ever starting) and waits until their sockets are
+    /// released; the app has no address from then on. Returns whether the app had been listening.
+    /// The app's shutdown signal must have fired.
+    pub async fn stop(&self) -> bool {
+        let listened = *self.listened.get_or_init(|| async { false }).await;
+        self.addresses.set(AddressBook::default());
+        self.accept_tasks.close();
+        self.accept_tasks.wait().await;
+        listened
+    }
+}
 
 /// Starts every listener, records their addresses, spawns their accept loops and sends
 /// [`Event::Listening`]. Returns false if the app started closing first (nothing is started then).
-pub(crate) async fn start(inner: &Arc<Inner>) -> bool {
-    if inner.stop.is_cancelled() {
+async fn start(inner: &Arc<Inner>) -> bool {
+    if inner.shutdown.is_started() {
         return false;
     }
+    let this = &inner.listening;
     let mut servers = Vec::new();
-    for entry in &inner.incoming {
+    for entry in &this.incoming {
         let suite = format!("{}~{}", entry.transport, entry.transform);
-        match inner
+        match this
             .multiserver
-            .listen_with(std::slice::from_ref(entry), inner.gate.clone())
+            .listen_with(std::slice::from_ref(entry), this.gate.clone())
             .await
         {
             Ok(server) => servers.push((suite, server)),
             Err(e) => warn!("cannot listen with {suite}: {e}"),
         }
     }
-    inner
-        .addresses
-        .set(servers.iter().map(|(_, s)| s.address_book()).collect());
-    let mut handles = inner.accept_tasks.lock().unwrap_or_else(|e| e.into_inner());
+    let books: Vec<AddressBook> = servers.iter().map(|(_, s)| s.address_book()).collect();
+    this.addresses.set(AddressBook::combine(&books));
     for (suite, server) in servers {
         info!(%suite, address = %server.address(Scope::Device), "listening");
-        handles.push(tokio::spawn(accept_loop(
+        this.accept_tasks.spawn(accept_loop(
             Arc::downgrade(inner),
             server,
-            inner.stop.clone(),
-            inner.tasks.clone(),
-        )));
+            inner.shutdown.signal(),
+        ));
     }
-    drop(handles);
     let _ = inner.events.send(Event::Listening);
     true
 }
 
-/// Hands each secured incoming connection to a set-up task until the app stops listening (or is
-/// dropped), then closes the listener and waits until its socket is released.
-async fn accept_loop(
-    app: Weak<Inner>,
-    mut server: Server,
-    stop: CancellationToken,
-    tasks: TaskTracker,
-) {
+/// Hands each secured incoming connection to the app's connections until the app stops
+/// listening (or is dropped), then closes the listener and waits until its socket is released.
+async fn accept_loop(app: Weak<Inner>, mut server: Server, signal: ShutdownSignal) {
     loop {
         tokio::select! {
-            () = stop.cancelled() => break,
+            () = signal.fired() => break,
             next = server.accept() => {
                 let Some(established) = next else { break };
                 let Some(inner) = app.upgrade() else { break };
                 debug!(address = %established.connection.address, "incoming connection");
-                tasks.spawn(session::accept(inner, established));
+                inner.connections.accept(Arc::clone(&inner), established);
             }
         }
     }
     server.shutdown().await;
     debug!("listener closed");
+}
+
+/// The addresses of every listener an app started, as one book; empty until it listens.
+#[derive(Debug, Default)]
+pub(crate) struct Addresses {
+    book: RwLock<AddressBook>,
+}
+
+impl Addresses {
+    fn set(&self, book: AddressBook) {
+        *self.book.write().unwrap_or_else(|e| e.into_inner()) = book;
+    }
+
+    /// Every listener's addresses for `scope`; `None` when there are none.
+    pub fn get(&self, scope: Scope) -> Option<Multiaddress> {
+        self.book
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .multiaddress(scope)
+    }
+
+    /// The same as text (JS `multiserver.address`).
+    pub fn multiaddress(&self, scope: Scope) -> Option<String> {
+        self.get(scope).map(|m| m.to_string())
+    }
+
+    /// The same, `""` when there are none (JS `getAddress`).
+    pub fn address(&self, scope: Scope) -> String {
+        self.multiaddress(scope).unwrap_or_default()
+    }
 }

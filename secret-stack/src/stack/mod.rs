@@ -1,5 +1,5 @@
 //! The stack: what turns plugins and a config into a running node — the Rust counterpart of
-//! `SecretStack(defaults).use(plugin)(config)` (PROTOCOL.md §6.2, §6.3, §8).
+//! `SecretStack(defaults).use(plugin)(config)`.
 //!
 //! ```no_run
 //! # async fn demo(plugin: impl secret_stack::Plugin) -> Result<(), Box<dyn std::error::Error>> {
@@ -23,15 +23,19 @@
 //! - `plugins`: mounting (manifest and permission merge, method table) and [`PluginInit`];
 //! - `core`: the methods every app serves (`manifest`, `address`, `auth`, `multiserver.*`);
 //! - `auth`: the auth chain ([`AuthDecision`], hooks);
-//! - `listen`, `session`: listeners, and connections from handshake to [`Peer`];
+//! - `listen`: the app's registry and listeners (its network part);
+//! - `connections`: connections from handshake to [`Peer`], the live peers and their tasks;
 //! - `inactivity`: dropping idle connections;
-//! - `shutdown`: [`App::close`];
-//! - [`App`], [`Peer`], [`Event`].
+//! - `shutdown`: the app's one shutdown signal, and [`App::close`];
+//! - `app`: [`App`], a handle on the app's parts — identity, served API, events, connections,
+//!   listening, shutdown — each with one owner among the modules above;
+//! - `peer`, `events`: [`Peer`], [`Event`].
 
 mod app;
 mod auth;
 pub mod builder;
 pub mod config;
+mod connections;
 mod core;
 mod error;
 mod events;
@@ -41,7 +45,6 @@ pub mod merge;
 pub mod names;
 mod peer;
 mod plugins;
-mod session;
 mod shutdown;
 
 pub use app::App;

@@ -1,8 +1,4 @@
-//! A live connection of an app ([`Peer`]: JS's per-connection `rpc` object) and the registry of
-//! them (JS `app.peers`).
-
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+//! A live connection of an app ([`Peer`]: JS's per-connection `rpc` object).
 
 use crate::keys::PublicKey;
 use crate::rpc::{RpcError, RpcHandle, SessionEnd};
@@ -111,59 +107,3 @@ crate::rpc::caller::forward_caller!(
     /// A peer places its calls on its connection.
     impl for Peer, |this| &this.rpc
 );
-
-/// The live connections of an app, by connection number; refuses new ones once the app closes.
-#[derive(Debug, Default)]
-pub(crate) struct Peers {
-    inner: Mutex<PeerMap>,
-}
-
-#[derive(Debug, Default)]
-struct PeerMap {
-    closed: bool,
-    by_connection: BTreeMap<u64, Peer>,
-}
-
-impl Peers {
-    fn lock(&self) -> MutexGuard<'_, PeerMap> {
-        // The map is consistent after every statement; a panic elsewhere cannot break it.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Adds a peer, or gives it back if the app is closing.
-    pub fn insert(&self, peer: Peer) -> Result<(), Peer> {
-        let mut map = self.lock();
-        if map.closed {
-            return Err(peer);
-        }
-        map.by_connection.insert(peer.connection, peer);
-        Ok(())
-    }
-
-    pub fn remove(&self, connection: u64) {
-        self.lock().by_connection.remove(&connection);
-    }
-
-    /// Refuses further peers and returns the live ones.
-    pub fn close(&self) -> Vec<Peer> {
-        let mut map = self.lock();
-        map.closed = true;
-        map.by_connection.values().cloned().collect()
-    }
-
-    pub fn all(&self) -> Vec<Peer> {
-        self.lock().by_connection.values().cloned().collect()
-    }
-
-    pub fn with_id(&self, id: &PublicKey) -> Vec<Peer> {
-        self.lock()
-            .by_connection
-            .values()
-            .filter(|p| p.id == *id)
-            .cloned()
-            .collect()
-    }
-}
-
-/// A shared registry.
-pub(crate) type SharedPeers = Arc<Peers>;

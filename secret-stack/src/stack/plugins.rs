@@ -1,4 +1,4 @@
-//! Mounting plugins (PROTOCOL.md §8.2): the checks JS makes in `create.use` and `create(config)`,
+//! Mounting plugins: the checks JS makes in `create.use` and `create(config)`,
 //! the merged manifest and permissions, the method table, and what a plugin factory receives
 //! ([`PluginInit`], JS's `init(api, config)` arguments).
 //!

@@ -1,10 +1,16 @@
-//! Closing an app: stop listening, run the close hooks, end every connection, wait for everything
-//! the app spawned, then send [`Event::Close`].
+//! Closing an app, and the one signal every part of it watches for that.
 //!
-//! [`App::close`] ends connections gracefully (each finishes its outstanding calls and says
-//! goodbye), forcing those still open after the close deadline; [`App::close_now`] forces them at
-//! once. Both are idempotent and may race: a `close_now` during a `close` hurries it along, and
-//! every caller returns once the app is fully closed.
+//! [`Shutdown`] is the app's only shutdown mechanism (the shape of mini-redis's `shutdown.rs`: one
+//! signal, one owner). It owns the app's [`Phase`] — open, closing, forced, closed — which only
+//! moves forward. The parts that must stop when the app closes (the accept loops, connections being
+//! set up) hold a [`ShutdownSignal`] and wait on it; everything else asks [`Shutdown`].
+//!
+//! [`App::close`] then: stops listening, runs the close hooks, ends every connection, waits for
+//! everything the app spawned, and sends [`Event::Close`]. Connections end gracefully (each finishes
+//! its outstanding calls and says goodbye), forced once the close deadline passes; [`App::close_now`]
+//! forces them at once. Both are idempotent and may race: a `close_now` during a `close` hurries it
+//! along, and every caller returns once the app is fully closed. Dropping the last [`App`] without
+//! closing fires the same signal and drops every connection at once, without waiting.
 //!
 //! Deviation from JS 8.1.0, where a plain `app.close()` closes only the servers and leaves live
 //! connections open (ssbc/secret-stack#83) and `close(true)` forces them: here a closed app has no
@@ -12,21 +18,18 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use futures::FutureExt;
-use futures::future::{BoxFuture, join_all};
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
+use futures::future::BoxFuture;
+use tokio::sync::Notify;
 use tracing::{debug, info, warn};
-
-use crate::rpc::RpcError;
 
 use super::app::App;
 use super::events::Event;
-use super::peer::Peer;
 
 /// How long [`App::close`] lets connections finish their calls before forcing them, unless
 /// [`Builder::close_deadline`](super::Builder::close_deadline) says otherwise.
@@ -43,89 +46,182 @@ where
     Arc::new(move |app| Box::pin(hook(app)))
 }
 
-/// Where an app is in closing.
-#[derive(Debug)]
-pub(crate) struct Closing {
-    started: AtomicBool,
-    /// Cancelled by `close_now`: stop waiting for anything graceful.
-    force: CancellationToken,
-    done: watch::Sender<bool>,
+/// Where an app is in its life; it only moves forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+enum Phase {
+    /// Running.
+    Open = 0,
+    /// Closing (or dropped): listeners stop, no new connection is set up.
+    Closing = 1,
+    /// Closing without waiting for anything graceful (`close_now`, or dropped).
+    Forced = 2,
+    /// Fully closed.
+    Closed = 3,
 }
 
-impl Default for Closing {
-    fn default() -> Self {
-        Closing {
-            started: AtomicBool::new(false),
-            force: CancellationToken::new(),
-            done: watch::Sender::new(false),
+impl Phase {
+    fn from_u8(value: u8) -> Phase {
+        match value {
+            0 => Phase::Open,
+            1 => Phase::Closing,
+            2 => Phase::Forced,
+            _ => Phase::Closed,
         }
     }
 }
 
-impl Closing {
+/// The phase, readable without a lock, and a way to wait for it to move.
+#[derive(Debug, Default)]
+struct PhaseCell {
+    phase: AtomicU8,
+    moved: Notify,
+}
+
+impl PhaseCell {
+    fn get(&self) -> Phase {
+        Phase::from_u8(self.phase.load(Ordering::Acquire))
+    }
+
+    /// Moves to `to` unless the phase is already there or later; returns the phase before.
+    fn advance(&self, to: Phase) -> Phase {
+        let before = Phase::from_u8(self.phase.fetch_max(to as u8, Ordering::AcqRel));
+        if before < to {
+            self.moved.notify_waiters();
+        }
+        before
+    }
+
+    /// Resolves once the phase is `phase` or later.
+    async fn reached(&self, phase: Phase) {
+        loop {
+            let mut moved = pin!(self.moved.notified());
+            moved.as_mut().enable();
+            if self.get() >= phase {
+                return;
+            }
+            moved.await;
+        }
+    }
+}
+
+/// The app's shutdown: its phase, its close hooks and its close deadline. Owned by the app.
+pub(crate) struct Shutdown {
+    phase: Arc<PhaseCell>,
+    hooks: Vec<CloseHook>,
+    deadline: Duration,
+}
+
+/// A part's view of the shutdown signal: fires once the app starts closing or is dropped. Cheap
+/// to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct ShutdownSignal {
+    phase: Arc<PhaseCell>,
+}
+
+impl ShutdownSignal {
+    /// Resolves once the signal has fired (at once if it already has).
+    pub async fn fired(&self) {
+        self.phase.reached(Phase::Closing).await;
+    }
+}
+
+impl Shutdown {
+    /// An open app's shutdown, with the hooks to run (in reverse order) and the deadline for
+    /// graceful connection ends.
+    pub fn new(hooks: Vec<CloseHook>, deadline: Duration) -> Shutdown {
+        Shutdown {
+            phase: Arc::default(),
+            hooks,
+            deadline,
+        }
+    }
+
+    /// The signal, for a part that must stop when the app closes.
+    pub fn signal(&self) -> ShutdownSignal {
+        ShutdownSignal {
+            phase: Arc::clone(&self.phase),
+        }
+    }
+
+    /// True once the app started closing (or was dropped).
     pub fn is_started(&self) -> bool {
-        self.started.load(Ordering::Acquire)
+        self.phase.get() >= Phase::Closing
+    }
+
+    /// How long connections may take to end gracefully.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Resolves once closing is forced: nothing graceful is waited for from then on.
+    pub async fn forced(&self) {
+        self.phase.reached(Phase::Forced).await;
+    }
+
+    /// Fires the signal for an app dropped without closing; true if it had not started closing
+    /// (the caller then drops what is left at once).
+    pub fn dropped(&self) -> bool {
+        self.phase.advance(Phase::Forced) == Phase::Open
     }
 }
 
 /// Closes `app` (see the module docs); `force` for [`App::close_now`].
 pub(crate) async fn close(app: &App, force: bool) {
     let inner = &app.inner;
-    let closing = &inner.closing;
-    if force {
-        closing.force.cancel();
-    }
-    if closing.started.swap(true, Ordering::AcqRel) {
-        let mut done = closing.done.subscribe();
-        let _ = done.wait_for(|d| *d).await;
+    let shutdown = &inner.shutdown;
+    let before = shutdown
+        .phase
+        .advance(if force { Phase::Forced } else { Phase::Closing });
+    if before != Phase::Open {
+        shutdown.phase.reached(Phase::Closed).await;
         return;
     }
-    info!(id = %inner.keypair.public(), "app closing");
+    let id = inner.identity.id();
+    info!(%id, "app closing");
 
     // 1. Stop listening, and stop new connections from being set up.
-    let listened = inner.stop_listening().await;
+    let listened = inner.listening.stop().await;
 
     // 2. The close hooks, newest first (JS hook order), while connections are still open.
-    for hook in inner.close_hooks.iter().rev() {
+    for hook in shutdown.hooks.iter().rev() {
         let run = AssertUnwindSafe(hook(app.clone())).catch_unwind();
         tokio::select! {
             outcome = run => if outcome.is_err() {
                 warn!("a close hook panicked; closing carries on");
             },
-            () = closing.force.cancelled() => debug!("close hook abandoned by close_now"),
+            () = shutdown.forced() => debug!("close hook abandoned by close_now"),
         }
     }
 
-    // 3. Every connection: gracefully within the deadline, or at once.
-    let peers = inner.peers.close();
-    debug!(connections = peers.len(), "closing connections");
-    let deadline = inner.close_deadline;
-    join_all(
-        peers
-            .into_iter()
-            .map(|peer| end_connection(peer, deadline, &closing.force)),
-    )
-    .await;
-
-    // 4. Everything spawned for connections (set-up, supervisors) ends with them.
-    inner.tasks.close();
-    inner.tasks.wait().await;
+    // 3. Every connection, and every task spawned for connections.
+    inner.connections.close(shutdown).await;
 
     if listened {
         let _ = inner.events.send(Event::Close);
     }
-    info!(id = %inner.keypair.public(), "app closed");
-    closing.done.send_replace(true);
+    info!(%id, "app closed");
+    shutdown.phase.advance(Phase::Closed);
 }
 
-async fn end_connection(peer: Peer, deadline: Duration, force: &CancellationToken) {
-    tokio::select! {
-        _ = peer.close() => return,
-        () = tokio::time::sleep(deadline) => {
-            debug!(connection = peer.connection(), "connection still busy at the close deadline");
-        }
-        () = force.cancelled() => {}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_phase_only_moves_forward_and_wakes_waiters() {
+        let shutdown = Shutdown::new(Vec::new(), DEFAULT_CLOSE_DEADLINE);
+        let signal = shutdown.signal();
+        assert!(!shutdown.is_started());
+        let waiter = tokio::spawn(async move { signal.fired().await });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        assert_eq!(shutdown.phase.advance(Phase::Forced), Phase::Open);
+        waiter.await.unwrap();
+        assert_eq!(shutdown.phase.advance(Phase::Closing), Phase::Forced);
+        assert_eq!(shutdown.phase.get(), Phase::Forced);
+        assert!(shutdown.is_started());
+        assert!(!shutdown.dropped());
+        shutdown.forced().await;
     }
-    peer.close_now(RpcError::Closed);
-    peer.closed().await;
 }
