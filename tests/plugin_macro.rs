@@ -432,3 +432,83 @@ fn untyped_methods_use_infallible() {
     assert_eq!(CallKind::Async.as_str(), "async");
     let _ = Manifest::new();
 }
+
+/// A type alias of `Bytes`.
+type Chunk = Bytes;
+
+/// A newtype of `Bytes` that opts in to traveling as binary.
+#[derive(Debug, Clone, PartialEq)]
+struct Blob(Bytes);
+
+impl From<Bytes> for Blob {
+    fn from(bytes: Bytes) -> Self {
+        Blob(bytes)
+    }
+}
+
+impl From<Blob> for Bytes {
+    fn from(blob: Blob) -> Self {
+        blob.0
+    }
+}
+
+impl secret_stack::rpc::typed::BinaryValue for Blob {}
+
+struct Binary;
+
+#[plugin(name = "binary", permission = "anonymous")]
+impl Binary {
+    fn aliased(&self, chunk: Chunk) -> Chunk {
+        chunk.iter().rev().copied().collect()
+    }
+
+    fn wrapped(&self, blob: Blob) -> Blob {
+        Blob(blob.0.iter().rev().copied().collect())
+    }
+
+    fn blobs(&self, n: u8) -> Source<Blob> {
+        Source::iter((0..n).map(|i| Blob(Bytes::from(vec![i; 2]))))
+    }
+}
+
+#[tokio::test]
+async fn aliases_and_newtypes_of_bytes_travel_as_binary() {
+    let node = node(vec![Arc::new(Binary)], &["binary"]);
+    let caller = node.caller(1, node.group("anonymous"));
+    // On the wire: arguments in JS's Buffer shape, results and items as binary bodies.
+    let buffer = json!({"type": "Buffer", "data": [1, 2, 3]});
+    assert_eq!(
+        caller
+            .call(&["binary", "aliased"], vec![buffer.clone()])
+            .await,
+        Ok(Body::Binary(Bytes::from_static(&[3, 2, 1])))
+    );
+    assert_eq!(
+        caller.call(&["binary", "wrapped"], vec![buffer]).await,
+        Ok(Body::Binary(Bytes::from_static(&[3, 2, 1])))
+    );
+    let items: Vec<_> = caller
+        .source(&["binary", "blobs"], vec![json!(2)])
+        .collect()
+        .await;
+    assert_eq!(
+        items,
+        vec![
+            Ok(Body::Binary(Bytes::from_static(&[0, 0]))),
+            Ok(Body::Binary(Bytes::from_static(&[1, 1]))),
+        ]
+    );
+    // Through the typed client, both ways.
+    let client = BinaryClient::new(caller);
+    assert_eq!(
+        client.aliased(Bytes::from_static(b"ab")).await.unwrap(),
+        Bytes::from_static(b"ba")
+    );
+    assert_eq!(
+        client
+            .wrapped(Blob(Bytes::from_static(b"xy")))
+            .await
+            .unwrap(),
+        Blob(Bytes::from_static(b"yx"))
+    );
+}

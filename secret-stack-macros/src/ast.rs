@@ -12,7 +12,7 @@ use syn::{Attribute, FnArg, Ident, LitStr, Pat, ReceiverKind, ReturnType, Signat
 use crate::attr::{Access, Errors, Form, method_attrs};
 use crate::names::method_name;
 pub use crate::types::last_segment;
-use crate::types::{arg_codec, codec, is_unit, result_parts, single_type_arg, source_parts};
+use crate::types::{is_unit, result_parts, single_type_arg, source_parts};
 
 /// The five kinds of call.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -58,21 +58,6 @@ impl Kind {
     }
 }
 
-/// How a value travels: chosen by the name of its type.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Codec {
-    /// serde JSON (strings as UTF-8 bodies).
-    Json,
-    /// `Bytes`: binary bodies.
-    Bytes,
-    /// `Body`: passed through.
-    Body,
-    /// `String`: JSON, but moved into the body or argument rather than serialized from a borrow.
-    Text,
-    /// `()`: whatever the answer, nothing to decode.
-    Unit,
-}
-
 /// How the method receives the plugin.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Receiver {
@@ -98,7 +83,6 @@ pub struct Param {
     pub name: String,
     pub ty: Type,
     pub role: Role,
-    pub codec: Codec,
 }
 
 /// What the method gives back, as its kind needs it. Types are tokens: either the user's own
@@ -107,13 +91,11 @@ pub enum Shape {
     /// async and sync: a value, or a `Result` of one.
     Value {
         ok: TokenStream,
-        codec: Codec,
         err: Option<TokenStream>,
     },
     /// source and duplex: a `Source<T>` or a `Result` of one.
     Source {
         item: TokenStream,
-        codec: Codec,
         err: Option<TokenStream>,
     },
     /// sink: `()` or `Result<(), E>`.
@@ -251,7 +233,7 @@ pub fn method(
                 continue;
             }
         };
-        let Some((role, codec)) = param_role(&pt.ty, &mut sink_seen, errors) else {
+        let Some(role) = param_role(&pt.ty, &mut sink_seen, errors) else {
             ok = false;
             continue;
         };
@@ -260,7 +242,6 @@ pub fn method(
             ident,
             ty: (*pt.ty).clone(),
             role,
-            codec,
         });
     }
 
@@ -332,13 +313,11 @@ pub fn method(
             if source_alias {
                 Shape::Source {
                     item: quote!(<#ret_tokens as #krate::rpc::typed::IntoSource>::Item),
-                    codec: Codec::Json,
                     err: None,
                 }
             } else {
                 let (item, err) = syntactic_source?;
                 Shape::Source {
-                    codec: codec(&item),
                     item: item.to_token_stream(),
                     err,
                 }
@@ -363,17 +342,14 @@ pub fn method(
         Kind::Async | Kind::Sync => match ret {
             None => Shape::Value {
                 ok: quote!(()),
-                codec: Codec::Unit,
                 err: None,
             },
             Some(ty) => match result_parts(ty, krate) {
-                Some((ok_ty, ok_tokens, err)) => Shape::Value {
-                    codec: ok_ty.as_ref().map_or(Codec::Json, codec),
+                Some((_, ok_tokens, err)) => Shape::Value {
                     ok: ok_tokens,
                     err: Some(err),
                 },
                 None => Shape::Value {
-                    codec: codec(ty),
                     ok: ty.to_token_stream(),
                     err: None,
                 },
@@ -404,15 +380,15 @@ pub fn method(
     })
 }
 
-/// The role and codec of a parameter, or `None` after reporting why it cannot be one.
-fn param_role(ty: &Type, sink_seen: &mut bool, errors: &mut Errors) -> Option<(Role, Codec)> {
+/// The role of a parameter, or `None` after reporting why it cannot be one.
+fn param_role(ty: &Type, sink_seen: &mut bool, errors: &mut Errors) -> Option<Role> {
     match ty {
         Type::Reference(r) if last_segment(&r.elem).is_some_and(|s| s.ident == "CallContext") => {
             if r.mutability.is_some() {
                 errors.spanned(ty, "take the call context as `&CallContext` (not `&mut`)");
                 return None;
             }
-            Some((Role::Context, Codec::Json))
+            Some(Role::Context)
         }
         Type::Reference(_) => {
             errors.spanned(
@@ -445,20 +421,14 @@ fn param_role(ty: &Type, sink_seen: &mut bool, errors: &mut Errors) -> Option<(R
                         return None;
                     }
                     *sink_seen = true;
-                    Some((
-                        Role::Sink {
-                            item: item.to_token_stream(),
-                        },
-                        codec(item),
-                    ))
+                    Some(Role::Sink {
+                        item: item.to_token_stream(),
+                    })
                 }
-                ("Option", Some(inner)) => Some((
-                    Role::Arg {
-                        optional: Some(Box::new(inner.clone())),
-                    },
-                    arg_codec(inner),
-                )),
-                _ => Some((Role::Arg { optional: None }, arg_codec(ty))),
+                ("Option", Some(inner)) => Some(Role::Arg {
+                    optional: Some(Box::new(inner.clone())),
+                }),
+                _ => Some(Role::Arg { optional: None }),
             }
         }
     }
@@ -512,7 +482,6 @@ fn make_sink_alias(
     last.role = Role::Sink {
         item: quote!(<#ty as #krate::rpc::typed::SinkItem>::Item),
     };
-    last.codec = Codec::Json;
     true
 }
 

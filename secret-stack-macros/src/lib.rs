@@ -80,10 +80,11 @@ use proc_macro::TokenStream;
 /// an argument. Parameters must be owned types with plain names (no patterns, no `impl Trait`,
 /// no references, no generics).
 ///
-/// How values travel: a type named `Bytes` (`bytes::Bytes`) as binary bodies (and, inside
-/// `args`, as JS's `{"type":"Buffer","data":[…]}`), a type named `Body` as it is, anything else
-/// through serde JSON (a string becomes a UTF-8 body, as in JS). The choice is by the type's name,
-/// so an alias of `Bytes` travels as JSON.
+/// How values travel is chosen by the type (its `WireFormat` impl), never by its name:
+/// `bytes::Bytes`, an alias of it, and a newtype that implements `BinaryValue` as binary bodies
+/// (and, inside `args`, as JS's `{"type":"Buffer","data":[…]}`), `Body` as it is, `String` as a
+/// UTF-8 body (moved, not copied), anything else through serde JSON (a JSON string becomes a UTF-8
+/// body, as in JS).
 ///
 /// # Results and errors
 ///

@@ -8,9 +8,10 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
+use super::codec::{Op, codec};
 use super::dispatch::tokens_span;
 use super::{Model, manifest};
-use crate::ast::{Codec, Role, RpcMethod, Shape};
+use crate::ast::{Role, RpcMethod, Shape};
 
 /// The client struct and its methods.
 pub fn client(model: &Model) -> TokenStream {
@@ -75,7 +76,7 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
 
     let mut params = Vec::new();
     let mut pushes = Vec::new();
-    let mut items: Option<(syn::Ident, TokenStream, Codec)> = None;
+    let mut items: Option<(syn::Ident, TokenStream)> = None;
     for param in &method.params {
         let name = &param.name;
         let var = &param.ident;
@@ -86,18 +87,18 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
                 params.push(quote!(#var: #ty));
                 pushes.push(match optional {
                     Some(inner) => {
-                        let enc = arg_encoder(&typed, param.codec, &quote!(#inner));
+                        let enc = codec(krate, &quote!(#inner), Op::EncodeArg);
                         quote!(__ss_args.push_optional(#name, #var, #enc);)
                     }
                     None => {
-                        let enc = arg_encoder(&typed, param.codec, &quote!(#ty));
+                        let enc = codec(krate, &quote!(#ty), Op::EncodeArg);
                         quote!(__ss_args.push(#name, #var, #enc);)
                     }
                 });
             }
             Role::Sink { item } => {
                 params.push(quote!(#var: __SsItems));
-                items = Some((var.clone(), item.clone(), param.codec));
+                items = Some((var.clone(), item.clone()));
             }
         }
     }
@@ -107,7 +108,7 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         quote!(mut)
     };
     let (generics, bounds) = match &items {
-        Some((_, item, _)) => (
+        Some((_, item)) => (
             quote!(<__SsItems>),
             quote!(where __SsItems: #typed::reexport::Stream<Item = #item> + ::core::marker::Send + 'static),
         ),
@@ -128,20 +129,20 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
     };
     let common = quote!(&self.caller, #label, &[#(#full_path),*], __ss_args.finish());
     let (ret, body) = match &method.shape {
-        Shape::Value { ok, codec, err, .. } => {
+        Shape::Value { ok, err, .. } => {
             let (err, error) = err_of(err);
-            let decoder = decoder(&typed, *codec, ok);
+            let decoder = codec(krate, ok, Op::DecodeBody);
             (
                 quote!(#typed::TypedFuture<#ok, #err>),
                 quote!(::std::boxed::Box::pin(#typed::call(#common, #decoder, #error))),
             )
         }
-        Shape::Source { item, codec, err } => {
+        Shape::Source { item, err } => {
             let (err, error) = err_of(err);
-            let decoder = decoder(&typed, *codec, item);
+            let decoder = codec(krate, item, Op::DecodeBody);
             let body = match &items {
-                Some((var, sent, sent_codec)) => {
-                    let encoder = item_encoder(&typed, *sent_codec, sent);
+                Some((var, sent)) => {
+                    let encoder = codec(krate, sent, Op::EncodeBody);
                     quote!(#typed::duplex(#common, #var, #encoder, #decoder, #error))
                 }
                 None => quote!(#typed::source(#common, #decoder, #error)),
@@ -150,10 +151,10 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         }
         Shape::Done { err } => {
             let (err, error) = err_of(err);
-            let Some((var, sent, sent_codec)) = &items else {
+            let Some((var, sent)) = &items else {
                 return TokenStream::new();
             };
-            let encoder = item_encoder(&typed, *sent_codec, sent);
+            let encoder = codec(krate, sent, Op::EncodeBody);
             (
                 quote!(#typed::TypedFuture<(), #err>),
                 quote!(::std::boxed::Box::pin(#typed::sink(#common, #var, #encoder, #error))),
@@ -171,35 +172,5 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
             #(#pushes)*
             #body
         }
-    }
-}
-
-fn arg_encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
-    let span = tokens_span(ty);
-    match codec {
-        Codec::Bytes => quote_spanned!(span=> #typed::value_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::value_body),
-        Codec::Text => quote_spanned!(span=> #typed::value_text::<#ty>),
-        Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::value_json::<#ty>),
-    }
-}
-
-fn item_encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
-    let span = tokens_span(ty);
-    match codec {
-        Codec::Bytes => quote_spanned!(span=> #typed::encode_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::encode_body),
-        Codec::Text => quote_spanned!(span=> #typed::encode_text::<#ty>),
-        Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::encode_json::<#ty>),
-    }
-}
-
-fn decoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
-    let span = tokens_span(ty);
-    match codec {
-        Codec::Unit => quote!(#typed::decode_unit),
-        Codec::Bytes => quote_spanned!(span=> #typed::decode_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::decode_body),
-        Codec::Json | Codec::Text => quote_spanned!(span=> #typed::decode_json::<#ty>),
     }
 }

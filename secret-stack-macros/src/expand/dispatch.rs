@@ -10,8 +10,9 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
 
+use super::codec::{Op, codec};
 use super::{Model, manifest};
-use crate::ast::{Codec, Receiver, Role, RpcMethod, Shape};
+use crate::ast::{Receiver, Role, RpcMethod, Shape};
 
 /// `impl ::secret_stack::Plugin for #self_ty { ... }`.
 pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
@@ -74,11 +75,14 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
             Role::Context => call_args.push(quote!(&__ss_ctx)),
             Role::Arg { optional } => {
                 let (read, decoder) = match optional {
-                    Some(inner) => (quote!(optional), arg_decoder(&typed, param.codec, inner)),
-                    None => (
-                        quote!(required),
-                        arg_decoder(&typed, param.codec, &param.ty),
+                    Some(inner) => (
+                        quote!(optional),
+                        codec(krate, &quote!(#inner), Op::DecodeArg),
                     ),
+                    None => {
+                        let ty = &param.ty;
+                        (quote!(required), codec(krate, &quote!(#ty), Op::DecodeArg))
+                    }
                 };
                 bindings.push(quote! {
                     let #var = match __ss_reader.#read(#name, #decoder) {
@@ -89,7 +93,7 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
                 call_args.push(quote!(#var));
             }
             Role::Sink { item } => {
-                let decoder = item_decoder(&typed, param.codec, item);
+                let decoder = codec(krate, item, Op::DecodeBody);
                 bindings.push(quote! {
                     let #var = #typed::Sink::new(__ss_input, #label, #decoder);
                 });
@@ -115,8 +119,8 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     let awaited = quote_spanned!(span=> #call.await);
 
     let reply = match (&method.shape, method.asyncness) {
-        (Shape::Value { ok, codec, err, .. }, asyncness) => {
-            let encoder = encoder(&typed, *codec, ok);
+        (Shape::Value { ok, err, .. }, asyncness) => {
+            let encoder = codec(krate, ok, Op::EncodeBody);
             let convert = |value: &TokenStream| match err {
                 Some(err) => {
                     let error_span = tokens_span(err);
@@ -135,8 +139,8 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
                 quote!(#typed::reply_value(#answer))
             }
         }
-        (Shape::Source { item, codec, .. }, asyncness) => {
-            let encoder = encoder(&typed, *codec, item);
+        (Shape::Source { item, .. }, asyncness) => {
+            let encoder = codec(krate, item, Op::EncodeBody);
             if asyncness {
                 let typed = respan(&typed, span);
                 quote_spanned!(span=> #typed::reply_async_source(#label, async move { #awaited }, #encoder))
@@ -180,42 +184,6 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     }}
 }
 
-/// The decoder of a JSON argument of type `ty`, spanned at the type so that a type that cannot
-/// be decoded is reported there.
-fn arg_decoder(typed: &TokenStream, codec: Codec, ty: &Type) -> TokenStream {
-    let span = type_span(ty);
-    match codec {
-        Codec::Bytes => quote_spanned!(span=> #typed::value_to_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::value_to_body),
-        Codec::Json | Codec::Text | Codec::Unit => {
-            quote_spanned!(span=> #typed::value_to_json::<#ty>)
-        }
-    }
-}
-
-/// The decoder of a sink's items.
-fn item_decoder(typed: &TokenStream, codec: Codec, item: &TokenStream) -> TokenStream {
-    let span = tokens_span(item);
-    match codec {
-        Codec::Bytes => quote_spanned!(span=> #typed::decode_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::decode_body),
-        Codec::Json | Codec::Text | Codec::Unit => {
-            quote_spanned!(span=> #typed::decode_json::<#item>)
-        }
-    }
-}
-
-/// The encoder of a result or a source's items.
-fn encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
-    let span = tokens_span(ty);
-    match codec {
-        Codec::Bytes => quote_spanned!(span=> #typed::encode_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::encode_body),
-        Codec::Text => quote_spanned!(span=> #typed::encode_text::<#ty>),
-        Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::encode_json::<#ty>),
-    }
-}
-
 /// The same tokens, all spanned at `span` (interpolated tokens keep their own spans otherwise).
 fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
     tokens
@@ -232,10 +200,6 @@ fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
             tt
         })
         .collect()
-}
-
-fn type_span(ty: &Type) -> Span {
-    tokens_span(&quote!(#ty))
 }
 
 /// The span of the first token (enough to point at a type in errors).

@@ -4,6 +4,7 @@
 //! by `#[plugin]` and `#[remote]`). On any error the input is emitted anyway (`fallback`).
 
 mod client;
+mod codec;
 mod dispatch;
 mod manifest;
 

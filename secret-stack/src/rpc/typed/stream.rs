@@ -198,6 +198,7 @@ impl<T> fmt::Debug for Sink<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpc::typed::WireFormat;
     use crate::rpc::typed::codec::decode_json;
 
     #[tokio::test]
@@ -226,9 +227,9 @@ mod tests {
             Ok(Body::Text("a".into())),
             Err(RpcError::ConnectionLost),
         ]));
-        let sink = Sink::new(Some(input), "t.echo", crate::rpc::typed::codec::decode_body);
+        let sink = Sink::new(Some(input), "t.echo", Body::from_body);
         let out: Vec<_> = Source::from(sink)
-            .into_outgoing("t.echo", crate::rpc::typed::codec::encode_body)
+            .into_outgoing("t.echo", Body::into_body)
             .collect()
             .await;
         assert_eq!(out[0], Ok(Body::Text("a".into())));
