@@ -312,7 +312,7 @@ pub fn method(
         Kind::Source | Kind::Duplex => {
             if source_alias {
                 Shape::Source {
-                    item: quote!(<#ret_tokens as #krate::rpc::typed::IntoSource>::Item),
+                    item: quote!(<#ret_tokens as #krate::__private::IntoSource>::Item),
                     err: None,
                 }
             } else {
@@ -480,7 +480,7 @@ fn make_sink_alias(
     };
     let ty = &last.ty;
     last.role = Role::Sink {
-        item: quote!(<#ty as #krate::rpc::typed::SinkItem>::Item),
+        item: quote!(<#ty as #krate::__private::SinkItem>::Item),
     };
     true
 }

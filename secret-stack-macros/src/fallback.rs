@@ -19,22 +19,22 @@ pub fn plugin(imp: &ItemImpl, self_ty: &Type, model: &Model, error: syn::Error) 
     // A generic or trait impl cannot take a placeholder impl safely: emit the errors only.
     let placeholder = if imp.trait_.is_none() && imp.generics.params.is_empty() {
         quote! {
-            impl #krate::Plugin for #self_ty {
+            impl #krate::__private::Plugin for #self_ty {
                 fn name(&self) -> &str {
                     #name
                 }
                 fn version(&self) -> &str {
                     ""
                 }
-                fn manifest(&self) -> #krate::rpc::Manifest {
-                    #krate::rpc::Manifest::new()
+                fn manifest(&self) -> #krate::__private::Manifest {
+                    #krate::__private::Manifest::new()
                 }
                 fn permissions(
                     &self,
-                ) -> ::std::collections::BTreeMap<::std::string::String, #krate::rpc::Permissions> {
+                ) -> ::std::collections::BTreeMap<::std::string::String, #krate::__private::Permissions> {
                     ::std::collections::BTreeMap::new()
                 }
-                fn methods(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<#krate::rpc::Method> {
+                fn methods(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<#krate::__private::Method> {
                     ::std::vec::Vec::new()
                 }
             }

@@ -40,7 +40,7 @@ pub fn result_parts(
     let args = type_args(last);
     let projection = |part: &str| {
         let part = Ident::new(part, Span::call_site());
-        quote!(<#ty as #krate::rpc::typed::MethodResult>::#part)
+        quote!(<#ty as #krate::__private::MethodResult>::#part)
     };
     let (ok_ty, ok) = match args.first() {
         Some(t) => (Some((*t).clone()), t.to_token_stream()),

@@ -78,4 +78,8 @@ pub mod rpc;
 pub mod stack;
 
 pub use plugin::Plugin;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 pub use secret_stack_macros::{plugin, remote};

@@ -53,12 +53,12 @@ pub fn client(model: &Model) -> TokenStream {
             }
 
             /// The plugin's manifest, relative to its mount point.
-            #vis fn manifest() -> #krate::rpc::Manifest {
+            #vis fn manifest() -> #krate::__private::Manifest {
                 #manifest
             }
         }
 
-        impl<C: #krate::rpc::Caller> #client<C> {
+        impl<C: #krate::__private::Caller> #client<C> {
             #(#methods)*
         }
     }
@@ -66,7 +66,7 @@ pub fn client(model: &Model) -> TokenStream {
 
 fn method(model: &Model, method: &RpcMethod) -> TokenStream {
     let krate = &model.krate;
-    let typed = quote!(#krate::rpc::typed);
+    let private = quote!(#krate::__private);
     let vis = &model.client_vis;
     let label = model.label(method);
     let full_path = model.full_path(method);
@@ -110,7 +110,7 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
     let (generics, bounds) = match &items {
         Some((_, item)) => (
             quote!(<__SsItems>),
-            quote!(where __SsItems: #typed::reexport::Stream<Item = #item> + ::core::marker::Send + 'static),
+            quote!(where __SsItems: #private::Stream<Item = #item> + ::core::marker::Send + 'static),
         ),
         None => (TokenStream::new(), TokenStream::new()),
     };
@@ -119,12 +119,12 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
             let span = tokens_span(e);
             (
                 e.clone(),
-                quote_spanned!(span=> #typed::decode_typed_error::<#e>),
+                quote_spanned!(span=> #private::decode_typed_error::<#e>),
             )
         }
         None => (
             quote!(::core::convert::Infallible),
-            quote!(#typed::decode_untyped_error),
+            quote!(#private::decode_untyped_error),
         ),
     };
     let common = quote!(&self.caller, #label, &[#(#full_path),*], __ss_args.finish());
@@ -133,8 +133,8 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
             let (err, error) = err_of(err);
             let decoder = codec(krate, ok, Op::DecodeBody);
             (
-                quote!(#typed::TypedFuture<#ok, #err>),
-                quote!(::std::boxed::Box::pin(#typed::call(#common, #decoder, #error))),
+                quote!(#private::TypedFuture<#ok, #err>),
+                quote!(::std::boxed::Box::pin(#private::call(#common, #decoder, #error))),
             )
         }
         Shape::Source { item, err } => {
@@ -143,11 +143,11 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
             let body = match &items {
                 Some((var, sent)) => {
                     let encoder = codec(krate, sent, Op::EncodeBody);
-                    quote!(#typed::duplex(#common, #var, #encoder, #decoder, #error))
+                    quote!(#private::duplex(#common, #var, #encoder, #decoder, #error))
                 }
-                None => quote!(#typed::source(#common, #decoder, #error)),
+                None => quote!(#private::source(#common, #decoder, #error)),
             };
-            (quote!(#typed::TypedStream<#item, #err>), body)
+            (quote!(#private::TypedStream<#item, #err>), body)
         }
         Shape::Done { err } => {
             let (err, error) = err_of(err);
@@ -156,8 +156,8 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
             };
             let encoder = codec(krate, sent, Op::EncodeBody);
             (
-                quote!(#typed::TypedFuture<(), #err>),
-                quote!(::std::boxed::Box::pin(#typed::sink(#common, #var, #encoder, #error))),
+                quote!(#private::TypedFuture<(), #err>),
+                quote!(::std::boxed::Box::pin(#private::sink(#common, #var, #encoder, #error))),
             )
         }
     };
@@ -168,7 +168,7 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         // Mirrors the method's parameters, which the user may have allowed to be many.
         #[allow(clippy::too_many_arguments)]
         #vis fn #ident #generics(&self, #(#params),*) -> #ret #bounds {
-            let #mutability __ss_args = #typed::ArgsBuilder::new(#label);
+            let #mutability __ss_args = #private::ArgsBuilder::new(#label);
             #(#pushes)*
             #body
         }

@@ -4,9 +4,9 @@
 //! as binary.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::quote_spanned;
+use quote::{quote, quote_spanned};
 
-use super::dispatch::tokens_span;
+use super::dispatch::{respan, tokens_span};
 
 /// Which conversion of a type is wanted.
 #[derive(Clone, Copy)]
@@ -35,16 +35,18 @@ impl Op {
 /// An expression giving the `fn` pointer of `op` for `ty`, spanned at the type so that a type
 /// that can travel neither way (not `WireFormat`, not serde) is reported there.
 ///
-/// `(&&Encoding::<T>::new()).pick()` finds `PickWire::pick` (implemented for `&Encoding<T>`
+/// `Encoding::<T>::PICK.pick()` (`PICK` is a `&&Encoding<T>`) finds `PickWire::pick` (implemented for `&Encoding<T>`
 /// where `T: WireFormat`) one auto-deref step before `PickJson::pick` (implemented for
 /// `Encoding<T>`, any `T`), so the binary/text/body form wins whenever the type has one.
 pub fn codec(krate: &TokenStream, ty: &TokenStream, op: Op) -> TokenStream {
     let span = tokens_span(ty);
     let method = Ident::new(op.method(), span);
+    // Every token at the type, so that the whole expression (and any error about it) is there.
+    let private = respan(&quote!(#krate::__private), span);
     // One of the two traits is always unused: the one whose `pick` lost.
     quote_spanned! {span=> {
         #[allow(unused_imports)]
-        use #krate::rpc::typed::{PickJson as _, PickWire as _};
-        (&&#krate::rpc::typed::Encoding::<#ty>::new()).pick().#method()
+        use #private::{PickJson as _, PickWire as _};
+        #private::Encoding::<#ty>::PICK.pick().#method()
     }}
 }

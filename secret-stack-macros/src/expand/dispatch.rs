@@ -3,7 +3,7 @@
 //! A handler reads the JSON arguments in order (answering a clear error on a missing or
 //! mistyped one), wraps the caller's stream in a `Sink<T>` if the method takes one, calls the
 //! method, and turns what it returns into a `Reply`. Everything is done through
-//! `::secret_stack::rpc::typed` helpers and absolute paths, so the expansion does not depend on
+//! `::secret_stack::__private` items and absolute paths, so the expansion does not depend on
 //! the user's imports or prelude.
 
 use proc_macro2::{Span, TokenStream};
@@ -24,7 +24,7 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
     let permissions = manifest::permissions(model);
     let methods = model.methods.iter().map(|m| handler(model, m));
     quote! {
-        impl #krate::Plugin for #self_ty {
+        impl #krate::__private::Plugin for #self_ty {
             fn name(&self) -> &str {
                 #name
             }
@@ -37,20 +37,20 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
                 &[#(#needs),*]
             }
 
-            fn manifest(&self) -> #krate::rpc::Manifest {
+            fn manifest(&self) -> #krate::__private::Manifest {
                 #manifest
             }
 
             fn permissions(
                 &self,
-            ) -> ::std::collections::BTreeMap<::std::string::String, #krate::rpc::Permissions> {
+            ) -> ::std::collections::BTreeMap<::std::string::String, #krate::__private::Permissions> {
                 #permissions
             }
 
             fn methods(
                 self: ::std::sync::Arc<Self>,
-            ) -> ::std::vec::Vec<#krate::rpc::Method> {
-                <[#krate::rpc::Method]>::into_vec(::std::boxed::Box::new([#(#methods),*]))
+            ) -> ::std::vec::Vec<#krate::__private::Method> {
+                <[#krate::__private::Method]>::into_vec(::std::boxed::Box::new([#(#methods),*]))
             }
         }
     }
@@ -59,11 +59,11 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
 /// One `Method`, as an expression inside `methods()`.
 fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     let krate = &model.krate;
-    let typed = quote!(#krate::rpc::typed);
+    let private = quote!(#krate::__private);
     let label = model.label(method);
     let path = &method.path;
     let kind = method.kind.variant();
-    let kind = quote!(#krate::rpc::CallKind::#kind);
+    let kind = quote!(#krate::__private::CallKind::#kind);
     let span = method.ident.span();
 
     let mut bindings = Vec::new();
@@ -87,7 +87,7 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
                 bindings.push(quote! {
                     let #var = match __ss_reader.#read(#name, #decoder) {
                         ::core::result::Result::Ok(v) => v,
-                        ::core::result::Result::Err(e) => return #typed::reject(#kind, e),
+                        ::core::result::Result::Err(e) => return #private::reject(#kind, e),
                     };
                 });
                 call_args.push(quote!(#var));
@@ -95,7 +95,7 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
             Role::Sink { item } => {
                 let decoder = codec(krate, item, Op::DecodeBody);
                 bindings.push(quote! {
-                    let #var = #typed::Sink::new(__ss_input, #label, #decoder);
+                    let #var = #private::sink_input(__ss_input, #label, #decoder);
                 });
                 call_args.push(quote!(#var));
             }
@@ -124,35 +124,35 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
             let convert = |value: &TokenStream| match err {
                 Some(err) => {
                     let error_span = tokens_span(err);
-                    let error = quote_spanned!(error_span=> #typed::method_error::<#err>);
-                    quote!(#typed::result_value(#label, #value, #encoder, #error))
+                    let error = quote_spanned!(error_span=> #private::method_error::<#err>);
+                    quote!(#private::result_value(#label, #value, #encoder, #error))
                 }
-                None => quote!(#typed::value(#label, #value, #encoder)),
+                None => quote!(#private::value(#label, #value, #encoder)),
             };
             if asyncness {
                 let answer = convert(&awaited);
                 // Spanned at the method: a future that is not `Send` is reported there.
-                let typed = respan(&typed, span);
-                quote_spanned!(span=> #typed::reply_async(async move { #answer }))
+                let private = respan(&private, span);
+                quote_spanned!(span=> #private::reply_async(async move { #answer }))
             } else {
                 let answer = convert(&call);
-                quote!(#typed::reply_value(#answer))
+                quote!(#private::reply_value(#answer))
             }
         }
         (Shape::Source { item, .. }, asyncness) => {
             let encoder = codec(krate, item, Op::EncodeBody);
             if asyncness {
-                let typed = respan(&typed, span);
-                quote_spanned!(span=> #typed::reply_async_source(#label, async move { #awaited }, #encoder))
+                let private = respan(&private, span);
+                quote_spanned!(span=> #private::reply_async_source(#label, async move { #awaited }, #encoder))
             } else {
-                quote!(#typed::reply_source(#label, #call, #encoder))
+                quote!(#private::reply_source(#label, #call, #encoder))
             }
         }
         (Shape::Done { .. }, true) => {
-            let typed = respan(&typed, span);
-            quote_spanned!(span=> #typed::reply_async_done(async move { #awaited }))
+            let private = respan(&private, span);
+            quote_spanned!(span=> #private::reply_async_done(async move { #awaited }))
         }
-        (Shape::Done { .. }, false) => quote!(#typed::reply_done(#call)),
+        (Shape::Done { .. }, false) => quote!(#private::reply_done(#call)),
     };
 
     let reads = method
@@ -166,17 +166,17 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     };
     quote! {{
         let __ss_plugin = <::std::sync::Arc<Self> as ::core::clone::Clone>::clone(&self);
-        #typed::method(
+        #private::method(
             &[#(#path),*],
             #kind,
-            move |__ss_ctx: #krate::rpc::CallContext,
-                  __ss_args: ::std::vec::Vec<#typed::reexport::Value>,
-                  __ss_input: ::core::option::Option<#krate::rpc::Incoming>| {
+            move |__ss_ctx: #krate::__private::CallContext,
+                  __ss_args: ::std::vec::Vec<#private::Value>,
+                  __ss_input: ::core::option::Option<#krate::__private::Incoming>| {
                 #fresh
-                let #mutability __ss_reader = #typed::ArgsReader::new(#label, __ss_args);
+                let #mutability __ss_reader = #private::ArgsReader::new(#label, __ss_args);
                 #(#bindings)*
                 if let ::core::result::Result::Err(e) = __ss_reader.finish() {
-                    return #typed::reject(#kind, e);
+                    return #private::reject(#kind, e);
                 }
                 #reply
             },
@@ -185,7 +185,7 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
 }
 
 /// The same tokens, all spanned at `span` (interpolated tokens keep their own spans otherwise).
-fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+pub fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
     tokens
         .clone()
         .into_iter()

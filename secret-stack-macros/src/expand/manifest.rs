@@ -13,9 +13,9 @@ pub fn manifest(model: &Model) -> TokenStream {
     let entries = model.methods.iter().map(|m| {
         let path = &m.path;
         let kind = m.kind.variant();
-        quote!((&[#(#path),*], #krate::rpc::CallKind::#kind))
+        quote!((&[#(#path),*], #krate::__private::CallKind::#kind))
     });
-    quote!(#krate::rpc::typed::manifest(&[#(#entries),*]))
+    quote!(#krate::__private::manifest(&[#(#entries),*]))
 }
 
 /// An expression of type `BTreeMap<String, Permissions>`: each group with the dotted relative
@@ -38,5 +38,5 @@ pub fn permissions(model: &Model) -> TokenStream {
     let entries = groups
         .iter()
         .map(|(group, paths)| quote!((#group, &[#(#paths),*])));
-    quote!(#krate::rpc::typed::permissions(&[#(#entries),*]))
+    quote!(#krate::__private::permissions(&[#(#entries),*]))
 }

@@ -107,7 +107,6 @@ fn kind_of(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn bytes_round_trip_through_the_js_buffer_shape() {

@@ -14,43 +14,21 @@
 //! it). A type alias travels like the type it names. Arguments always travel inside the JSON
 //! `args` array, where binary takes the JS shape of a `Buffer`: `{"type":"Buffer","data":[…]}`.
 //!
-//! Items marked `#[doc(hidden)]` are for generated code only and may change without notice.
+//! The helpers generated code calls are reached through `secret_stack::__private` only: they are
+//! not part of the API and may change without notice.
 
-mod args;
-mod client;
+pub(crate) mod args;
+pub(crate) mod client;
 mod codec;
 mod error;
-mod server;
+pub(crate) mod server;
 mod stream;
-mod wire;
+pub(crate) mod wire;
 
 pub use client::{CallError, TypedFuture, TypedStream};
 pub use error::{MethodResult, ToRemoteError};
+pub use server::{IntoDone, IntoSource};
 pub use stream::{Sink, SinkItem, Source};
 pub use wire::{BinaryValue, WireFormat};
-
-#[doc(hidden)]
-pub use args::{ArgsBuilder, ArgsReader};
-#[doc(hidden)]
-pub use client::{
-    call, decode_typed_error, decode_untyped_error, duplex, sink, source, typed_items,
-};
-#[doc(hidden)]
-pub use server::{
-    IntoDone, IntoSource, done, manifest, method, method_error, permissions, reject, reply_async,
-    reply_async_done, reply_async_source, reply_done, reply_source, reply_value, result_value,
-    value,
-};
-#[doc(hidden)]
-pub use wire::{Encoding, JsonCodec, PickJson, PickWire, WireCodec};
-
-/// Re-exports the generated code names through `::secret_stack`, so that user crates need not
-/// depend on `futures` or `serde_json` themselves.
-#[doc(hidden)]
-pub mod reexport {
-    pub use futures::Stream;
-    pub use futures::future::BoxFuture;
-    pub use serde_json::Value;
-}
 
 use super::body::Body;

@@ -14,7 +14,7 @@ use futures::stream::{self, StreamExt};
 
 use super::Body;
 use super::error::{MethodResult, ToRemoteError};
-use super::stream::Source;
+use super::stream::{Sink, Source};
 use serde_json::Value;
 
 use crate::rpc::dispatch::{CallContext, Incoming, Method, Reply};
@@ -150,11 +150,6 @@ impl<E: ToRemoteError> IntoDone for Result<(), E> {
     }
 }
 
-/// The end of a finished sink method.
-pub fn done<R: IntoDone>(result: R) -> Result<(), RemoteError> {
-    result.into_done()
-}
-
 /// The reply of a (non-async) sink method.
 pub fn reply_done<R: IntoDone>(result: R) -> Reply {
     Reply::Done(Box::pin(ready(result.into_done())))
@@ -193,6 +188,16 @@ where
 fn encode_error(method: &str, error: &str) -> RemoteError {
     tracing::debug!(method, %error, "a method's result could not be encoded");
     RemoteError::new(format!("{method}: cannot encode the result: {error}"))
+}
+
+/// The `Sink<T>` argument of a sink or duplex method: the caller's values of a call to `method`,
+/// each decoded with `decode`.
+pub fn sink_input<T>(
+    input: Option<Incoming>,
+    method: &'static str,
+    decode: fn(Body) -> Result<T, String>,
+) -> Sink<T> {
+    Sink::new(input, method, decode)
 }
 
 /// A method from its relative path, kind and handler.

@@ -67,8 +67,7 @@ impl<T: Send + 'static> Source<T> {
     }
 
     /// The stream the connection sends, each item encoded with `encode`.
-    #[doc(hidden)]
-    pub fn into_outgoing(
+    pub(crate) fn into_outgoing(
         self,
         method: &'static str,
         encode: fn(T) -> Result<Body, String>,
@@ -126,8 +125,7 @@ pub struct Sink<T> {
 
 impl<T> Sink<T> {
     /// Wraps the caller's values of a call to `method`, decoding each with `decode`.
-    #[doc(hidden)]
-    pub fn new(
+    pub(crate) fn new(
         input: Option<Incoming>,
         method: &'static str,
         decode: fn(Body) -> Result<T, String>,

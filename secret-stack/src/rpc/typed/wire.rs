@@ -132,22 +132,15 @@ impl WireFormat for () {
     }
 }
 
-/// The type whose codec generated code asks for: `(&&Encoding::<T>::new()).pick()` resolves to
+/// The type whose codec generated code asks for: `Encoding::<T>::PICK.pick()` resolves to
 /// [`PickWire::pick`] when `T: WireFormat` (the method is found one reference earlier) and to
 /// [`PickJson::pick`] otherwise. Both traits must be in scope.
 pub struct Encoding<T>(PhantomData<fn() -> T>);
 
-impl<T> Encoding<T> {
-    /// The marker for `T`.
-    pub const fn new() -> Self {
-        Encoding(PhantomData)
-    }
-}
-
-impl<T> Default for Encoding<T> {
-    fn default() -> Self {
-        Encoding::new()
-    }
+impl<T: 'static> Encoding<T> {
+    /// The marker behind the two references the method lookup starts from:
+    /// `Encoding::<T>::PICK.pick()`.
+    pub const PICK: &'static &'static Encoding<T> = &&Encoding(PhantomData);
 }
 
 /// Picks [`WireCodec`] for a [`WireFormat`] type.
@@ -259,21 +252,21 @@ mod tests {
     #[test]
     fn the_type_picks_the_codec() {
         let bin = Bytes::from_static(&[0, 255]);
-        let encode = (&&Encoding::<Alias>::new()).pick().encode_body();
+        let encode = Encoding::<Alias>::PICK.pick().encode_body();
         assert_eq!(encode(bin.clone()).unwrap(), Body::Binary(bin.clone()));
-        let encode = (&&Encoding::<Blob>::new()).pick().encode_body();
+        let encode = Encoding::<Blob>::PICK.pick().encode_body();
         assert_eq!(
             encode(Blob(bin.clone())).unwrap(),
             Body::Binary(bin.clone())
         );
-        let to_arg = (&&Encoding::<Blob>::new()).pick().encode_arg();
+        let to_arg = Encoding::<Blob>::PICK.pick().encode_arg();
         assert_eq!(
             to_arg(Blob(bin)).unwrap(),
             json!({"type": "Buffer", "data": [0, 255]})
         );
-        let encode = (&&Encoding::<Point>::new()).pick().encode_body();
+        let encode = Encoding::<Point>::PICK.pick().encode_body();
         assert_eq!(encode(Point { x: 1 }).unwrap(), Body::Json(json!({"x": 1})));
-        let decode = (&&Encoding::<Point>::new()).pick().decode_arg();
+        let decode = Encoding::<Point>::PICK.pick().decode_arg();
         assert_eq!(decode(json!({"x": 2})).unwrap(), Point { x: 2 });
     }
 
@@ -298,12 +291,12 @@ mod tests {
                 pub a: u8,
             }
         }
-        let encode = (&&Encoding::<other::String>::new()).pick().encode_body();
+        let encode = Encoding::<other::String>::PICK.pick().encode_body();
         assert_eq!(
             encode(other::String { a: 1 }).unwrap(),
             Body::Json(json!({"a": 1}))
         );
-        let to_arg = (&&Encoding::<other::String>::new()).pick().encode_arg();
+        let to_arg = Encoding::<other::String>::PICK.pick().encode_arg();
         assert_eq!(to_arg(other::String { a: 2 }).unwrap(), json!({"a": 2}));
     }
 
