@@ -114,51 +114,55 @@ impl PluginArgs {
                 continue;
             }
             seen.push(key.clone());
-            match key.as_str() {
-                "name" => {
-                    args.name_given = true;
-                    args.name = string_value(&meta, errors);
-                }
-                "version" => args.version = string_value(&meta, errors),
-                "permission" => {
-                    if let Some(s) = string_value(&meta, errors) {
-                        args.permission = Some(match s.value().as_str() {
-                            "master" => Access::Master,
-                            "" => {
-                                errors.spanned(&s, "a permission group name cannot be empty");
-                                continue;
-                            }
-                            group => Access::Groups(vec![group.to_owned()]),
-                        });
-                    }
-                }
-                "needs" => args.needs = string_list(&meta, errors),
-                "crate" => {
-                    if let Some(s) = string_value(&meta, errors) {
-                        match s.parse::<syn::Path>() {
-                            Ok(p) => args.krate = Some(p),
-                            Err(_) => errors.spanned(
-                                &s,
-                                "expected a path to the secret_stack crate, e.g. `crate = \"::my_app::secret_stack\"`",
-                            ),
-                        }
-                    }
-                }
-                "client" => match &meta {
-                    Meta::NameValue(nv) => match &nv.value {
-                        Expr::Lit(ExprLit {
-                            lit: Lit::Bool(b), ..
-                        }) => args.client = b.value,
-                        other => {
-                            errors.spanned(other, "expected `client = true` or `client = false`")
-                        }
-                    },
-                    other => errors.spanned(other, "expected `client = true` or `client = false`"),
-                },
-                _ => {}
-            }
+            args.set(&key, &meta, errors);
         }
         args
+    }
+
+    /// Reads the value of one argument.
+    fn set(&mut self, key: &str, meta: &Meta, errors: &mut Errors) {
+        let args = self;
+        match key {
+            "name" => {
+                args.name_given = true;
+                args.name = string_value(meta, errors);
+            }
+            "version" => args.version = string_value(meta, errors),
+            "permission" => {
+                if let Some(s) = string_value(meta, errors) {
+                    args.permission = Some(match s.value().as_str() {
+                        "master" => Access::Master,
+                        "" => {
+                            errors.spanned(&s, "a permission group name cannot be empty");
+                            return;
+                        }
+                        group => Access::Groups(vec![group.to_owned()]),
+                    });
+                }
+            }
+            "needs" => args.needs = string_list(meta, errors),
+            "crate" => {
+                if let Some(s) = string_value(meta, errors) {
+                    match s.parse::<syn::Path>() {
+                        Ok(p) => args.krate = Some(p),
+                        Err(_) => errors.spanned(
+                            &s,
+                            "expected a path to the secret_stack crate, e.g. `crate = \"::my_app::secret_stack\"`",
+                        ),
+                    }
+                }
+            }
+            "client" => match meta {
+                Meta::NameValue(nv) => match &nv.value {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Bool(b), ..
+                    }) => args.client = b.value,
+                    other => errors.spanned(other, "expected `client = true` or `client = false`"),
+                },
+                other => errors.spanned(other, "expected `client = true` or `client = false`"),
+            },
+            _ => {}
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{ItemImpl, Type};
 
-use crate::expand::Model;
+use crate::model::Model;
 
 /// The impl block as written, a `Plugin` impl with no methods, a client with no methods, and the
 /// errors.
@@ -61,7 +61,9 @@ pub fn remote(model: &Model, error: syn::Error) -> TokenStream {
 }
 
 fn client(model: &Model) -> TokenStream {
-    let client = &model.client;
+    let Some(client) = &model.client else {
+        return TokenStream::new();
+    };
     let vis = &model.client_vis;
     quote! {
         /// Placeholder: the plugin definition has errors.

@@ -6,6 +6,7 @@ mod ast;
 mod attr;
 mod expand;
 mod fallback;
+mod model;
 mod names;
 mod types;
 mod valid;

@@ -53,6 +53,12 @@ pub fn result_parts(
     Some((ok_ty, ok, err))
 }
 
+/// For a `Result`-named type: its success type, if written.
+pub fn result_ok(ty: &Type) -> Option<Option<&Type>> {
+    let last = last_segment(ty)?;
+    (last.ident == "Result").then(|| type_args(last).first().copied())
+}
+
 pub fn is_unit(ty: &Type) -> bool {
     matches!(ty, Type::Tuple(t) if t.elems.is_empty())
 }

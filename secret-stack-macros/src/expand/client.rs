@@ -11,12 +11,14 @@ use quote::{quote, quote_spanned};
 use super::codec::{Op, codec};
 use super::dispatch::tokens_span;
 use super::{Model, manifest};
-use crate::ast::{Role, RpcMethod, Shape};
+use crate::model::{Role, RpcMethod, Shape};
 
 /// The client struct and its methods.
 pub fn client(model: &Model) -> TokenStream {
     let krate = &model.krate;
-    let client = &model.client;
+    let Some(client) = &model.client else {
+        return TokenStream::new();
+    };
     let vis = &model.client_vis;
     let mount = &model.mount;
     let doc = format!(
@@ -64,19 +66,21 @@ pub fn client(model: &Model) -> TokenStream {
     }
 }
 
-fn method(model: &Model, method: &RpcMethod) -> TokenStream {
-    let krate = &model.krate;
-    let private = quote!(#krate::__private);
-    let vis = &model.client_vis;
-    let label = model.label(method);
-    let full_path = model.full_path(method);
-    let ident = &method.ident;
-    let docs = &method.docs;
-    let calls = format!("Calls `{label}` ({}).", method.kind.as_str());
+/// The parameters of one client method, what encodes them, and the sink's items if any.
+struct Params {
+    params: Vec<TokenStream>,
+    pushes: Vec<TokenStream>,
+    /// The sink parameter and its item type.
+    items: Option<(syn::Ident, TokenStream)>,
+}
 
-    let mut params = Vec::new();
-    let mut pushes = Vec::new();
-    let mut items: Option<(syn::Ident, TokenStream)> = None;
+fn params(model: &Model, method: &RpcMethod) -> Params {
+    let krate = &model.krate;
+    let mut out = Params {
+        params: Vec::new(),
+        pushes: Vec::new(),
+        items: None,
+    };
     for param in &method.params {
         let name = &param.name;
         let var = &param.ident;
@@ -84,8 +88,8 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         match &param.role {
             Role::Context => {}
             Role::Arg { optional } => {
-                params.push(quote!(#var: #ty));
-                pushes.push(match optional {
+                out.params.push(quote!(#var: #ty));
+                out.pushes.push(match optional {
                     Some(inner) => {
                         let enc = codec(krate, &quote!(#inner), Op::EncodeArg);
                         quote!(__ss_args.push_optional(#name, #var, #enc);)
@@ -97,11 +101,27 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
                 });
             }
             Role::Sink { item } => {
-                params.push(quote!(#var: __SsItems));
-                items = Some((var.clone(), item.clone()));
+                out.params.push(quote!(#var: __SsItems));
+                out.items = Some((var.clone(), item.clone()));
             }
         }
     }
+    out
+}
+
+fn method(model: &Model, method: &RpcMethod) -> TokenStream {
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let vis = &model.client_vis;
+    let label = model.label(method);
+    let ident = &method.ident;
+    let docs = &method.docs;
+    let calls = format!("Calls `{label}` ({}).", method.kind.as_str());
+    let Params {
+        params,
+        pushes,
+        items,
+    } = params(model, method);
     let mutability = if pushes.is_empty() {
         TokenStream::new()
     } else {
@@ -114,6 +134,33 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         ),
         None => (TokenStream::new(), TokenStream::new()),
     };
+    let Some((ret, body)) = call(model, method, items.as_ref()) else {
+        return TokenStream::new();
+    };
+    quote! {
+        #(#docs)*
+        #[doc = ""]
+        #[doc = #calls]
+        // Mirrors the method's parameters, which the user may have allowed to be many.
+        #[allow(clippy::too_many_arguments)]
+        #vis fn #ident #generics(&self, #(#params),*) -> #ret #bounds {
+            let #mutability __ss_args = #private::ArgsBuilder::new(#label);
+            #(#pushes)*
+            #body
+        }
+    }
+}
+
+/// The client method's return type and the call it places; `None` for a sink without items.
+fn call(
+    model: &Model,
+    method: &RpcMethod,
+    items: Option<&(syn::Ident, TokenStream)>,
+) -> Option<(TokenStream, TokenStream)> {
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let label = model.label(method);
+    let full_path = model.full_path(method);
     let err_of = |err: &Option<TokenStream>| match err {
         Some(e) => {
             let span = tokens_span(e);
@@ -128,7 +175,7 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         ),
     };
     let common = quote!(&self.caller, #label, &[#(#full_path),*], __ss_args.finish());
-    let (ret, body) = match &method.shape {
+    Some(match &method.shape {
         Shape::Value { ok, err, .. } => {
             let (err, error) = err_of(err);
             let decoder = codec(krate, ok, Op::DecodeBody);
@@ -140,7 +187,7 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         Shape::Source { item, err } => {
             let (err, error) = err_of(err);
             let decoder = codec(krate, item, Op::DecodeBody);
-            let body = match &items {
+            let body = match items {
                 Some((var, sent)) => {
                     let encoder = codec(krate, sent, Op::EncodeBody);
                     quote!(#private::duplex(#common, #var, #encoder, #decoder, #error))
@@ -151,26 +198,12 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         }
         Shape::Done { err } => {
             let (err, error) = err_of(err);
-            let Some((var, sent)) = &items else {
-                return TokenStream::new();
-            };
+            let (var, sent) = items?;
             let encoder = codec(krate, sent, Op::EncodeBody);
             (
                 quote!(#private::TypedFuture<(), #err>),
                 quote!(::std::boxed::Box::pin(#private::sink(#common, #var, #encoder, #error))),
             )
         }
-    };
-    quote! {
-        #(#docs)*
-        #[doc = ""]
-        #[doc = #calls]
-        // Mirrors the method's parameters, which the user may have allowed to be many.
-        #[allow(clippy::too_many_arguments)]
-        #vis fn #ident #generics(&self, #(#params),*) -> #ret #bounds {
-            let #mutability __ss_args = #private::ArgsBuilder::new(#label);
-            #(#pushes)*
-            #body
-        }
-    }
+    })
 }

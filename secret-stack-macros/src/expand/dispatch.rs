@@ -12,7 +12,7 @@ use syn::Type;
 
 use super::codec::{Op, codec};
 use super::{Model, manifest};
-use crate::ast::{Receiver, Role, RpcMethod, Shape};
+use crate::model::{Receiver, Role, RpcMethod, Shape};
 
 /// `impl ::secret_stack::Plugin for #self_ty { ... }`.
 pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
@@ -65,7 +65,63 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     let kind = method.kind.variant();
     let kind = quote!(#krate::__private::CallKind::#kind);
     let span = method.ident.span();
+    let (bindings, call_args) = bindings(model, method, &kind);
 
+    // The plugin handle each call needs: a fresh `Arc` when the call outlives the handler (async)
+    // or takes it by value (`self: Arc<Self>`), a borrow otherwise.
+    let owned = method.asyncness || method.receiver == Receiver::Arc;
+    let fresh = if owned {
+        quote!(let __ss_plugin = <::std::sync::Arc<Self> as ::core::clone::Clone>::clone(&__ss_plugin);)
+    } else {
+        TokenStream::new()
+    };
+    let receiver = match method.receiver {
+        Receiver::Ref => quote!(&*__ss_plugin),
+        Receiver::Arc => quote!(__ss_plugin),
+    };
+    let ident = &method.ident;
+    let call = quote_spanned!(span=> Self::#ident(#receiver, #(#call_args),*));
+    let reply = reply(model, method, &call);
+
+    let reads = method
+        .params
+        .iter()
+        .any(|p| matches!(p.role, Role::Arg { .. }));
+    let mutability = if reads {
+        quote!(mut)
+    } else {
+        TokenStream::new()
+    };
+    quote! {{
+        let __ss_plugin = <::std::sync::Arc<Self> as ::core::clone::Clone>::clone(&self);
+        #private::method(
+            &[#(#path),*],
+            #kind,
+            move |__ss_ctx: #krate::__private::CallContext,
+                  __ss_args: ::std::vec::Vec<#private::Value>,
+                  __ss_input: ::core::option::Option<#krate::__private::Incoming>| {
+                #fresh
+                let #mutability __ss_reader = #private::ArgsReader::new(#label, __ss_args);
+                #(#bindings)*
+                if let ::core::result::Result::Err(e) = __ss_reader.finish() {
+                    return #private::reject(#kind, e);
+                }
+                #reply
+            },
+        )
+    }}
+}
+
+/// The statements that read each argument (or wrap the caller's stream), and the expressions
+/// passed to the method in its parameters' order.
+fn bindings(
+    model: &Model,
+    method: &RpcMethod,
+    kind: &TokenStream,
+) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let label = model.label(method);
     let mut bindings = Vec::new();
     let mut call_args = Vec::new();
     for (i, param) in method.params.iter().enumerate() {
@@ -102,23 +158,17 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
         }
     }
 
-    // The plugin handle each call needs: a fresh `Arc` when the call outlives the handler (async)
-    // or takes it by value (`self: Arc<Self>`), a borrow otherwise.
-    let owned = method.asyncness || method.receiver == Receiver::Arc;
-    let fresh = if owned {
-        quote!(let __ss_plugin = <::std::sync::Arc<Self> as ::core::clone::Clone>::clone(&__ss_plugin);)
-    } else {
-        TokenStream::new()
-    };
-    let receiver = match method.receiver {
-        Receiver::Ref => quote!(&*__ss_plugin),
-        Receiver::Arc => quote!(__ss_plugin),
-    };
-    let ident = &method.ident;
-    let call = quote_spanned!(span=> Self::#ident(#receiver, #(#call_args),*));
-    let awaited = quote_spanned!(span=> #call.await);
+    (bindings, call_args)
+}
 
-    let reply = match (&method.shape, method.asyncness) {
+/// What the handler returns: the method's answer turned into a `Reply` of its kind.
+fn reply(model: &Model, method: &RpcMethod, call: &TokenStream) -> TokenStream {
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let label = model.label(method);
+    let span = method.ident.span();
+    let awaited = quote_spanned!(span=> #call.await);
+    match (&method.shape, method.asyncness) {
         (Shape::Value { ok, err, .. }, asyncness) => {
             let encoder = codec(krate, ok, Op::EncodeBody);
             let convert = |value: &TokenStream| match err {
@@ -135,7 +185,7 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
                 let private = respan(&private, span);
                 quote_spanned!(span=> #private::reply_async(async move { #answer }))
             } else {
-                let answer = convert(&call);
+                let answer = convert(call);
                 quote!(#private::reply_value(#answer))
             }
         }
@@ -153,35 +203,7 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
             quote_spanned!(span=> #private::reply_async_done(async move { #awaited }))
         }
         (Shape::Done { .. }, false) => quote!(#private::reply_done(#call)),
-    };
-
-    let reads = method
-        .params
-        .iter()
-        .any(|p| matches!(p.role, Role::Arg { .. }));
-    let mutability = if reads {
-        quote!(mut)
-    } else {
-        TokenStream::new()
-    };
-    quote! {{
-        let __ss_plugin = <::std::sync::Arc<Self> as ::core::clone::Clone>::clone(&self);
-        #private::method(
-            &[#(#path),*],
-            #kind,
-            move |__ss_ctx: #krate::__private::CallContext,
-                  __ss_args: ::std::vec::Vec<#private::Value>,
-                  __ss_input: ::core::option::Option<#krate::__private::Incoming>| {
-                #fresh
-                let #mutability __ss_reader = #private::ArgsReader::new(#label, __ss_args);
-                #(#bindings)*
-                if let ::core::result::Result::Err(e) = __ss_reader.finish() {
-                    return #private::reject(#kind, e);
-                }
-                #reply
-            },
-        )
-    }}
+    }
 }
 
 /// The same tokens, all spanned at `span` (interpolated tokens keep their own spans otherwise).
