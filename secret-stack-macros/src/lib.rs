@@ -90,14 +90,19 @@ use proc_macro::TokenStream;
 /// # Results and errors
 ///
 /// A method may return `T`, or `Result<T, E>` (also an alias named `Result`, like
-/// `io::Result<T>`) with `E: Serialize + Display`. An error travels as the JS error object
+/// `io::Result<T>`) with `E: Serialize + Display`, and `Deserialize` too unless `client = false`
+/// (the client reads it back); an error type missing a derive is one error at the type, naming
+/// the derive. An error travels as the JS error object
 /// `{"message": E.to_string(), "name": "Error", "data": <E as JSON>}`: JS peers read `message`,
 /// typed Rust clients get `E` back. Returning a `RemoteError` sends it unchanged.
 ///
 /// # Permissions
 ///
 /// `#[plugin(permission = "...")]` sets the default for every method: `"anonymous"`, a group
-/// name, or `"master"` (the default when absent). Per method: `#[permission(anonymous)]`,
+/// name, or `"master"` (the default when absent). A name one edit away from `anonymous` or
+/// `master` (`"anonymus"`, `"Master"`) is refused as a likely typo; such a group, or several
+/// groups, are written in the list form `#[plugin(permission(group = "anonymus"))]`, which takes
+/// what `#[permission(...)]` takes. Per method: `#[permission(anonymous)]`,
 /// `#[permission(master)]`, `#[permission(group = "friends")]`, or several groups
 /// `#[permission(anonymous, group = "friends")]`. `Plugin::permissions()` then returns each group
 /// with the allow-list of its methods (relative dotted paths), which the stack prefixes with the
@@ -119,7 +124,8 @@ use proc_macro::TokenStream;
 ///
 /// # Arguments of the attribute
 ///
-/// `name = "..."` (required), `version = "..."`, `permission = "..."`, `needs = ["..."]`,
+/// `name = "..."` (required), `version = "..."`, `permission = "..."` or `permission(...)`,
+/// `needs = ["..."]`,
 /// `crate = "path::to::secret_stack"` (when the crate is re-exported under another path),
 /// `client = false` (no client, for error types that are not `Deserialize`).
 ///

@@ -8,7 +8,7 @@ use syn::ext::IdentExt;
 use syn::{Attribute, Ident, LitStr, Type};
 
 use crate::ast::{Input, Kind, KindPlan, Method, ParamType, SelfArg};
-use crate::attr::{Access, PluginArgs};
+use crate::attr::{Access, Form, PluginArgs};
 use crate::names;
 use crate::types::{is_unit, result_parts, source_parts};
 
@@ -191,6 +191,8 @@ pub struct Model {
     pub needs: Vec<LitStr>,
     /// The client's name, or `None` with `client = false`.
     pub client: Option<Ident>,
+    /// Method errors must travel both ways (`TypedError`): a `#[plugin]` with its client.
+    pub typed_errors: bool,
     pub client_vis: TokenStream,
     pub methods: Vec<RpcMethod>,
 }
@@ -224,6 +226,7 @@ impl Model {
             },
             needs: args.needs.clone(),
             client: args.client.then(|| format_ident!("{}Client", type_ident)),
+            typed_errors: args.client && input.form == Form::Plugin,
             client_vis,
             methods,
             krate,

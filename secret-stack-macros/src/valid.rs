@@ -86,6 +86,21 @@ fn args(args: &PluginArgs, form: Form, name_span: Span, errors: &mut Errors) {
         ),
         Some(_) => {}
     }
+    if let Some(lit) = &args.permission_lit
+        && let Some(keyword) = attr::near_keyword(&lit.value())
+    {
+        let value = lit.value();
+        let as_written = match keyword {
+            "anonymous" => "a group no peer is in, locking anonymous peers out",
+            _ => "a group, not master-only access",
+        };
+        errors.spanned(
+            lit,
+            format!(
+                "`{value}` is one edit away from `{keyword}`: write `permission = \"{keyword}\"` (as written, it names {as_written}); for a group really named `{value}`, write `permission(group = \"{value}\")`"
+            ),
+        );
+    }
     for need in &args.needs {
         if need.value().is_empty() {
             errors.spanned(need, "a needed plugin name cannot be empty");

@@ -16,6 +16,7 @@ pub use crate::rpc::typed::server::{
 };
 pub use crate::rpc::typed::wire::{Encoding, JsonCodec, PickJson, PickWire, WireCodec};
 pub use crate::rpc::typed::{
-    CallError, IntoSource, MethodResult, Sink, SinkItem, Source, TypedFuture, TypedStream,
+    CallError, IntoSource, MethodResult, Sink, SinkItem, Source, TypedError, TypedFuture,
+    TypedStream,
 };
 pub use crate::rpc::{CallContext, CallKind, Caller, Incoming, Manifest, Method, Permissions};

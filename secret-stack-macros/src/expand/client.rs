@@ -166,7 +166,13 @@ fn call(
             let span = tokens_span(e);
             (
                 e.clone(),
-                quote_spanned!(span=> #private::decode_typed_error::<#e>),
+                if model.typed_errors {
+                    // The same trait as the handler asks for, at the same type: one error if
+                    // the type lacks a derive.
+                    quote_spanned!(span=> <#e as #private::TypedError>::CONVERSIONS.from_rpc)
+                } else {
+                    quote_spanned!(span=> #private::decode_typed_error::<#e>)
+                },
             )
         }
         None => (

@@ -174,7 +174,11 @@ fn reply(model: &Model, method: &RpcMethod, call: &TokenStream) -> TokenStream {
             let convert = |value: &TokenStream| match err {
                 Some(err) => {
                     let error_span = tokens_span(err);
-                    let error = quote_spanned!(error_span=> #private::method_error::<#err>);
+                    let error = if model.typed_errors {
+                        quote_spanned!(error_span=> <#err as #private::TypedError>::CONVERSIONS.into_remote)
+                    } else {
+                        quote_spanned!(error_span=> #private::method_error::<#err>)
+                    };
                     quote!(#private::result_value(#label, #value, #encoder, #error))
                 }
                 None => quote!(#private::value(#label, #value, #encoder)),

@@ -26,7 +26,7 @@ mod stream;
 pub(crate) mod wire;
 
 pub use client::{CallError, TypedFuture, TypedStream};
-pub use error::{MethodResult, ToRemoteError};
+pub use error::{MethodResult, ToRemoteError, TypedError};
 pub use server::{IntoDone, IntoSource};
 pub use stream::{Sink, SinkItem, Source};
 pub use wire::{BinaryValue, WireFormat};
