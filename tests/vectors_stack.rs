@@ -123,7 +123,11 @@ fn camel_case_mount_points() {
                 .unwrap(),
             )
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(app.manifest()[mount], json!({"m": "sync"}), "{name}");
+        assert_eq!(
+            app.manifest().to_json()[mount],
+            json!({"m": "sync"}),
+            "{name}"
+        );
         assert_eq!(*seen.lock().unwrap(), json!({"mine": true}), "{name}");
     }
 }
@@ -162,7 +166,14 @@ fn static_merges_and_config_isolation() {
             .build(Config::from_json(config).unwrap())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
 
-        assert_eq!(app.manifest(), &case["merged_manifest"], "{name}: manifest");
+        let manifest = app.manifest().to_json();
+        assert_eq!(&manifest, &case["merged_manifest"], "{name}: manifest");
+        // In JS's key order too, so that it is the same text.
+        assert_eq!(
+            serde_json::to_string(&manifest).unwrap(),
+            serde_json::to_string(&case["merged_manifest"]).unwrap(),
+            "{name}: manifest key order"
+        );
         assert_eq!(
             app.permissions(),
             &case["merged_permissions"],
@@ -187,7 +198,7 @@ fn static_merges_and_config_isolation() {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        for key in app.manifest().as_object().unwrap().keys() {
+        for (key, _) in app.manifest().entries() {
             assert!(
                 members.contains(&key.as_str()),
                 "{name}: {key} not on the JS app"

@@ -19,7 +19,9 @@ use crate::keys::{AppKey, Keypair, PublicKey};
 use crate::multiserver::{
     IncomingEntry, IncomingGate, IncomingStats, Multiserver, ObjectKey, Scope, object_address,
 };
-use crate::rpc::{CallContext, LocalCaller, MethodTable, Permissions, RpcConfig, RpcError};
+use crate::rpc::{
+    CallContext, LocalCaller, Manifest, MethodTable, Permissions, RpcConfig, RpcError,
+};
 
 use super::auth::{AuthChain, AuthDecision};
 use super::config::Config;
@@ -54,7 +56,7 @@ pub(crate) struct Inner {
     pub keypair: Keypair,
     pub app_key: AppKey,
     pub config: Config,
-    pub manifest: Arc<Value>,
+    pub manifest: Arc<Manifest>,
     pub permissions: Value,
     pub table: Arc<MethodTable>,
     pub multiserver: Multiserver,
@@ -135,8 +137,9 @@ impl App {
         &self.inner.config
     }
 
-    /// The merged manifest (JS `app.getManifest()`), also what the `manifest` method answers.
-    pub fn manifest(&self) -> &Value {
+    /// The merged manifest (JS `app.getManifest()`, in its key order), also what the `manifest`
+    /// method answers (as [`Manifest::to_json`]).
+    pub fn manifest(&self) -> &Manifest {
         &self.inner.manifest
     }
 

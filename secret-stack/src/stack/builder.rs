@@ -293,12 +293,7 @@ impl Builder {
             }
         }
         plugins::check_needs(&made)?;
-        let mounted = plugins::mount(
-            &core::manifest(),
-            core::manifest_json(),
-            core::permissions(),
-            &made,
-        )?;
+        let mounted = plugins::mount(core::manifest(), core::permissions(), &made)?;
         let anonymous: Permissions = match mounted.permissions.get("anonymous") {
             None => Permissions::allow(Vec::<String>::new()),
             Some(group) => serde_json::from_value(group.clone())

@@ -20,8 +20,7 @@ use tokio::sync::broadcast;
 
 use crate::keys::{Keypair, PublicKey};
 use crate::plugin::Plugin;
-use crate::rpc::manifest::ManifestEntry;
-use crate::rpc::{CallKind, Manifest, Method, Permissions};
+use crate::rpc::{Manifest, Method, Permissions};
 
 use super::app::{App, Inner};
 use super::auth::{AuthHook, AuthNext, auth_hook};
@@ -242,8 +241,8 @@ pub(crate) fn plugin_config(global: &Value, mount: &str, sections: &Map<String, 
 
 /// What mounting every plugin adds up to.
 pub(crate) struct Mounted {
-    /// The merged manifest, in JS's shape and order (core first, then plugins in order).
-    pub manifest: Value,
+    /// The merged manifest, in JS's order (core first, then plugins in order).
+    pub manifest: Manifest,
     /// The merged permission groups.
     pub permissions: Value,
     /// Every plugin method, with its mounted path.
@@ -253,13 +252,11 @@ pub(crate) struct Mounted {
 /// Merges the core's and the plugins' manifests and permissions and collects their methods,
 /// checking for clashes and for plugins whose methods disagree with their manifest.
 pub(crate) fn mount(
-    core_manifest: &Manifest,
-    core_manifest_json: Value,
+    core_manifest: Manifest,
     core_permissions: Value,
     plugins: &[Arc<dyn Plugin>],
 ) -> Result<Mounted, StartError> {
-    let mut seen = core_manifest.clone();
-    let mut manifest = core_manifest_json;
+    let mut manifest = core_manifest;
     let mut permissions = core_permissions;
     let mut methods = Vec::new();
     for plugin in plugins {
@@ -274,25 +271,13 @@ pub(crate) fn mount(
         let own_methods = Arc::clone(plugin).methods();
         check_methods(&name, &own, &own_methods)?;
 
-        for (path, kind) in leaves(&own) {
-            let full: Vec<String> = prefix.iter().cloned().chain(path).collect();
-            if !seen.insert(&full, kind) {
-                return Err(StartError::ManifestClash {
-                    plugin: name,
-                    path: full.join("."),
-                });
-            }
-        }
-        let own_json = own.to_json();
-        if own.entries().is_empty() {
-            // JS merges nothing for a plugin without a manifest; an empty one is taken as absent.
-        } else if mount.is_empty() {
-            map_merge(&mut manifest, &own_json);
-        } else {
-            let mut wrapped = Map::new();
-            wrapped.insert(mount.clone(), own_json);
-            map_merge(&mut manifest, &Value::Object(wrapped));
-        }
+        // JS merges nothing for a plugin without a manifest; an empty one adds nothing either.
+        manifest
+            .merge_at(&prefix, &own)
+            .map_err(|path| StartError::ManifestClash {
+                plugin: name.clone(),
+                path: path.join("."),
+            })?;
 
         let groups = permissions_json(&plugin.permissions());
         let groups = if mount.is_empty() {
@@ -331,23 +316,6 @@ fn permissions_json(groups: &BTreeMap<String, Permissions>) -> Value {
     Value::Object(out)
 }
 
-/// Every method of a manifest with its relative path.
-fn leaves(manifest: &Manifest) -> Vec<(Vec<String>, CallKind)> {
-    let mut out = Vec::new();
-    for (key, entry) in manifest.entries() {
-        match entry {
-            ManifestEntry::Method(kind) => out.push((vec![key.clone()], *kind)),
-            ManifestEntry::Namespace(inner) => {
-                for (mut path, kind) in leaves(inner) {
-                    path.insert(0, key.clone());
-                    out.push((path, kind));
-                }
-            }
-        }
-    }
-    out
-}
-
 /// Checks that `methods` are exactly the methods of `manifest`, with the same kinds.
 fn check_methods(plugin: &str, manifest: &Manifest, methods: &[Method]) -> Result<(), StartError> {
     let mismatch = |detail: String| StartError::PluginMismatch {
@@ -375,7 +343,8 @@ fn check_methods(plugin: &str, manifest: &Manifest, methods: &[Method]) -> Resul
             }
         }
     }
-    if let Some((path, _)) = leaves(manifest)
+    if let Some((path, _)) = manifest
+        .leaves()
         .into_iter()
         .find(|(path, _)| !seen.contains(path))
     {
