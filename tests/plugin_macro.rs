@@ -15,7 +15,7 @@ use secret_stack::rpc::{
     Body, CallContext, CallError, CallKind, Caller, LocalCaller, Manifest, MethodTable,
     Permissions, RpcError, Sink, Source,
 };
-use secret_stack::{Plugin, plugin};
+use secret_stack::{Plugin, PluginDescription, plugin};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -206,7 +206,7 @@ fn test_node() -> Node {
 fn manifest_equals_the_js_one() {
     let expected = json!({"hello":"async","add":"sync","fail":"async","count":"source","bytes":"source",
         "collect":"sink","collected":"async","echo":"duplex","secret":"async"});
-    assert_eq!(Test::default().manifest().to_json(), expected);
+    assert_eq!(Arc::new(Test::default()).manifest().to_json(), expected);
     assert_eq!(TestClient::<LocalCaller>::manifest().to_json(), expected);
     let node = test_node();
     assert_eq!(node.table.manifest().to_json(), json!({ "test": expected }));
@@ -232,7 +232,7 @@ fn permissions_equal_what_js_computes() {
         ]),
     )]
     .into();
-    assert_eq!(Test::default().permissions(), expected);
+    assert_eq!(Arc::new(Test::default()).permissions(), expected);
 
     let expected: BTreeMap<String, Permissions> = [
         (
@@ -245,9 +245,9 @@ fn permissions_equal_what_js_computes() {
         ),
     ]
     .into();
-    assert_eq!(Graph.permissions(), expected);
+    assert_eq!(Arc::new(Graph).permissions(), expected);
     assert_eq!(
-        Graph.manifest().to_json(),
+        Arc::new(Graph).manifest().to_json(),
         json!({"publicInfo": "sync", "sub": {"hops": "sync"}, "stats": {"size": "sync"}, "type": "async"})
     );
     assert_eq!(GraphClient::<LocalCaller>::MOUNT, "friendsGraph");

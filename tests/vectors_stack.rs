@@ -58,17 +58,12 @@ impl Plugin for VectorPlugin {
     fn version(&self) -> &str {
         "0.0.0"
     }
-    fn manifest(&self) -> Manifest {
-        self.manifest.clone()
-    }
-    fn permissions(&self) -> BTreeMap<String, Permissions> {
-        self.permissions.clone()
-    }
     fn methods(self: Arc<Self>) -> Vec<Method> {
         let mut all = Vec::new();
         leaves(&self.manifest, &[], &mut all);
         all.into_iter()
             .map(|(path, kind)| Method {
+                groups: groups_of(&self.permissions, &path),
                 path,
                 kind,
                 handler: Arc::new(|_, _, _| {
@@ -77,6 +72,20 @@ impl Plugin for VectorPlugin {
             })
             .collect()
     }
+}
+
+/// The groups whose allow-list names the method at `path`.
+fn groups_of(permissions: &BTreeMap<String, Permissions>, path: &[String]) -> Vec<String> {
+    let dotted = path.join(".");
+    permissions
+        .iter()
+        .filter(|(_, p)| {
+            p.allow
+                .as_ref()
+                .is_some_and(|allow| allow.contains(&dotted))
+        })
+        .map(|(group, _)| group.clone())
+        .collect()
 }
 
 /// Vectors write byte buffers as `{"hex": …}`; the config reads base64 strings.

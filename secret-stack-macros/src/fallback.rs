@@ -26,14 +26,6 @@ pub fn plugin(imp: &ItemImpl, self_ty: &Type, model: &Model, error: syn::Error) 
                 fn version(&self) -> &str {
                     ""
                 }
-                fn manifest(&self) -> #krate::__private::Manifest {
-                    #krate::__private::Manifest::new()
-                }
-                fn permissions(
-                    &self,
-                ) -> ::std::collections::BTreeMap<::std::string::String, #krate::__private::Permissions> {
-                    ::std::collections::BTreeMap::new()
-                }
                 fn methods(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<#krate::__private::Method> {
                     ::std::vec::Vec::new()
                 }

@@ -104,16 +104,18 @@ use proc_macro::TokenStream;
 /// groups, are written in the list form `#[plugin(permission(group = "anonymus"))]`, which takes
 /// what `#[permission(...)]` takes. Per method: `#[permission(anonymous)]`,
 /// `#[permission(master)]`, `#[permission(group = "friends")]`, or several groups
-/// `#[permission(anonymous, group = "friends")]`. `Plugin::permissions()` then returns each group
-/// with the allow-list of its methods (relative dotted paths), which the stack prefixes with the
-/// mount name and merges like JS `permissions` objects. `master` is not a group: full access
+/// `#[permission(anonymous, group = "friends")]`. Each method carries its groups; the plugin's
+/// permission table (`PluginDescription::permissions`) is derived from them: each group with the
+/// allow-list of its methods (relative dotted paths), which the stack prefixes with the mount
+/// name and merges like JS `permissions` objects. `master` is not a group: full access
 /// comes from the `auth` hook, so a master-only method is simply in no group.
 ///
 /// # Generated items
 ///
 /// * the impl block itself, minus the `#[rpc]` and `#[permission]` attributes;
 /// * `impl secret_stack::Plugin for Test`: `name`, `version` (default: the crate's version),
-///   `needs`, `manifest`, `permissions`, `methods`;
+///   `needs`, and `methods` (each method with its path, kind and permission groups: the manifest
+///   and the permission table are derived from them);
 /// * `pub struct TestClient<C>` with `new(caller)`, `caller()`, `into_caller()`, `MOUNT`,
 ///   `manifest()`, and for `C: Caller` one method per RPC method, taking the same arguments
 ///   (without `&CallContext`):

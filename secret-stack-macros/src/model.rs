@@ -69,6 +69,14 @@ pub struct RpcMethod {
 }
 
 impl RpcMethod {
+    /// The permission groups that may call the method (none: master only).
+    pub fn groups(&self) -> &[String] {
+        match &self.access {
+            Access::Master => &[],
+            Access::Groups(groups) => groups,
+        }
+    }
+
     /// The path joined with dots, relative to the mount point.
     pub fn dotted(&self) -> String {
         self.path.join(".")

@@ -77,7 +77,7 @@ pub mod plugin;
 pub mod rpc;
 pub mod stack;
 
-pub use plugin::Plugin;
+pub use plugin::{Plugin, PluginDescription};
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -22,11 +22,12 @@ impl Q {
 }
 
 fn main() {
-    use secret_stack::Plugin;
-    let groups = P.permissions();
+    use secret_stack::PluginDescription;
+    use std::sync::Arc;
+    let groups = Arc::new(P).permissions();
     assert_eq!(groups["anonymus"], Permissions::allow(["hello"]));
     assert!(!groups.contains_key("anonymous"));
-    let groups = Q.permissions();
+    let groups = Arc::new(Q).permissions();
     assert_eq!(groups["anonymous"], Permissions::allow(["hello"]));
     assert_eq!(groups["friends"], Permissions::allow(["hello"]));
 }

@@ -10,8 +10,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
 
+use super::Model;
 use super::codec::{Op, codec};
-use super::{Model, manifest};
 use crate::model::{Receiver, Role, RpcMethod, Shape};
 
 /// `impl ::secret_stack::Plugin for #self_ty { ... }`.
@@ -20,8 +20,6 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
     let name = &model.name;
     let version = &model.version;
     let needs = &model.needs;
-    let manifest = manifest::manifest(model);
-    let permissions = manifest::permissions(model);
     let methods = model.methods.iter().map(|m| handler(model, m));
     quote! {
         impl #krate::__private::Plugin for #self_ty {
@@ -35,16 +33,6 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
 
             fn needs(&self) -> &[&str] {
                 &[#(#needs),*]
-            }
-
-            fn manifest(&self) -> #krate::__private::Manifest {
-                #manifest
-            }
-
-            fn permissions(
-                &self,
-            ) -> ::std::collections::BTreeMap<::std::string::String, #krate::__private::Permissions> {
-                #permissions
             }
 
             fn methods(
@@ -66,6 +54,7 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     let kind = quote!(#krate::__private::CallKind::#kind);
     let span = method.ident.span();
     let (bindings, call_args) = bindings(model, method, &kind);
+    let groups = method.groups();
 
     // The plugin handle each call needs: a fresh `Arc` when the call outlives the handler (async)
     // or takes it by value (`self: Arc<Self>`), a borrow otherwise.
@@ -97,6 +86,7 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
         #private::method(
             &[#(#path),*],
             #kind,
+            &[#(#groups),*],
             move |__ss_ctx: #krate::__private::CallContext,
                   __ss_args: ::std::vec::Vec<#private::Value>,
                   __ss_input: ::core::option::Option<#krate::__private::Incoming>| {

@@ -1,8 +1,8 @@
 //! From input tokens to output tokens, in the thiserror shape: parse the item and read it into
 //! the input model (`ast`), check it (`valid`), build what is emitted (`model`), then emit, one
-//! file per generated item: the `Plugin` impl with its manifest and permissions (`manifest`), the
-//! method table (`dispatch`), and the typed client (`client`, shared by `#[plugin]` and
-//! `#[remote]`). On any error the input is emitted anyway (`fallback`). Nothing here judges the
+//! file per generated item: the `Plugin` impl whose methods carry their kind and permission groups
+//! (`dispatch`), the client's manifest (`manifest`), and the typed client (`client`, shared by
+//! `#[plugin]` and `#[remote]`). On any error the input is emitted anyway (`fallback`). Nothing here judges the
 //! input: emission starts from a checked model only.
 
 mod client;

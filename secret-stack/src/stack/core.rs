@@ -103,6 +103,8 @@ fn method(
     Method {
         path: path.iter().map(|s| (*s).to_owned()).collect(),
         kind,
+        // The core's permissions are the constant `permissions()`.
+        groups: Vec::new(),
         handler: Arc::new(move |_ctx, args, _input| handler(args)),
     }
 }

@@ -8,8 +8,7 @@
 //! only `global`.
 //!
 //! Differences from JS, each an error at start instead of a silent surprise: a duplicate name
-//! (JS skips the plugin with a log line), a manifest clash (JS overwrites), methods that disagree
-//! with the plugin's manifest (JS cannot tell).
+//! (JS skips the plugin with a log line), a manifest clash (JS overwrites).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
@@ -19,7 +18,7 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
 use crate::keys::{Keypair, PublicKey};
-use crate::plugin::Plugin;
+use crate::plugin::{Plugin, permissions_of};
 use crate::rpc::{Manifest, Method, Permissions};
 
 use super::app::{App, Inner};
@@ -249,8 +248,8 @@ pub(crate) struct Mounted {
     pub methods: Vec<Method>,
 }
 
-/// Merges the core's and the plugins' manifests and permissions and collects their methods,
-/// checking for clashes and for plugins whose methods disagree with their manifest.
+/// Merges the core's and the plugins' manifests and permissions, both derived from the plugins'
+/// methods, and collects the methods, checking for clashes.
 pub(crate) fn mount(
     core_manifest: Manifest,
     core_permissions: Value,
@@ -267,19 +266,20 @@ pub(crate) fn mount(
         } else {
             vec![mount.clone()]
         };
-        let own = plugin.manifest();
         let own_methods = Arc::clone(plugin).methods();
-        check_methods(&name, &own, &own_methods)?;
+        // The manifest and the permission table are both read off the methods: they cannot
+        // disagree. A path taken twice (by the core, an earlier plugin or this one) is refused.
+        for method in &own_methods {
+            let full: Vec<String> = prefix.iter().chain(&method.path).cloned().collect();
+            if !manifest.insert(&full, method.kind) {
+                return Err(StartError::ManifestClash {
+                    plugin: name,
+                    path: full.join("."),
+                });
+            }
+        }
 
-        // JS merges nothing for a plugin without a manifest; an empty one adds nothing either.
-        manifest
-            .merge_at(&prefix, &own)
-            .map_err(|path| StartError::ManifestClash {
-                plugin: name.clone(),
-                path: path.join("."),
-            })?;
-
-        let groups = permissions_json(&plugin.permissions());
+        let groups = permissions_json(&permissions_of(&own_methods));
         let groups = if mount.is_empty() {
             groups
         } else {
@@ -314,44 +314,4 @@ fn permissions_json(groups: &BTreeMap<String, Permissions>) -> Value {
         out.insert(group.clone(), Value::Object(entry));
     }
     Value::Object(out)
-}
-
-/// Checks that `methods` are exactly the methods of `manifest`, with the same kinds.
-fn check_methods(plugin: &str, manifest: &Manifest, methods: &[Method]) -> Result<(), StartError> {
-    let mismatch = |detail: String| StartError::PluginMismatch {
-        plugin: plugin.to_owned(),
-        detail,
-    };
-    let mut seen = HashSet::new();
-    for method in methods {
-        let dotted = method.path.join(".");
-        if !seen.insert(method.path.clone()) {
-            return Err(mismatch(format!("method `{dotted}` is defined twice")));
-        }
-        match manifest.kind_of(&method.path) {
-            Some(kind) if kind == method.kind => {}
-            Some(kind) => {
-                return Err(mismatch(format!(
-                    "method `{dotted}` is {} but the manifest says {kind}",
-                    method.kind
-                )));
-            }
-            None => {
-                return Err(mismatch(format!(
-                    "method `{dotted}` is not in the plugin's manifest"
-                )));
-            }
-        }
-    }
-    if let Some((path, _)) = manifest
-        .leaves()
-        .into_iter()
-        .find(|(path, _)| !seen.contains(path))
-    {
-        return Err(mismatch(format!(
-            "the manifest lists `{}` but the plugin has no such method",
-            path.join(".")
-        )));
-    }
-    Ok(())
 }
