@@ -184,9 +184,14 @@ fn static_merges_and_config_isolation() {
             "{name}: manifest key order"
         );
         assert_eq!(
-            app.permissions(),
+            &app.permissions().to_json(),
             &case["merged_permissions"],
             "{name}: permissions"
+        );
+        assert_eq!(
+            serde_json::to_string(&app.permissions().to_json()).unwrap(),
+            serde_json::to_string(&case["merged_permissions"]).unwrap(),
+            "{name}: permissions key order"
         );
         let mut expected = case["plugin_init_received"].clone();
         hex_to_base64(&mut expected);

@@ -27,5 +27,5 @@ pub use error::{RemoteError, RpcError};
 pub use local::LocalCaller;
 pub use manifest::{CallKind, Manifest};
 pub use packet::{Frame, Packet};
-pub use permissions::Permissions;
+pub use permissions::{PermissionTable, Permissions};
 pub use typed::{CallError, Sink, Source, TypedFuture, TypedStream};

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use serde_json::Value;
 use tokio::sync::{OnceCell, broadcast};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +19,8 @@ use crate::multiserver::{
     IncomingEntry, IncomingGate, IncomingStats, Multiserver, ObjectKey, Scope, object_address,
 };
 use crate::rpc::{
-    CallContext, LocalCaller, Manifest, MethodTable, Permissions, RpcConfig, RpcError,
+    CallContext, LocalCaller, Manifest, MethodTable, PermissionTable, Permissions, RpcConfig,
+    RpcError,
 };
 
 use super::auth::{AuthChain, AuthDecision};
@@ -57,7 +57,7 @@ pub(crate) struct Inner {
     pub app_key: AppKey,
     pub config: Config,
     pub manifest: Arc<Manifest>,
-    pub permissions: Value,
+    pub permissions: PermissionTable,
     pub table: Arc<MethodTable>,
     pub multiserver: Multiserver,
     pub incoming: Vec<IncomingEntry>,
@@ -143,9 +143,9 @@ impl App {
         &self.inner.manifest
     }
 
-    /// The merged permission groups (JS `create.permissions`), e.g.
-    /// `{"anonymous": {"allow": ["manifest", …]}}`.
-    pub fn permissions(&self) -> &Value {
+    /// The merged permission groups (JS `create.permissions`, in its key order), e.g.
+    /// `{"anonymous": {"allow": ["manifest", …]}}` as [`PermissionTable::to_json`].
+    pub fn permissions(&self) -> &PermissionTable {
         &self.inner.permissions
     }
 

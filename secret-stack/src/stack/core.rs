@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::keys::PublicKey;
 use crate::multiserver::address::{Address, split_alternatives};
 use crate::multiserver::{AddressBook, Scope};
-use crate::rpc::{Body, CallKind, Manifest, Method, RemoteError, Reply};
+use crate::rpc::{Body, CallKind, Manifest, Method, PermissionTable, RemoteError, Reply};
 
 use super::auth::{AuthChain, AuthDecision};
 
@@ -49,8 +49,10 @@ fn entries() -> [(&'static [&'static str], CallKind); 5] {
 }
 
 /// The core permissions: anonymous peers may call `manifest`.
-pub(crate) fn permissions() -> Value {
-    json!({"anonymous": {"allow": ["manifest"]}})
+pub(crate) fn permissions() -> PermissionTable {
+    let mut table = PermissionTable::new();
+    table.allow("anonymous", "manifest".into());
+    table
 }
 
 /// The addresses of every listener an app started; empty until it listens.

@@ -47,10 +47,6 @@ pub enum StartError {
         /// The dotted path, mount included.
         path: String,
     },
-    /// The merged `anonymous` permissions are not a permission object (a plugin put something
-    /// other than lists of strings there).
-    #[error("the merged permissions.anonymous is not a permission object: {0}")]
-    BadPermissions(String),
     /// A plugin factory failed.
     #[error("plugin {plugin:?} failed to initialise: {source}")]
     PluginInit {

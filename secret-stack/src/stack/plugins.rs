@@ -11,7 +11,7 @@
 //! (JS skips the plugin with a log line), a manifest clash (JS overwrites).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock, Weak};
 
 use serde_json::{Map, Value};
@@ -19,13 +19,12 @@ use tokio::sync::broadcast;
 
 use crate::keys::{Keypair, PublicKey};
 use crate::plugin::{Plugin, permissions_of};
-use crate::rpc::{Manifest, Method, Permissions};
+use crate::rpc::{Manifest, Method, PermissionTable};
 
 use super::app::{App, Inner};
 use super::auth::{AuthHook, AuthNext, auth_hook};
 use super::error::{BoxError, StartError};
 use super::events::Event;
-use super::merge::{map_merge, prefix_permissions};
 use super::names::mount_name;
 use super::shutdown::{CloseHook, close_hook};
 
@@ -243,7 +242,7 @@ pub(crate) struct Mounted {
     /// The merged manifest, in JS's order (core first, then plugins in order).
     pub manifest: Manifest,
     /// The merged permission groups.
-    pub permissions: Value,
+    pub permissions: PermissionTable,
     /// Every plugin method, with its mounted path.
     pub methods: Vec<Method>,
 }
@@ -252,7 +251,7 @@ pub(crate) struct Mounted {
 /// methods, and collects the methods, checking for clashes.
 pub(crate) fn mount(
     core_manifest: Manifest,
-    core_permissions: Value,
+    core_permissions: PermissionTable,
     plugins: &[Arc<dyn Plugin>],
 ) -> Result<Mounted, StartError> {
     let mut manifest = core_manifest;
@@ -279,13 +278,16 @@ pub(crate) fn mount(
             }
         }
 
-        let groups = permissions_json(&permissions_of(&own_methods));
-        let groups = if mount.is_empty() {
-            groups
-        } else {
-            prefix_permissions(&groups, &mount)
-        };
-        map_merge(&mut permissions, &groups);
+        for (group, perms) in permissions_of(&own_methods) {
+            for path in perms.allow.unwrap_or_default() {
+                let path = if mount.is_empty() {
+                    path
+                } else {
+                    format!("{mount}.{path}")
+                };
+                permissions.allow(&group, path);
+            }
+        }
 
         methods.extend(own_methods.into_iter().map(|mut m| {
             m.path = prefix.iter().cloned().chain(m.path).collect();
@@ -297,21 +299,4 @@ pub(crate) fn mount(
         permissions,
         methods,
     })
-}
-
-/// A plugin's permission groups as JSON, leaving out absent lists (so a `None` never turns into
-/// JS's `"<mount>.null"` quirk).
-fn permissions_json(groups: &BTreeMap<String, Permissions>) -> Value {
-    let mut out = Map::new();
-    for (group, perms) in groups {
-        let mut entry = Map::new();
-        if let Some(allow) = &perms.allow {
-            entry.insert("allow".into(), allow.clone().into());
-        }
-        if let Some(deny) = &perms.deny {
-            entry.insert("deny".into(), deny.clone().into());
-        }
-        out.insert(group.clone(), Value::Object(entry));
-    }
-    Value::Object(out)
 }
