@@ -130,22 +130,6 @@ impl Manifest {
         true
     }
 
-    /// Adds every method of `other` under `prefix` (in `other`'s order); on a clash, returns the
-    /// first clashing path and adds nothing.
-    pub fn merge_at(&mut self, prefix: &[String], other: &Manifest) -> Result<(), Vec<String>> {
-        let leaves = other.leaves();
-        let full = |path: &Vec<String>| prefix.iter().chain(path).cloned().collect::<Vec<_>>();
-        let mut probe = self.clone();
-        for (path, kind) in &leaves {
-            let path = full(path);
-            if !probe.insert(&path, *kind) {
-                return Err(path);
-            }
-        }
-        *self = probe;
-        Ok(())
-    }
-
     /// Every method with its path, in order.
     pub fn leaves(&self) -> Vec<(Vec<String>, CallKind)> {
         let mut out = Vec::new();
@@ -277,17 +261,11 @@ mod tests {
         assert!(!m.insert(&["a"], CallKind::Async));
         assert!(!m.insert(&["a", "b", "c"], CallKind::Async));
         assert!(!m.insert(&["a", "b"], CallKind::Sync));
-        let mut other = Manifest::new();
-        other.insert(&["x"], CallKind::Sync);
-        other.insert(&["b"], CallKind::Sync);
-        let before = m.to_json();
+        assert_eq!(m.kind_of(&["a", "b"]), Some(CallKind::Async));
         assert_eq!(
-            m.merge_at(&["a".to_owned()], &other),
-            Err(vec!["a".to_owned(), "b".to_owned()])
+            m.leaves(),
+            vec![(vec!["a".to_owned(), "b".to_owned()], CallKind::Async)]
         );
-        assert_eq!(m.to_json(), before, "a refused merge adds nothing");
-        assert_eq!(m.merge_at(&["n".to_owned()], &other), Ok(()));
-        assert_eq!(m.kind_of(&["n", "b"]), Some(CallKind::Sync));
     }
 
     #[test]
