@@ -2,8 +2,7 @@
 use bytes::Bytes;
 use secret_stack::plugin;
 use secret_stack::rpc::typed::BinaryValue;
-use secret_stack::rpc::{Body, CallContext, Permissions, Sink, Source};
-use secret_stack::{Plugin, keys::PublicKey};
+use secret_stack::rpc::{Body, Sink, Source};
 
 pub struct Blob(Bytes);
 
@@ -37,14 +36,7 @@ impl P {
 }
 
 fn main() {
-    let method = std::sync::Arc::new(P).methods().remove(0);
-    let ctx = CallContext::new(PublicKey([0; 32]), Permissions::default(), 0);
     let arg = serde_json::json!({"type": "Buffer", "data": [7]});
-    let reply = (method.handler)(ctx, vec![arg], None);
-    let secret_stack::rpc::Reply::Value(answer) = reply else {
-        panic!("a sync method answers with a value");
-    };
-    // A sync method has answered already.
-    let body = futures::FutureExt::now_or_never(answer).unwrap().unwrap();
+    let body = secret_stack_ui_tests::first_sync_answer(P, vec![arg]);
     assert_eq!(body, Body::Binary(Bytes::from_static(&[7])));
 }
