@@ -3,18 +3,19 @@
 //! `cargo run --example interop_peer -- [--port N] [--app-key B64] [--keys FILE] [--master @ID]...`
 //!
 //! Prints one JSON line on stdout once listening, `{"address":"net:127.0.0.1:PORT~shs:KEY",
-//! "id":"@KEY.ed25519"}`, logs to stderr (`RUST_LOG`), and exits on Ctrl-C, SIGTERM, or when stdin
-//! closes.
+//! "id":"@KEY.ed25519"}`, logs to stderr (`RUST_LOG`), and exits with 0 within a second of
+//! Ctrl-C, SIGTERM, or the end of its stdin (whichever comes first: an open stdin does not hold up
+//! a signal, nor a signal the end of stdin).
 
 use std::path::PathBuf;
 
 use clap::Parser;
 use secret_stack::keys::{AppKey, Keypair, PublicKey, load_or_create_key_file};
 use secret_stack_examples::peer::{HANDSHAKE_TIMEOUT, Peer, PeerConfig};
-use tokio::io::AsyncReadExt;
+use tokio::sync::oneshot;
 
-/// How long the graceful close on exit may take.
-const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the graceful close on exit may take before the process exits anyway.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(600);
 
 /// The suite's default app key.
 const DEFAULT_APP_KEY: &str = "SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=";
@@ -57,14 +58,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         handshake_timeout: HANDSHAKE_TIMEOUT,
     })
     .await?;
+    // Caught before the address is printed: whoever reads it may signal at once.
+    let signal = signal()?;
     let hello = serde_json::json!({ "address": peer.address(), "id": peer.id() });
     println!("{hello}");
     tracing::info!(address = peer.address(), "listening");
 
     tokio::select! {
-        _ = stdin_closed() => tracing::info!("stdin closed, shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
-        _ = terminated() => tracing::info!("terminated, shutting down"),
+        Ok(()) = stdin_closed() => tracing::info!("stdin closed, shutting down"),
+        name = signal => tracing::info!("{name}, shutting down"),
     }
     match tokio::time::timeout(CLOSE_TIMEOUT, peer.close()).await {
         Ok(ends) => tracing::info!(connections = ends.len(), "closed"),
@@ -73,26 +75,55 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Resolves when stdin reaches EOF (or fails).
-async fn stdin_closed() {
-    let mut stdin = tokio::io::stdin();
-    let mut buf = [0u8; 256];
-    while let Ok(n) = stdin.read(&mut buf).await {
-        if n == 0 {
-            break;
+/// Resolves when stdin reaches EOF (or fails). The blocking read runs on a thread of its own,
+/// not on Tokio's blocking pool: the runtime's shutdown would wait for that read to return, so a
+/// signal could not end the process while stdin is open.
+fn stdin_closed() -> oneshot::Receiver<()> {
+    let (closed, on_close) = oneshot::channel();
+    let reader = move || {
+        let mut buf = [0u8; 256];
+        let mut stdin = std::io::stdin().lock();
+        loop {
+            match std::io::Read::read(&mut stdin, &mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
         }
+        let _ = closed.send(());
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(reader)
+    {
+        // Without the watcher (its sender dropped: that branch is disabled) only the signals
+        // stop the peer.
+        tracing::warn!("cannot watch stdin: {e}");
     }
+    on_close
 }
 
-/// Resolves on SIGTERM (never on platforms without it).
-async fn terminated() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            term.recv().await;
-            return;
+/// Catches SIGINT (Ctrl-C) and SIGTERM from now on; the future resolves with the name of the
+/// first one received.
+#[cfg(unix)]
+fn signal() -> std::io::Result<impl Future<Output = &'static str>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => "interrupted",
+            _ = term.recv() => "terminated",
         }
-    }
-    std::future::pending::<()>().await;
+    })
+}
+
+/// Catches Ctrl-C (the only signal there is) from the first poll on.
+#[cfg(not(unix))]
+fn signal() -> std::io::Result<impl Future<Output = &'static str>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted"
+    })
 }

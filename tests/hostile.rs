@@ -1281,7 +1281,10 @@ fn connections_over_the_cap_are_refused_at_once_until_one_ends() {
             Err(e) => e,
         };
         assert!(
-            error.starts_with("shs.client") && !error.contains("timed out"),
+            error.starts_with(&format!(
+                "the handshake with {} failed: shs.client",
+                node.address
+            )) && !error.contains("timed out"),
             "unexpected error: {error}"
         );
         assert!(took < Duration::from_secs(2), "the refusal took {took:?}");

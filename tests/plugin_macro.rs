@@ -324,7 +324,8 @@ async fn typed_errors_can_be_matched() {
     assert_eq!(remote.name, "Error");
     assert_eq!(
         serde_json::to_value(&remote).unwrap(),
-        json!({"message": "test.fail: intentional failure", "name": "Error", "data": "Intentional"})
+        json!({"message": "test.fail: intentional failure", "name": "Error", "stack": "",
+            "data": "Intentional"})
     );
 }
 

@@ -4,29 +4,52 @@
 //! go to stdout as JSON lines ([`crate::output`]); a sink's or duplex's items are read from stdin,
 //! one per line, parsed like the arguments ([`parse_value`]).
 
-use std::sync::{Arc, Mutex};
-
-use futures::{Stream, StreamExt, stream};
+use futures::{Stream, StreamExt};
 use secret_stack::rpc::{Body, CallKind, Caller};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tracing::debug;
 
 use crate::client::{self, ClientArgs, Session};
 use crate::failure::Failure;
+use crate::input::{Framing, Input};
 use crate::output::Printer;
 
 /// What to call.
 #[derive(Debug)]
 pub struct Call {
-    /// The peer's multiserver address.
-    pub address: String,
+    /// The peer's multiserver address; `None` for the local Scuttlebutt server.
+    pub address: Option<String>,
     /// The dotted method path, e.g. `test.hello`.
     pub method: String,
     /// The arguments as given on the command line.
     pub args: Vec<String>,
     /// The kind, if given with `--kind`.
     pub kind: Option<String>,
+    /// `--raw`: stdin is sent as binary chunks, binary answers are written as they are.
+    pub raw: bool,
+}
+
+impl Call {
+    /// The call of `[ADDRESS] METHOD [ARG_JSON]...`: the first word is the address if it has a
+    /// `:` (every address does, no method name can).
+    pub fn from_words(
+        words: Vec<String>,
+        kind: Option<String>,
+        raw: bool,
+    ) -> Result<Call, Failure> {
+        let mut words = words.into_iter().peekable();
+        let address = words.next_if(|word| word.contains(':'));
+        let method = words.next().ok_or_else(|| {
+            Failure::usage("no METHOD given (usage: call [ADDRESS] METHOD [ARG_JSON]...)")
+        })?;
+        Ok(Call {
+            address,
+            method,
+            args: words.collect(),
+            kind,
+            raw,
+        })
+    }
 }
 
 /// A command-line argument or stdin line as a JSON value: parsed as JSON if it is JSON, else the
@@ -77,7 +100,7 @@ pub async fn run(call: Call, client_args: &ClientArgs) -> Result<(), Failure> {
         .transpose()
         .map_err(Failure::usage)?;
     let args: Vec<Value> = call.args.iter().map(|a| parse_value(a)).collect();
-    let session = client::connect(&call.address, client_args).await?;
+    let session = client::connect(call.address.as_deref(), client_args).await?;
     let result = match explicit_kind {
         Some(kind) => Ok(kind),
         None => session
@@ -88,7 +111,7 @@ pub async fn run(call: Call, client_args: &ClientArgs) -> Result<(), Failure> {
     let result = match result {
         Ok(kind) => {
             debug!(method = %call.method, %kind, ?args, "calling");
-            perform(&session, &path, kind, args).await
+            perform(&session, &path, kind, args, call.raw).await
         }
         Err(e) => Err(e),
     };
@@ -102,9 +125,11 @@ async fn perform(
     path: &[&str],
     kind: CallKind,
     args: Vec<Value>,
+    raw: bool,
 ) -> Result<(), Failure> {
     let peer = session.peer();
-    let mut printer = Printer::default();
+    let mut printer = Printer::new(raw);
+    let framing = if raw { Framing::Raw } else { Framing::Lines };
     match kind {
         CallKind::Async | CallKind::Sync => {
             let answer = session
@@ -114,15 +139,15 @@ async fn perform(
         }
         CallKind::Source => print_all(&mut printer, peer.source(path, args)).await,
         CallKind::Sink => {
-            let input = StdinItems::new();
-            let result = peer.sink(path, args, input.stream()).await;
-            input.check()?;
+            let (input, items) = Input::start(framing)?;
+            let result = peer.sink(path, args, items).await;
+            input.finish()?;
             Ok(result?)
         }
         CallKind::Duplex => {
-            let input = StdinItems::new();
-            let result = print_all(&mut printer, peer.duplex(path, args, input.stream())).await;
-            input.check()?;
+            let (input, items) = Input::start(framing)?;
+            let result = print_all(&mut printer, peer.duplex(path, args, items)).await;
+            input.finish()?;
             result
         }
     }
@@ -138,52 +163,4 @@ async fn print_all(
         printer.print(item?)?;
     }
     Ok(())
-}
-
-/// The lines of stdin as bodies, for sinks and duplexes; a read error ends them and is kept for
-/// [`StdinItems::check`].
-struct StdinItems {
-    error: Arc<Mutex<Option<String>>>,
-}
-
-impl StdinItems {
-    fn new() -> StdinItems {
-        StdinItems {
-            error: Arc::default(),
-        }
-    }
-
-    /// Every non-blank line, parsed with [`parse_value`], until the end of stdin.
-    fn stream(&self) -> futures::stream::BoxStream<'static, Body> {
-        let lines = BufReader::new(tokio::io::stdin()).lines();
-        let error = Arc::clone(&self.error);
-        stream::unfold(lines, move |mut lines| {
-            let error = Arc::clone(&error);
-            async move {
-                loop {
-                    match lines.next_line().await {
-                        Ok(Some(line)) if line.trim().is_empty() => continue,
-                        Ok(Some(line)) => {
-                            let body = Body::from_json(parse_value(&line));
-                            return Some((body, lines));
-                        }
-                        Ok(None) => return None,
-                        Err(e) => {
-                            *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
-                            return None;
-                        }
-                    }
-                }
-            }
-        })
-        .boxed()
-    }
-
-    /// The read error that ended the input early, if any.
-    fn check(&self) -> Result<(), Failure> {
-        match self.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            Some(e) => Err(Failure::usage(format!("cannot read stdin: {e}"))),
-            None => Ok(()),
-        }
-    }
 }

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use secret_stack::rpc::{RemoteError, RpcError};
 
+use crate::signals::Signal;
+
 /// Exit code: the remote peer answered the call with an error.
 pub const EXIT_REMOTE: u8 = 1;
 /// Exit code: bad usage or a local problem (arguments, an address no transport understands,
@@ -18,8 +20,9 @@ pub const EXIT_TIMEOUT: u8 = 4;
 /// A failed command; its `Display` is the line printed on stderr after `secret-stack: `.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
-    /// The remote method answered with an error (printed as `name: message`).
-    #[error("remote error: {0}")]
+    /// The remote method answered with an error (printed as `name: message`, a refusal for our
+    /// permissions in words).
+    #[error("{}", RpcError::Remote(.0.clone()))]
     Remote(RemoteError),
     /// Bad usage or a local problem.
     #[error("{0}")]
@@ -30,6 +33,9 @@ pub enum Failure {
     /// `--timeout` elapsed while waiting for `0`.
     #[error("timed out waiting for {0}")]
     Timeout(String),
+    /// `call` or `manifest` was stopped by a signal; the exit code is 128 + its number.
+    #[error("stopped by {0}")]
+    Interrupted(Signal),
     /// Whoever reads stdout has closed it (`| head`): the command stops early, quietly and
     /// successfully, as Unix tools do.
     #[error("stdout was closed")]
@@ -49,6 +55,7 @@ impl Failure {
             Failure::Usage(_) => EXIT_USAGE,
             Failure::Connection(_) => EXIT_CONNECTION,
             Failure::Timeout(_) => EXIT_TIMEOUT,
+            Failure::Interrupted(signal) => signal.exit_code(),
             Failure::StdoutClosed => 0,
         })
     }

@@ -5,7 +5,7 @@
 //! ssb-keys format (JS `ssb-keys` reads and writes the same files).
 
 use std::io::ErrorKind;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use secret_stack::keys::{
     AppKey, KeyFileError, Keypair, create_key_file, load_key_file, load_or_create_key_file,
@@ -15,7 +15,8 @@ use tracing::{debug, info};
 use crate::failure::Failure;
 
 /// The hint printed when no app key is given.
-const APP_KEY_HINT: &str = "give the network's app key with --app-key B64 or $SECRET_STACK_APP_KEY \
+const APP_KEY_HINT: &str = "give the network's app key with --app-key B64, $SECRET_STACK_APP_KEY \
+     or (call, manifest) caps.shs in ~/.ssb/config \
      (the interop tests use SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=, the Scuttlebutt main \
      network 1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=)";
 
@@ -58,25 +59,42 @@ pub fn server_keypair(flag: Option<PathBuf>) -> Result<Keypair, Failure> {
     Ok(keys)
 }
 
-/// The identity of a caller (`call`, `manifest`): the key file if there is one; without
-/// `--keys` and with no file at the default place, a throwaway identity (nothing is written).
-pub fn client_keypair(flag: Option<PathBuf>) -> Result<Keypair, Failure> {
-    let explicit = flag.is_some();
-    let path = key_path(flag)?;
-    match load_key_file(&path) {
-        Ok(keys) => {
-            debug!(id = %keys.id(), file = %path.display(), "identity");
-            Ok(keys)
-        }
-        Err(KeyFileError::Io { source, .. })
-            if source.kind() == ErrorKind::NotFound && !explicit =>
-        {
-            let keys = Keypair::try_generate().map_err(Failure::usage)?;
-            debug!(id = %keys.id(), "no key file at {}: throwaway identity", path.display());
-            Ok(keys)
-        }
-        Err(e) => Err(Failure::usage(e)),
+/// The key file named by `--keys` or `$SECRET_STACK_KEYS`, if either is given.
+pub fn explicit_key_path(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| std::env::var_os("SECRET_STACK_KEYS").map(PathBuf::from))
+}
+
+/// The identity of a caller (`call`, `manifest`) that dials an ADDRESS: the file of `--keys` or
+/// `$SECRET_STACK_KEYS` (which must exist), else the first of `~/.secret-stack/secret` and
+/// `ssb_secret` (`~/.ssb/secret`) that exists, else a throwaway identity (nothing is written).
+pub fn client_keypair(
+    flag: Option<PathBuf>,
+    ssb_secret: Option<PathBuf>,
+) -> Result<Keypair, Failure> {
+    if let Some(path) = explicit_key_path(flag) {
+        return load(&path);
     }
+    let defaults = [key_path(None).ok(), ssb_secret];
+    for path in defaults.into_iter().flatten() {
+        match load_key_file(&path) {
+            Ok(keys) => {
+                debug!(id = %keys.id(), file = %path.display(), "identity");
+                return Ok(keys);
+            }
+            Err(KeyFileError::Io { source, .. }) if source.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Failure::usage(e)),
+        }
+    }
+    let keys = Keypair::try_generate().map_err(Failure::usage)?;
+    debug!(id = %keys.id(), "no key file: throwaway identity");
+    Ok(keys)
+}
+
+/// Loads an existing key file.
+pub fn load(path: &Path) -> Result<Keypair, Failure> {
+    let keys = load_key_file(path).map_err(Failure::usage)?;
+    debug!(id = %keys.id(), file = %path.display(), "identity");
+    Ok(keys)
 }
 
 /// Parses an app key given as base64.
@@ -86,13 +104,9 @@ pub fn parse_app_key(text: &str) -> Result<AppKey, Failure> {
         .map_err(|e| Failure::usage(format!("invalid app key {text:?}: {e}")))
 }
 
-/// The app key a caller must have: the flag (or its environment variable), else an error saying
-/// how to give one.
-pub fn required_app_key(flag: Option<&str>) -> Result<AppKey, Failure> {
-    match flag {
-        Some(text) => parse_app_key(text),
-        None => Err(Failure::usage(format!("no app key: {APP_KEY_HINT}"))),
-    }
+/// The error of a caller without app key.
+pub fn no_app_key() -> Failure {
+    Failure::usage(format!("no app key: {APP_KEY_HINT}"))
 }
 
 /// The error of a node started without app key in its flags or config.

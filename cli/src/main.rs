@@ -8,10 +8,12 @@
 //!                       [--master ID]... [--scope S]
 //!                                                  run a node serving the `test` plugin; prints
 //!                                                  its address, stops on Ctrl-C / SIGTERM
-//! secret-stack call     ADDRESS METHOD [ARG_JSON]... [--kind K] [--app-key B64] [--keys FILE]
-//!                       [--timeout SECS]           call any method, print the answers as JSON lines
-//! secret-stack manifest ADDRESS [--app-key B64] [--keys FILE] [--timeout SECS]
-//!                                                  print a peer's manifest
+//! secret-stack call     [ADDRESS] METHOD [ARG_JSON]... [--kind K] [--raw] [--app-key B64]
+//!                       [--keys FILE] [--timeout SECS]
+//!                                                  call any method, print the answers as JSON lines
+//! secret-stack manifest [ADDRESS | --file FILE] [--rust] [--app-key B64] [--keys FILE]
+//!                       [--timeout SECS]           print a peer's manifest, as JSON or as
+//!                                                  `#[remote]` traits
 //! ```
 //!
 //! A session:
@@ -22,12 +24,15 @@
 //! $ secret-stack call 'net:127.0.0.1:8008~shs:…' test.hello world      # "hello world"
 //! $ secret-stack call 'net:127.0.0.1:8008~shs:…' test.count 3          # 0, 1, 2 (one per line)
 //! $ printf '1\n"a"\n' | secret-stack call 'net:…' test.collect          # a sink reads stdin
+//! $ secret-stack call whoami       # the local Scuttlebutt server, as `ssb-server whoami` does
 //! ```
 //!
-//! The app key (network key) has no default: it is given with `--app-key`, `$SECRET_STACK_APP_KEY`,
-//! or (for `serve`) the config file, because a node on the wrong network fails every handshake
-//! without saying why. Exit codes: 0 success, 1 the remote answered with an error, 2 bad usage or
-//! a local problem, 3 network failure, 4 `--timeout` elapsed (see [`failure`]). Logs go to stderr
+//! The app key (network key) is given with `--app-key`, `$SECRET_STACK_APP_KEY`, or (for `serve`)
+//! the config file; `call` and `manifest` also read Scuttlebutt's `~/.ssb` ([`ssb`], and the
+//! order in [`client`]). Without any, there is no default: a node on the wrong network fails
+//! every handshake without saying why. Exit codes: 0 success, 1 the remote answered with an error, 2 bad usage or
+//! a local problem, 3 network failure, 4 `--timeout` elapsed, 130 / 143 `call` or `manifest`
+//! stopped by SIGINT / SIGTERM (`serve` closes and exits with 0 on those; see [`failure`]). Logs go to stderr
 //! through `tracing`: `-v` (debug), `-vv` (trace), or `RUST_LOG`; `serve` logs at `info` by
 //! default, the other commands only warnings.
 
@@ -35,12 +40,17 @@
 
 mod call;
 mod client;
-mod demo;
 mod failure;
+mod help;
+mod input;
 mod keys;
 mod manifest;
 mod output;
+mod rust_client;
 mod serve;
+mod signals;
+mod ssb;
+mod transports;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -53,48 +63,7 @@ use crate::client::ClientArgs;
 use crate::failure::Failure;
 use crate::serve::ServeArgs;
 
-/// The end of every help text: the app key and the exit codes.
-macro_rules! common_help {
-    () => {
-        "\
-The app key (network key) has no default: give it with --app-key or $SECRET_STACK_APP_KEY
-(or, for serve, in the config file). The interop tests use
-SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=, the Scuttlebutt main network
-1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=.
-
-Exit codes:
-  0  success
-  1  the remote peer answered with an error (printed on stderr as `name: message`)
-  2  bad usage or a local problem (arguments, address, config, key file, stdin, stdout)
-  3  network failure (cannot connect, handshake refused, connection lost, cannot listen)
-  4  --timeout elapsed"
-    };
-}
-
-const AFTER_HELP: &str = common_help!();
-
-const CALL_HELP: &str = concat!(
-    "\
-Each ARG_JSON is parsed as JSON; if it is not JSON it is sent as a string, so
-`call ADDR test.hello world` sends \"world\" and `call ADDR test.add 1 2` sends two numbers
-(quote a string that looks like JSON: '\"42\"').
-
-The kind of the method is read from the remote manifest (one extra call) unless --kind
-is given. Answers go to stdout, one JSON value per line: the answer of an async/sync call,
-each item of a source or duplex as it arrives (a sink prints nothing). Binary answers are
-printed as base64 strings (with a note on stderr). Sinks and duplexes read their items
-from stdin, one per line, parsed like ARG_JSON (blank lines are skipped); the end of stdin
-ends them.
-
-Examples:
-  secret-stack call \"$ADDR\" test.hello world
-  secret-stack call \"$ADDR\" test.count 5
-  printf '1\\n{\"a\":2}\\n' | secret-stack call \"$ADDR\" test.collect
-  secret-stack call \"$ADDR\" test.echo --kind duplex < items.jsonl
-
-",
-    common_help!()
-);
+use crate::help::{AFTER_HELP, CALL_HELP, DIAL_HELP};
 
 /// Secure peer-to-peer RPC, wire-compatible with JS secret-stack 8.1.0.
 #[derive(Debug, Parser)]
@@ -127,26 +96,42 @@ enum Command {
     #[command(after_help = AFTER_HELP)]
     Serve(ServeArgs),
     /// Call a method of a remote peer (`test.hello`), of any kind, and print its answers.
-    #[command(after_help = CALL_HELP, allow_negative_numbers = true)]
+    #[command(
+        after_help = CALL_HELP,
+        allow_negative_numbers = true,
+        override_usage = "secret-stack call [OPTIONS] [ADDRESS] METHOD [ARG_JSON]..."
+    )]
     Call {
-        /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64).
-        address: String,
-        /// The method, dotted: test.hello.
-        method: String,
-        /// The arguments: JSON, or plain text taken as a string.
-        #[arg(value_name = "ARG_JSON")]
-        args: Vec<String>,
+        /// `[ADDRESS] METHOD [ARG_JSON]...`: the peer's multiserver address
+        /// (net:HOST:PORT~shs:KEY; without it, the local Scuttlebutt server of ~/.ssb), the
+        /// method, dotted (test.hello), and its arguments (JSON, or plain text taken as a
+        /// string). The first word is the ADDRESS if it has a `:`.
+        #[arg(value_name = "ARGS", required = true, num_args = 1..)]
+        words: Vec<String>,
         /// The kind of call [default: from the remote manifest].
         #[arg(long, value_parser = ["async", "sync", "source", "sink", "duplex"])]
         kind: Option<String>,
+        /// Send stdin as binary chunks (sinks, duplexes) and write binary answers as their bytes.
+        #[arg(long)]
+        raw: bool,
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Print a peer's manifest as pretty JSON.
-    #[command(after_help = AFTER_HELP)]
+    /// Print a peer's manifest as pretty JSON, or as typed Rust clients (--rust).
+    #[command(after_help = DIAL_HELP)]
     Manifest {
-        /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64).
-        address: String,
+        /// The peer's multiserver address, net:HOST:PORT~shs:KEY (KEY: its public key, base64)
+        /// [default: the local Scuttlebutt server of ~/.ssb].
+        #[arg(conflicts_with = "file")]
+        address: Option<String>,
+        /// Print Rust source instead: for every plugin a module with a `#[remote]` trait
+        /// (methods nested deeper get dotted wire names), for the methods outside any plugin a
+        /// `RootClient`; arguments and answers are serde_json::Value.
+        #[arg(long)]
+        rust: bool,
+        /// Read the manifest from a JSON file instead of asking a peer.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -181,7 +166,7 @@ fn run(command: Command) -> Result<(), Failure> {
     let in_runtime = |future: std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>>>>| {
         let runtime = runtime()?;
         let result = runtime.block_on(future);
-        // A blocking read of stdin (sinks, duplexes) cannot be cancelled: do not wait for it.
+        // Nothing should be left running; if something is, it must not hold the process up.
         runtime.shutdown_timeout(Duration::from_millis(100));
         result
     };
@@ -190,25 +175,29 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Whoami { keys } => keys::whoami(keys),
         Command::Serve(args) => in_runtime(Box::pin(serve::run(args))),
         Command::Call {
-            address,
-            method,
-            args,
+            words,
             kind,
+            raw,
+            client,
+        } => {
+            let call = call::Call::from_words(words, kind, raw)?;
+            in_runtime(Box::pin(async move {
+                signals::interruptible(call::run(call, &client)).await
+            }))
+        }
+        Command::Manifest {
+            address,
+            rust,
+            file,
             client,
         } => in_runtime(Box::pin(async move {
-            let call = call::Call {
-                address,
-                method,
-                args,
-                kind,
+            let command = manifest::ManifestCommand {
+                address: address.as_deref(),
+                file: file.as_deref(),
+                rust,
             };
-            call::run(call, &client).await
+            signals::interruptible(manifest::run(command, &client)).await
         })),
-        Command::Manifest { address, client } => {
-            in_runtime(Box::pin(
-                async move { manifest::run(&address, &client).await },
-            ))
-        }
     }
 }
 

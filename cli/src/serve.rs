@@ -1,22 +1,35 @@
-//! `serve`: runs a node serving the demo `test` plugin ([`crate::demo`]) until Ctrl-C or SIGTERM.
+//! `serve`: runs a node serving the interop `test` plugin until Ctrl-C or SIGTERM, its `collect`
+//! kept per caller id ([`Test::per_caller`]): every `secret-stack call` is a connection of its
+//! own, and `collected` must see what the same key's last `collect` sent.
 //!
 //! Settings come from the config file (JS secret-stack's shape, JSON or TOML), then the flags,
 //! which win. Once listening, the node prints its address as one line on stdout (and nothing
-//! else there); then it logs on stderr. The first signal closes it gracefully (calls in progress
-//! may finish, peers are told goodbye), a second one closes it at once.
+//! else there); then it logs on stderr. The first signal closes it gracefully — calls in progress
+//! get [`CLOSE_GRACE`] to finish, peers are told goodbye — and the command exits with 0; a second
+//! signal, or a close that takes longer than [`CLOSE_LIMIT`], closes it at once.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
-use secret_stack::multiserver::{Scope, Unix, Ws};
+use secret_stack::multiserver::Scope;
 use secret_stack::stack::config::{ConfigError, KeySource};
-use secret_stack::stack::{Config, SecretStack};
+use secret_stack::stack::{App, Config, SecretStack};
+use secret_stack_cli::test_plugin::Test;
 use tracing::{info, warn};
 
-use crate::demo::TestPlugin;
 use crate::failure::Failure;
 use crate::keys;
 use crate::output;
+use crate::signals::Signals;
+use crate::transports;
+
+/// How long calls in progress may go on after a signal before their connections are closed.
+pub const CLOSE_GRACE: Duration = Duration::from_millis(300);
+
+/// How long the whole graceful close may take before everything is closed at once: the process
+/// must end well within a second of the signal.
+pub const CLOSE_LIMIT: Duration = Duration::from_millis(600);
 
 /// The options of `serve`.
 #[derive(Debug, Clone, Args)]
@@ -66,10 +79,11 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     }
     config.global.master.extend(args.master.iter().cloned());
 
-    let mut builder = SecretStack::builder()
-        .plugin(TestPlugin::default())
-        .transport(Ws)
-        .transport(Unix);
+    let mut builder = transports::add(
+        SecretStack::builder()
+            .close_deadline(CLOSE_GRACE)
+            .plugin(Test::per_caller()),
+    );
     match &args.app_key {
         Some(text) => builder = builder.app_key(keys::parse_app_key(text)?),
         None => match config.app_key() {
@@ -105,54 +119,26 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
 
     let signal = signals.next().await;
     info!(%signal, "closing (a second signal closes at once)");
-    tokio::select! {
-        () = app.close() => {}
-        signal = signals.next() => {
-            warn!(%signal, "closing at once");
-            app.close_now().await;
-        }
-    }
+    close(&app, &mut signals).await;
     Ok(())
 }
 
-/// Ctrl-C, and SIGTERM on Unix; on Unix both are caught from [`Signals::new`] on.
-struct Signals {
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Signals, Failure> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let catch = |kind: SignalKind, name: &str| {
-                signal(kind).map_err(|e| Failure::usage(format!("cannot catch {name}: {e}")))
-            };
-            Ok(Signals {
-                int: catch(SignalKind::interrupt(), "SIGINT")?,
-                term: catch(SignalKind::terminate(), "SIGTERM")?,
-            })
+/// Closes the app after a signal: gracefully, unless another signal comes or it takes longer than
+/// [`CLOSE_LIMIT`].
+async fn close(app: &App, signals: &mut Signals) {
+    // The graceful close is not dropped when hurried: `close_now` ends it sooner, and both
+    // return once the app is closed.
+    let close = app.close();
+    let mut close = std::pin::pin!(close);
+    tokio::select! {
+        () = &mut close => return,
+        signal = signals.next() => warn!(%signal, "closing at once"),
+        () = tokio::time::sleep(CLOSE_LIMIT) => {
+            warn!("the graceful close takes too long: closing at once");
         }
-        #[cfg(not(unix))]
-        Ok(Signals {})
     }
-
-    /// The name of the next signal received.
-    async fn next(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            tokio::select! {
-                _ = self.int.recv() => "SIGINT",
-                _ = self.term.recv() => "SIGTERM",
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
-        }
+    let forced = futures::future::join(close, app.close_now());
+    if tokio::time::timeout(CLOSE_LIMIT, forced).await.is_err() {
+        warn!("the app did not finish closing: exiting anyway");
     }
 }

@@ -3,177 +3,21 @@
 //! peer `tests/interop/peer.js` (skipped without Node, failing under `CI=true`).
 //! Servers listen on 127.0.0.1 only.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use secret_stack::keys::Keypair;
 use secret_stack_tests::node::{self, temp_dir};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_secret-stack");
-/// The interop suite's app key (peer.js's default).
-const APP_KEY: &str = "SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=";
+mod support;
 
-/// The binary with a clean environment: no app key or key file from the developer's shell, and
-/// `HOME` in a fresh directory so the default key file is never the real one.
-fn cli(home: &Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .env_remove("SECRET_STACK_APP_KEY")
-        .env_remove("SECRET_STACK_KEYS")
-        .env_remove("RUST_LOG")
-        .env("HOME", home)
-        .stdin(Stdio::null());
-    command
-}
-
-/// Runs the binary with `args` and `input` on stdin.
-fn run(home: &Path, args: &[&str], input: &str) -> Output {
-    let mut child = cli(home)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn secret-stack");
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input.as_bytes()).expect("write stdin");
-    drop(stdin);
-    wait_output(child, Duration::from_secs(20))
-}
-
-/// Waits for a child, killing it (and failing) after `limit`.
-fn wait_output(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    while child.try_wait().expect("try_wait").is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!("secret-stack did not exit within {limit:?}: {}", text(&out));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("output")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts the exit code and returns stdout.
-fn expect_code(out: &Output, code: i32) -> String {
-    assert_eq!(out.status.code(), Some(code), "{}", text(out));
-    stdout(out)
-}
-
-/// The JSON lines of stdout.
-fn json_lines(out: &Output) -> Vec<Value> {
-    stdout(out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?} is not JSON: {e}")))
-        .collect()
-}
-
-/// A `secret-stack serve` child on 127.0.0.1; killed if still running when dropped.
-struct Server {
-    child: Option<Child>,
-    address: String,
-    keys: PathBuf,
-    home: PathBuf,
-}
-
-impl Server {
-    fn start(label: &str, extra: &[&str]) -> Server {
-        let home = temp_dir(label);
-        let keys = home.join("server-secret");
-        let mut child = cli(&home)
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--app-key",
-                APP_KEY,
-                "--keys",
-            ])
-            .arg(&keys)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        let out = child.stdout.take().expect("stdout");
-        let address = match first_line(out, Duration::from_secs(20)) {
-            Some(line) => line,
-            None => {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
-                panic!("serve printed no address: {}", text(&out));
-            }
-        };
-        Server {
-            child: Some(child),
-            address,
-            keys,
-            home,
-        }
-    }
-
-    /// `call ADDRESS args…` with the interop app key.
-    fn call(&self, args: &[&str], input: &str) -> Output {
-        let mut all = vec!["call", &self.address];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["--app-key", APP_KEY]);
-        run(&self.home, &all, input)
-    }
-
-    /// Sends SIGTERM and returns how the server exited.
-    fn terminate(mut self) -> Output {
-        let child = self.child.take().expect("running");
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
-        wait_output(child, Duration::from_secs(10))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// The first line of `out`, read on a thread so a silent child cannot hang the test.
-fn first_line(out: ChildStdout, limit: Duration) -> Option<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let read = BufReader::new(out).read_line(&mut line);
-        let _ = tx.send(read.ok().filter(|&n| n > 0).map(|_| line.trim().to_owned()));
-    });
-    rx.recv_timeout(limit).ok().flatten()
-}
+use support::{
+    APP_KEY, Server, cli, expect_code, first_line, js_peer, json_lines, run, stderr, stop_js_peer,
+    text, wait_output,
+};
 
 #[test]
 fn keygen_writes_a_key_file_whoami_reads_it_and_keygen_never_overwrites() {
@@ -328,7 +172,9 @@ fn remote_errors_and_permissions_exit_1() {
     let out = server.call(&["test.secret"], "");
     expect_code(&out, 1);
     assert!(
-        stderr(&out).contains("not in list of allowed methods"),
+        stderr(&out).contains(
+            "permission denied: `test.secret` is not among the methods this connection may call"
+        ),
         "{}",
         text(&out)
     );
@@ -557,14 +403,18 @@ fn usage_and_network_failures_have_their_own_exit_codes() {
     assert!(started.elapsed() < Duration::from_secs(5));
     drop(silent);
 
-    // Not an address, not a method.
+    // Not an address (a first word with a `:`), not a method; without a `:` the first word is
+    // the method, and with no ~/.ssb there is nothing to dial.
     let out = run(
         &home,
-        &["call", "nonsense", "test.hello", "--app-key", APP_KEY],
+        &["call", "non:sense", "test.hello", "--app-key", APP_KEY],
         "",
     );
     expect_code(&out, 2);
     assert!(stderr(&out).contains("only know:net~shs"), "{}", text(&out));
+    let out = run(&home, &["call", "nonsense", "test.hello"], "");
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("no ADDRESS given"), "{}", text(&out));
     let out = run(
         &home,
         &["call", &server.address, "test..x", "--app-key", APP_KEY],
@@ -577,14 +427,7 @@ fn usage_and_network_failures_have_their_own_exit_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_to_the_js_peer() {
     let Some(node) = node::setup() else { return };
-    let mut peer = node
-        .spawn("peer.js", ["--port", "0"])
-        .expect("spawn peer.js");
-    let hello = peer
-        .first_json_line(Duration::from_secs(30))
-        .await
-        .expect("peer.js address");
-    let address = hello["address"].as_str().expect("address").to_owned();
+    let (peer, address) = js_peer(&node, &[]).await;
     let home = temp_dir("cli-js");
 
     let calls = tokio::task::spawn_blocking(move || {
@@ -621,9 +464,5 @@ async fn calls_to_the_js_peer() {
         json_lines(&echo_out),
         vec![json!(1), json!("x"), json!({"y": null})]
     );
-    let out = peer
-        .stop(Duration::from_secs(5))
-        .await
-        .expect("peer.js output");
-    assert!(out.status.success(), "{out}");
+    stop_js_peer(peer).await;
 }

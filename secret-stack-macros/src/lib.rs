@@ -93,7 +93,7 @@ use proc_macro::TokenStream;
 /// `io::Result<T>`) with `E: Serialize + Display`, and `Deserialize` too unless `client = false`
 /// (the client reads it back); an error type missing a derive is one error at the type, naming
 /// the derive. An error travels as the JS error object
-/// `{"message": E.to_string(), "name": "Error", "data": <E as JSON>}`: JS peers read `message`,
+/// `{"message": E.to_string(), "name": "Error", "stack": "", "data": <E as JSON>}`: JS peers read `message`,
 /// typed Rust clients get `E` back. Returning a `RemoteError` sends it unchanged.
 ///
 /// # Permissions

@@ -605,7 +605,7 @@ async fn pipe(client: TcpStream, server: TcpStream, mut watch: watch::Receiver<O
 }
 
 /// Dials `address` as `keys` and starts RPC on the connection (serving nothing); the node's id
-/// comes from the address.
+/// comes from the address. A failure is the error with its causes, `: `-joined.
 pub async fn connect_client(address: &str, keys: &Keypair) -> Result<RpcHandle, String> {
     let shs = Shs::new(keys.clone(), app_key()).with_timeout(Duration::from_secs(20));
     let mut ms = Multiserver::new();
@@ -613,7 +613,10 @@ pub async fn connect_client(address: &str, keys: &Keypair) -> Result<RpcHandle, 
         .and_then(|m| m.add_transform(shs))
         .and_then(|m| m.add_outgoing("net", "shs"))
         .map_err(|e| e.to_string())?;
-    let established = ms.connect(address).await.map_err(|e| e.to_string())?;
+    let established = ms
+        .connect(address)
+        .await
+        .map_err(|e| crate::stack_fixtures::error_chain(&e).join(": "))?;
     // We serve nothing: an empty allow-list refuses every call the node might make.
     let ctx = CallContext::new(
         established.info.remote,

@@ -23,6 +23,9 @@ use crate::vectors;
 /// The app key of every test app (the one the JS generator used).
 pub const APP_KEY: &str = "PZLl2y3wexwd7Tp7hwd0hfJoW2lbbebYp+lqb4LtZnw=";
 
+/// Another app key, for apps that must not get in.
+pub const OTHER_APP_KEY: &str = "1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=";
+
 /// Fails the test instead of hanging.
 pub async fn within<T>(future: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), future)
@@ -261,13 +264,23 @@ pub async fn close_both(client: &App, server: &App) {
     within(server.close()).await;
 }
 
-/// Handshake errors display JS's text followed by `: <detail>` of what happened on our side.
-pub fn assert_js_error(err: &impl std::fmt::Display, js: &Value) {
+/// The `Display` of `err` and of each of its sources, outermost first.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    std::iter::successors(Some(err), |e| e.source())
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// A failed connection's chain has JS's handshake text at one level, alone or followed by
+/// `: <detail>` of what happened on our side.
+pub fn assert_js_error(err: &(dyn std::error::Error + 'static), js: &Value) {
     let js = js.as_str().expect("a JS error text");
-    let text = err.to_string();
+    let chain = error_chain(err);
     assert!(
-        text == js || text.starts_with(&format!("{js}: ")),
-        "{text:?} is not {js:?}"
+        chain
+            .iter()
+            .any(|text| text == js || text.starts_with(&format!("{js}: "))),
+        "{chain:?} does not carry {js:?}"
     );
 }
 

@@ -95,9 +95,7 @@ pub enum HandshakeError {
     )]
     InvalidServerChallenge,
     /// Client: the server key we dialled cannot be converted to Curve25519.
-    #[error(
-        "shs.client: the server's public key {server} is not a valid curve point ({source}) (phase 2)"
-    )]
+    #[error("shs.client: the server's public key {server} is not a valid curve point (phase 2)")]
     InvalidServerKey {
         /// The key we dialled.
         server: PublicKey,
@@ -137,10 +135,13 @@ pub enum HandshakeError {
         /// The limit that expired.
         timeout: Duration,
     },
-    /// The peer closed the connection before a whole message arrived.
+    /// The peer closed the connection before a whole message arrived. A server that hangs up on
+    /// our challenge most often has another app key ([`AppKey`](crate::keys::AppKey)); one that
+    /// hangs up on our hello has another public key than the one we dialled, or refused us.
     #[error(
-        "{}: the peer hung up after {received} of {expected} bytes ({phase})",
-        waiting(*side, *phase)
+        "{}: the peer hung up after {received} of {expected} bytes ({phase}){}",
+        waiting(*side, *phase),
+        hint(*side, *phase)
     )]
     PeerHungUp {
         /// The side that was reading.
@@ -152,8 +153,8 @@ pub enum HandshakeError {
         /// Its full size.
         expected: usize,
     },
-    /// Reading or writing failed.
-    #[error("{}: {source} ({phase})", waiting(*side, *phase))]
+    /// Reading or writing failed; the source is the I/O error.
+    #[error("{} ({phase})", waiting(*side, *phase))]
     Io {
         /// The side whose I/O failed.
         side: Side,
@@ -203,6 +204,19 @@ impl HandshakeError {
                 | HandshakeError::InvalidServerAccept(_)
                 | HandshakeError::LowOrderKey { .. }
         )
+    }
+}
+
+/// What a client should check when the server hangs up at `phase`, in this crate's terms.
+fn hint(side: Side, phase: Phase) -> &'static str {
+    match (side, phase) {
+        (Side::Client, Phase::ClientChallenge | Phase::ServerChallenge) => {
+            "; a server hangs up on a challenge made with another app key: check that both use the same `AppKey` (config `caps.shs`)"
+        }
+        (Side::Client, Phase::ClientHello | Phase::ServerAccept) => {
+            "; a server hangs up on a hello meant for another key, or when its auth hook refuses us: check that the address's `shs:` key is the server's"
+        }
+        _ => "",
     }
 }
 

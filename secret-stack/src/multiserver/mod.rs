@@ -6,7 +6,8 @@
 //! - [`object_address()`]: secret-stack's `{host, port, key}` form.
 //! - Plugin traits: [`Transport`] (open and accept byte streams) and [`Transform`] (what runs over
 //!   them before RPC: [`Shs`], [`NoAuth`]...), like JS `app.multiserver.transport/transform`.
-//! - Built-in transports: [`Net`] (TCP), [`Unix`] (Unix sockets), [`Ws`] (WebSocket).
+//! - Built-in transports: [`Net`] (TCP), [`Unix`] (Unix sockets, feature `unix`), [`Ws`]
+//!   (WebSocket, feature `ws`); both features are on by default.
 //! - [`Multiserver`]: the registry that dials an address through its outgoing suites (falling back
 //!   across alternatives) and starts a [`Server`] from [`Connections`] incoming entries.
 //! - [`limits`]: caps on incoming connections and handshakes in progress ([`IncomingLimits`], a
@@ -34,22 +35,26 @@
 mod accept;
 pub mod address;
 pub mod config;
+mod dial_error;
 pub mod limits;
 pub mod net;
 pub mod noauth;
 pub mod object_address;
 pub mod onion;
+mod refusal_log;
 pub mod registry;
 pub mod scope;
 pub mod shs;
 pub mod transform;
 pub mod transport;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "unix"))]
 pub mod unix;
+#[cfg(feature = "ws")]
 pub mod ws;
 
 pub use address::{Address, AddressError, Multiaddress, Protocol};
 pub use config::{ConfigError, Connections, IncomingEntry, ListenConfig, OutgoingEntry};
+pub use dial_error::ParseFailures;
 pub use limits::{
     ConnectionSlot, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, IncomingGate, IncomingLimits,
     IncomingStats,
@@ -66,6 +71,7 @@ pub use scope::Scope;
 pub use shs::{Authorize, Shs, ShsAddress};
 pub use transform::{Transform, TransformError, TransformInfo};
 pub use transport::{Announce, BoxReader, BoxWriter, Connection, Listener, Transport};
-#[cfg(unix)]
+#[cfg(all(unix, feature = "unix"))]
 pub use unix::{Unix, UnixAddress};
+#[cfg(feature = "ws")]
 pub use ws::{Ws, WsAddress, WsByteStream};

@@ -25,8 +25,10 @@ use super::limits::{ConnectionSlot, IncomingGate, IncomingStats};
 
 use super::address::{Address, AddressError, Multiaddress, split_alternatives};
 use super::config::{IncomingEntry, OutgoingEntry};
+pub use super::dial_error::ConnectError;
+use super::dial_error::ParseFailures;
 use super::scope::Scope;
-use super::transform::{DynTransform, Transform, TransformError, TransformInfo};
+use super::transform::{DynTransform, Transform, TransformInfo};
 use super::transport::{Connection, DynTransport, Transport};
 
 /// Established incoming connections waiting for [`Server::accept`].
@@ -47,48 +49,6 @@ pub enum RegistryError {
     /// A suite or incoming entry names a transform nobody registered.
     #[error("no transform named {0:?} is registered")]
     UnknownTransform(String),
-}
-
-/// Why [`Multiserver::connect`] failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    /// No alternative was understood by any outgoing suite (JS text).
-    #[error("could not connect to:{address}, only know:{suites}")]
-    Unparseable {
-        /// The address given.
-        address: String,
-        /// The outgoing suites, `;`-joined (`net~shs;ws~shs`).
-        suites: String,
-        /// For each alternative and suite tried, why it did not parse.
-        reasons: Vec<(String, AddressError)>,
-    },
-    /// The transport could not open a byte stream.
-    #[error("could not dial {address}: {source}")]
-    Dial {
-        /// The alternative dialled.
-        address: String,
-        /// The I/O error.
-        source: io::Error,
-    },
-    /// The transform (handshake) failed. Displays as the transform's own error.
-    #[error("{source}")]
-    Transform {
-        /// The alternative dialled.
-        address: String,
-        /// The transform's error.
-        source: TransformError,
-    },
-    /// Several alternatives were tried and all failed, in this order.
-    #[error("all {} alternatives failed: {}", .0.len(), join_errors(.0))]
-    Exhausted(Vec<ConnectError>),
-}
-
-fn join_errors(errors: &[ConnectError]) -> String {
-    errors
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Why [`Multiserver::listen`] failed. Listeners already started by the same call are closed.
@@ -306,7 +266,7 @@ impl Multiserver {
             return Err(ConnectError::Unparseable {
                 address: address.to_owned(),
                 suites: self.suites(),
-                reasons,
+                reasons: ParseFailures(reasons),
             });
         }
         Ok(candidates)

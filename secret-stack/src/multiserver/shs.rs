@@ -14,6 +14,7 @@ use base64::engine::general_purpose::STANDARD;
 use futures::future::BoxFuture;
 
 use super::address::{AddressError, Protocol};
+use super::refusal_log::RefusalLog;
 use super::transform::{Transform, TransformError, TransformInfo};
 use super::transport::Connection;
 use crate::box_stream;
@@ -124,6 +125,8 @@ pub struct Shs {
     app_key: AppKey,
     timeout: Duration,
     authorize: Option<Authorize>,
+    /// Which refusals for another app key are worth an INFO line (shared by clones).
+    refusals: Arc<RefusalLog>,
 }
 
 impl fmt::Debug for Shs {
@@ -146,6 +149,7 @@ impl Shs {
             app_key,
             timeout: handshake::DEFAULT_TIMEOUT,
             authorize: None,
+            refusals: Arc::default(),
         }
     }
 
@@ -169,6 +173,22 @@ impl Shs {
     /// Our public key.
     pub fn public(&self) -> PublicKey {
         self.keys.public()
+    }
+}
+
+/// Reports a client whose challenge was not made with our app key at INFO (once per host per
+/// minute, see [`RefusalLog`]): it is the most common misconfiguration. Other refusals, and
+/// repeats, stay at DEBUG where the handshake logs them.
+fn report_refusal(refusals: &RefusalLog, peer: &str, error: &HandshakeError) {
+    if matches!(error, HandshakeError::InvalidClientChallenge)
+        && refusals.should_log(peer, std::time::Instant::now())
+    {
+        tracing::info!(
+            %peer,
+            "shs: refused a connection from {peer}: its handshake was not made with our app key; it \
+             likely uses another `AppKey` (config `caps.shs`), or does not speak secret-handshake \
+             (further refusals from this host are not repeated at INFO for a minute)"
+        );
     }
 }
 
@@ -263,7 +283,10 @@ impl Transform for Shs {
                 },
             )
             .await
-            .map_err(failed)?;
+            .map_err(|e| {
+                report_refusal(&self.refusals, &transport_address, &e);
+                failed(e)
+            })?;
             let (reader, writer) = duplex.into_inner();
             let connection = Connection {
                 reader,

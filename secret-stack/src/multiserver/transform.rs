@@ -8,6 +8,7 @@
 
 use std::any::Any;
 use std::error::Error;
+use std::fmt;
 use std::io;
 
 use futures::future::BoxFuture;
@@ -31,20 +32,45 @@ pub struct TransformInfo {
 }
 
 /// Why a transform failed.
-#[derive(Debug, thiserror::Error)]
+///
+/// Both variants are transparent in the error chain: `Display` and
+/// [`source`](std::error::Error::source) are those of the error inside, so JS error texts
+/// (`shs.client: ...`) come through unchanged and nothing is said twice.
+#[derive(Debug)]
 pub enum TransformError {
     /// The byte stream failed.
-    #[error(transparent)]
-    Io(#[from] io::Error),
-    /// The handshake was refused or broken. Displayed as the source alone, so JS error texts
-    /// (`shs.client: ...`) come through unchanged.
-    #[error("{source}")]
+    Io(io::Error),
+    /// The handshake was refused or broken.
     Handshake {
         /// The transform's name.
         transform: String,
         /// What went wrong.
         source: Box<dyn Error + Send + Sync>,
     },
+}
+
+impl From<io::Error> for TransformError {
+    fn from(error: io::Error) -> Self {
+        TransformError::Io(error)
+    }
+}
+
+impl fmt::Display for TransformError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransformError::Io(e) => e.fmt(f),
+            TransformError::Handshake { source, .. } => source.fmt(f),
+        }
+    }
+}
+
+impl Error for TransformError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            TransformError::Io(e) => e.source(),
+            TransformError::Handshake { source, .. } => source.source(),
+        }
+    }
 }
 
 /// What runs over a byte stream before RPC. Implement it to add a transform

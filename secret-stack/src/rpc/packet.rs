@@ -72,16 +72,18 @@ pub fn end_body(error: Option<&RemoteError>) -> Body {
     }
 }
 
-/// An error as the JSON object JS sends: keys `message`, `name`, then `stack` if present, then
-/// the typed error's `data` of a Rust method if present (JS peers ignore it; [`parse_error`] reads
-/// it back).
+/// An error as the JSON object JS sends: keys `message`, `name`, `stack`, in that order, then the
+/// typed error's `data` of a Rust method if present (JS peers ignore it; [`parse_error`] reads it
+/// back).
+///
+/// `stack` is always there, because some clients refuse an error without it: it is the error's own
+/// stack text if one was set, else empty. The engine never puts a Rust backtrace or a file path in it.
 pub fn error_json(error: &RemoteError) -> Value {
     let mut map = serde_json::Map::new();
     map.insert("message".into(), Value::String(error.message.clone()));
     map.insert("name".into(), Value::String(error.name.clone()));
-    if let Some(stack) = &error.stack {
-        map.insert("stack".into(), Value::String(stack.clone()));
-    }
+    let stack = error.stack.clone().unwrap_or_default();
+    map.insert("stack".into(), Value::String(stack));
     if let Some(data) = &error.data {
         map.insert("data".into(), (**data).clone());
     }
@@ -126,25 +128,71 @@ pub fn is_normal_end(body: &Body) -> bool {
 mod tests {
     use super::*;
 
+    /// The keys of a JSON object, in their order.
+    fn keys(value: &Value) -> Vec<&str> {
+        value
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+
     #[test]
-    fn error_objects_keep_js_keys_and_typed_data() {
+    fn error_objects_carry_message_name_stack_in_js_order() {
         let plain = RemoteError::new("no async:x");
+        let json = error_json(&plain);
+        assert_eq!(keys(&json), ["message", "name", "stack"]);
         assert_eq!(
-            error_json(&plain),
-            serde_json::json!({"message": "no async:x", "name": "Error"})
+            json.to_string(),
+            r#"{"message":"no async:x","name":"Error","stack":""}"#
         );
         let typed = RemoteError::new("test.fail: intentional failure")
             .with_data(serde_json::json!("Intentional"));
         let body = end_body(Some(&typed));
+        let Body::Json(json) = &body else {
+            panic!("not JSON: {body:?}")
+        };
+        assert_eq!(keys(json), ["message", "name", "stack", "data"]);
         assert_eq!(
-            body,
-            Body::Json(serde_json::json!({
-                "message": "test.fail: intentional failure",
-                "name": "Error",
-                "data": "Intentional",
-            }))
+            json.to_string(),
+            r#"{"message":"test.fail: intentional failure","name":"Error","stack":"","data":"Intentional"}"#
         );
-        assert_eq!(parse_error(&body), typed);
         assert!(!is_normal_end(&body));
+        // Read back, an empty stack is a stack like any other: the error survives the round trip.
+        let back = parse_error(&body);
+        assert_eq!(back.stack.as_deref(), Some(""));
+        assert_eq!((back.message, back.data), (typed.message, typed.data));
+    }
+
+    #[test]
+    fn a_stack_of_our_own_is_sent_as_it_is() {
+        let error = RemoteError {
+            stack: Some("at board.post".to_owned()),
+            ..RemoteError::named("TypeError", "board.post: bad")
+        };
+        assert_eq!(
+            error_json(&error).to_string(),
+            r#"{"message":"board.post: bad","name":"TypeError","stack":"at board.post"}"#
+        );
+    }
+
+    #[test]
+    fn reading_is_lenient_about_stack() {
+        for (body, stack) in [
+            (serde_json::json!({"message": "m", "name": "Error"}), None),
+            (serde_json::json!({"message": "m", "stack": null}), None),
+            (
+                serde_json::json!({"message": "m", "stack": {"frames": 3}}),
+                None,
+            ),
+            (
+                serde_json::json!({"message": "m", "stack": "Error: m\n  at x"}),
+                Some("Error: m\n  at x"),
+            ),
+        ] {
+            let error = parse_error(&Body::Json(body.clone()));
+            assert_eq!(error.message, "m", "{body}");
+            assert_eq!(error.name, "Error", "{body}");
+            assert_eq!(error.stack.as_deref(), stack, "{body}");
+        }
     }
 }

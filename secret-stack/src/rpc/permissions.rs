@@ -1,5 +1,7 @@
 //! Per-connection permissions: muxrpc's `{allow, deny}` lists, matched by path prefix (PROTOCOL.md §6.1).
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::error::RemoteError;
@@ -33,26 +35,21 @@ impl Permissions {
         }
     }
 
-    /// Checks a call to `path`, answering with the exact JS error message on refusal.
+    /// Checks a call to `path`, answering with the exact JS error message on refusal (which
+    /// [`PermissionRefusal::from_message`] reads back).
     pub fn check<S: AsRef<str>>(&self, path: &[S]) -> Result<(), RemoteError> {
         let covered = |list: &Vec<String>| list.iter().any(|entry| covers(entry, path));
-        if let Some(allow) = &self.allow
-            && !covered(allow)
-        {
-            return Err(RemoteError::new(format!(
-                "method:{} is not in list of allowed methods",
-                join(path)
-            )));
-        }
-        if let Some(deny) = &self.deny
-            && covered(deny)
-        {
-            return Err(RemoteError::new(format!(
-                "method:{} is on list of disallowed methods",
-                join(path)
-            )));
-        }
-        Ok(())
+        let rule = if self.allow.as_ref().is_some_and(|allow| !covered(allow)) {
+            RefusalRule::NotAllowed
+        } else if self.deny.as_ref().is_some_and(covered) {
+            RefusalRule::Disallowed
+        } else {
+            return Ok(());
+        };
+        let method = path.iter().map(|p| p.as_ref().to_owned()).collect();
+        Err(RemoteError::new(
+            PermissionRefusal { method, rule }.js_message(),
+        ))
     }
 }
 
@@ -117,6 +114,82 @@ impl PermissionTable {
     }
 }
 
+/// A call refused for the caller's permissions, read from the error a peer answered with.
+///
+/// On the wire it is a plain JS error whose message is `method:board,post is not in list of
+/// allowed methods` (or `... is on list of disallowed methods`), exactly as JS muxrpc sends it;
+/// [`RpcError::permission_refusal`](super::RpcError::permission_refusal) finds it in any error,
+/// from a JS peer or ours. Its `Display` names the method with dots and says what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionRefusal {
+    /// The method's path, e.g. `["board", "post"]`.
+    pub method: Vec<String>,
+    /// Which list refused it.
+    pub rule: RefusalRule,
+}
+
+/// Which of a connection's permission lists refused a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefusalRule {
+    /// The connection has an allow-list and the method is not on it (what anonymous peers meet).
+    NotAllowed,
+    /// The method is on the connection's deny-list.
+    Disallowed,
+}
+
+impl RefusalRule {
+    /// The end of JS's message for this rule.
+    fn js_tail(self) -> &'static str {
+        match self {
+            RefusalRule::NotAllowed => " is not in list of allowed methods",
+            RefusalRule::Disallowed => " is on list of disallowed methods",
+        }
+    }
+}
+
+impl PermissionRefusal {
+    /// Reads JS's refusal text (`method:<path joined with commas><rule>`), or `None` for any other
+    /// message.
+    pub fn from_message(message: &str) -> Option<Self> {
+        let rest = message.strip_prefix("method:")?;
+        [RefusalRule::NotAllowed, RefusalRule::Disallowed]
+            .into_iter()
+            .find_map(|rule| {
+                let path = rest.strip_suffix(rule.js_tail())?;
+                let method: Vec<String> = path.split(',').map(str::to_owned).collect();
+                let named = method.iter().all(|name| !name.is_empty());
+                named.then_some(PermissionRefusal { method, rule })
+            })
+    }
+
+    /// The method as a dotted path, e.g. `board.post`.
+    pub fn dotted(&self) -> String {
+        self.method.join(".")
+    }
+
+    /// The message JS muxrpc sends for this refusal, byte for byte.
+    pub fn js_message(&self) -> String {
+        format!("method:{}{}", join(&self.method), self.rule.js_tail())
+    }
+}
+
+impl fmt::Display for PermissionRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let which = match self.rule {
+            RefusalRule::NotAllowed => "is not among the methods this connection may call",
+            RefusalRule::Disallowed => "is among the methods this connection may not call",
+        };
+        write!(
+            f,
+            "permission denied: `{}` {which}; it needs more than the peer's `anonymous` rights: our \
+             key as one of its `master` keys, or a group that allows it, granted by its auth hook",
+            self.dotted()
+        )
+    }
+}
+
+impl std::error::Error for PermissionRefusal {}
+
 /// True if the dotted `entry` names `path` or one of its ancestors.
 fn covers<S: AsRef<str>>(entry: &str, path: &[S]) -> bool {
     let mut parts = entry.split('.');
@@ -162,6 +235,47 @@ mod tests {
         assert!(!covers("blobs.get", &["blobs"]));
         assert!(!covers("blob", &["blobs"]));
         assert!(!covers("blobs.get", &["blobs", "has"]));
+    }
+
+    #[test]
+    fn refusals_read_back_from_the_js_text_and_nothing_else() {
+        let p = Permissions::allow(["board.read"]);
+        let wire = p.check(&["board", "post"]).unwrap_err();
+        assert_eq!(
+            wire.message,
+            "method:board,post is not in list of allowed methods"
+        );
+        let refusal = PermissionRefusal::from_message(&wire.message);
+        assert_eq!(
+            refusal,
+            Some(PermissionRefusal {
+                method: vec!["board".into(), "post".into()],
+                rule: RefusalRule::NotAllowed,
+            })
+        );
+        let refusal = refusal.unwrap_or_else(|| unreachable!());
+        assert_eq!(refusal.js_message(), wire.message);
+        assert_eq!(
+            refusal.to_string(),
+            "permission denied: `board.post` is not among the methods this connection may call; \
+             it needs more than the peer's `anonymous` rights: our key as one of its `master` keys, \
+             or a group that allows it, granted by its auth hook"
+        );
+        let denied =
+            PermissionRefusal::from_message("method:secret is on list of disallowed methods");
+        assert_eq!(
+            denied.map(|r| (r.dotted(), r.rule)),
+            Some(("secret".into(), RefusalRule::Disallowed))
+        );
+        for other in [
+            "no async:board.post",
+            "method: is not in list of allowed methods",
+            "method:a,,b is not in list of allowed methods",
+            "method:board,post is not in list of allowed methods!",
+            "board.post: method:x is not in list of allowed methods",
+        ] {
+            assert_eq!(PermissionRefusal::from_message(other), None, "{other}");
+        }
     }
 
     #[test]

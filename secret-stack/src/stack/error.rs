@@ -73,9 +73,11 @@ pub enum StartError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The address was not understood, the dial failed or the handshake failed. The `Display`
-    /// text is multiserver's (for an unparseable address JS's `could not connect to:<address>,
-    /// only know:<suites>`; for a refused handshake the JS `shs.client: …` text).
+    /// The address was not understood, the dial failed or the handshake failed: multiserver's
+    /// error, as it is. Its `Display` says what failed (for an unparseable address JS's `could not
+    /// connect to:<address>, only know:<suites>`) and its
+    /// [`source`](std::error::Error::source) chain why (the address's faults; the I/O error; for
+    /// a refused handshake the JS `shs.client: …` text and what happened).
     #[error(transparent)]
     Dial(#[from] multiserver::ConnectError),
     /// The app is closing or closed.

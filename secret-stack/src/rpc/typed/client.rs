@@ -39,6 +39,15 @@ impl<E> CallError<E> {
         }
     }
 
+    /// The refusal this is, if the peer refused the call for the caller's permissions (see
+    /// [`RpcError::permission_refusal`]).
+    pub fn permission_refusal(&self) -> Option<crate::rpc::PermissionRefusal> {
+        match self {
+            CallError::Rpc(e) => e.permission_refusal(),
+            CallError::Method(_) => None,
+        }
+    }
+
     /// The error object the callee sent, if the callee answered with an untyped error.
     pub fn remote(&self) -> Option<&RemoteError> {
         match self {
@@ -298,5 +307,21 @@ mod tests {
         let other =
             RpcError::Remote(RemoteError::new("x").with_data(serde_json::json!({"unrelated": 1})));
         assert!(decode_typed_error::<Oops>(other).remote().is_some());
+    }
+
+    #[test]
+    fn typed_callers_tell_a_permission_refusal_apart() {
+        let js = "method:board,post is on list of disallowed methods";
+        let refused = decode_typed_error::<Oops>(RpcError::Remote(RemoteError::new(js)));
+        let refusal = refused.permission_refusal().map(|r| r.dotted());
+        assert_eq!(refusal.as_deref(), Some("board.post"));
+        let CallError::Rpc(rpc) = &refused else {
+            panic!("not a method error: {refused:?}")
+        };
+        assert!(rpc.to_string().contains("`board.post`"), "{rpc}");
+        let own = decode_typed_error::<Oops>(RpcError::Remote(
+            RemoteError::new(js).with_data(serde_json::json!("Broken")),
+        ));
+        assert_eq!(own.permission_refusal(), None);
     }
 }

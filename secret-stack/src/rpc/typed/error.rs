@@ -1,7 +1,7 @@
 //! How a method's own error becomes the JS-compatible error object on the wire.
 //!
 //! An error type `E: Serialize + Display` travels as `{"message": E's Display, "name": "Error",
-//! "data": E serialized}`: JS peers read `message` as usual, and a typed Rust client decodes
+//! "stack": "", "data": E serialized}`: JS peers read `message` as usual, and a typed Rust client decodes
 //! `data` back into `E`.
 
 use std::any::Any;
@@ -16,11 +16,11 @@ use crate::rpc::error::{RemoteError, RpcError};
 /// method can pass on the failure of a call it made).
 ///
 /// A [`RemoteError`] is sent as it is; other types as `{message: to_string(), name: "Error",
-/// data: <serialized>}`.
+/// stack: "", data: <serialized>}`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a method's error: it must be `Serialize` and `Display`",
     label = "add `#[derive(serde::Serialize)]` and a `Display` impl to this type",
-    note = "a method's error travels as `{{message: <Display>, name: \"Error\", data: <serialized>}}`"
+    note = "a method's error travels as `{{message: <Display>, name: \"Error\", stack: \"\", data: <serialized>}}`"
 )]
 pub trait ToRemoteError {
     /// The error object to send.
