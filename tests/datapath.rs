@@ -21,8 +21,7 @@ use futures::{StreamExt, stream};
 use secret_stack::box_stream::{self, BoxKey, BoxReader, BoxWriter, FrameEncoder};
 use secret_stack::keys::PublicKey;
 use secret_stack::rpc::{
-    Body, CallContext, CallKind, Connection, Method, MethodTable, Permissions, Reply, RpcConfig,
-    RpcHandle,
+    Body, CallContext, CallKind, Method, MethodTable, Permissions, Reply, RpcConfig, RpcHandle,
 };
 use secret_stack_examples::test_plugin;
 use serde_json::Value;
@@ -251,7 +250,7 @@ where
         table.insert(method).expect("no duplicate methods");
     }
     let ctx = CallContext::new(PublicKey([9; 32]), Permissions::full(), 1);
-    Connection::start(reader, writer, Arc::new(table), ctx, RpcConfig::default())
+    RpcHandle::start(reader, writer, Arc::new(table), ctx, RpcConfig::default())
 }
 
 /// A writer that takes no vectored writes (the default `poll_write_vectored` writes only the

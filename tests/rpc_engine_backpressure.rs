@@ -12,8 +12,8 @@ use bytes::BytesMut;
 use futures::{FutureExt, SinkExt, StreamExt, stream};
 use secret_stack::rpc::codec::PacketCodec;
 use secret_stack::rpc::{
-    Body, CallKind, Caller, Connection, OverflowPolicy, Packet, Permissions, RemoteError, Reply,
-    RpcConfig, RpcError, RpcHandle, SessionEnd,
+    Body, CallKind, Caller, OverflowPolicy, Packet, Permissions, RemoteError, Reply, RpcConfig,
+    RpcError, RpcHandle, SessionEnd,
 };
 use secret_stack_examples::test_plugin;
 use secret_stack_tests::engine::*;
@@ -374,7 +374,7 @@ fn peer_vanishing_between_two_busy_writes_ends_the_session() {
                 sprung: Arc::clone(&sprung),
             };
             let (r, _unused) = tokio::io::split(x);
-            let a = Connection::start(
+            let a = RpcHandle::start(
                 r,
                 sink,
                 table(vec![forever]),

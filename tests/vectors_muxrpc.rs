@@ -1,6 +1,6 @@
 //! muxrpc against `muxrpc-exchanges.json` (29 recorded JS exchanges).
 //!
-//! Callee replay: the `A->B` bytes are written into a [`Connection`] serving a small plugin that
+//! Callee replay: the `A->B` bytes are written into a [`RpcHandle`] serving a small plugin that
 //! behaves like the recorded JS callee (`callee_manifest`), with the scenario's permissions; every
 //! frame it writes must equal the next `B->A` packet (exact bytes, except that error `stack`s and
 //! the manifest's key order are compared loosely). Each run ends by sending a goodbye and expecting
@@ -24,8 +24,8 @@ use futures::{FutureExt, SinkExt, StreamExt, stream};
 use secret_stack::keys::PublicKey;
 use secret_stack::rpc::codec::PacketCodec;
 use secret_stack::rpc::{
-    Body, CallContext, CallKind, Caller, Connection, Frame, Manifest, Method, MethodTable, Packet,
-    Permissions, RemoteError, Reply, RpcConfig, RpcError, RpcHandle, SessionEnd,
+    Body, CallContext, CallKind, Caller, Frame, Manifest, Method, MethodTable, Packet, Permissions,
+    RemoteError, Reply, RpcConfig, RpcError, RpcHandle, SessionEnd,
 };
 use secret_stack_tests::vectors::{hex, load, to_hex};
 use serde_json::{Value, json};
@@ -276,7 +276,7 @@ async fn callee_replays_every_scenario() {
         log.lock().unwrap().clear();
         let (ours, theirs) = tokio::io::duplex(1 << 16);
         let (r, w) = tokio::io::split(ours);
-        let handle = Connection::start(
+        let handle = RpcHandle::start(
             r,
             w,
             Arc::clone(&table),
@@ -475,7 +475,7 @@ async fn caller_replays_every_recorded_call() {
         }
         let (ours, theirs) = tokio::io::duplex(1 << 16);
         let (r, w) = tokio::io::split(ours);
-        let handle = Connection::start(
+        let handle = RpcHandle::start(
             r,
             w,
             Arc::new(MethodTable::new()),

@@ -2,7 +2,7 @@
 //! figures (`connect`, `rtt1`, `rtt100`, `source`, `echo`) and the idle-connection memory probe.
 //!
 //! Every figure dials the peer the way [`crate::client`] does (Multiserver + `net` + `shs`, then
-//! [`Connection::start`]); `net` sets TCP_NODELAY on every socket. Each figure runs for a fixed
+//! [`RpcHandle::start`]); `net` sets TCP_NODELAY on every socket. Each figure runs for a fixed
 //! wall-clock time and reports what it completed in the time it actually took.
 
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use futures::{FutureExt, StreamExt, stream};
 use secret_stack::keys::{AppKey, Keypair};
 use secret_stack::multiserver::{ConnectError, Multiserver, Net, RegistryError, Shs};
 use secret_stack::rpc::{
-    Body, CallContext, Connection, MethodTable, Permissions, RpcConfig, RpcError, RpcHandle,
+    Body, CallContext, MethodTable, Permissions, RpcConfig, RpcError, RpcHandle,
 };
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -123,7 +123,7 @@ impl Dialer {
             CallContext::next_connection_id(),
         );
         let connection = established.connection;
-        Ok(Connection::start(
+        Ok(RpcHandle::start(
             connection.reader,
             connection.writer,
             Arc::new(MethodTable::new()),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use secret_stack::box_stream::{self, BoxKey};
 use secret_stack::keys::PublicKey;
-use secret_stack::rpc::{CallContext, Connection, MethodTable, Permissions, RpcConfig, RpcHandle};
+use secret_stack::rpc::{CallContext, MethodTable, Permissions, RpcConfig, RpcHandle};
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 
 /// Room in each direction of the in-memory pipe.
@@ -56,8 +56,8 @@ where
             unreachable!("the test plugin has no duplicate names");
         }
     }
-    let callee = Connection::start(b.0, b.1, Arc::new(table), ctx(), RpcConfig::default());
-    let caller = Connection::start(
+    let callee = RpcHandle::start(b.0, b.1, Arc::new(table), ctx(), RpcConfig::default());
+    let caller = RpcHandle::start(
         a.0,
         a.1,
         Arc::new(MethodTable::new()),

@@ -18,7 +18,7 @@ use futures::FutureExt;
 use futures::future::join_all;
 use secret_stack::keys::PublicKey;
 use secret_stack::rpc::codec::PacketCodec;
-use secret_stack::rpc::connection::{Connection, RpcConfig};
+use secret_stack::rpc::connection::{RpcConfig, RpcHandle};
 use secret_stack::rpc::packet::Packet;
 use secret_stack::rpc::{Body, CallContext, CallKind, Method, MethodTable, Permissions, Reply};
 use serde_json::{Value, json};
@@ -145,8 +145,8 @@ fn engine(c: &mut Criterion) {
         let (a, b) = tokio::io::duplex(1 << 20);
         let (ar, aw) = tokio::io::split(a);
         let (br, bw) = tokio::io::split(b);
-        let _server = Connection::start(br, bw, table(), ctx(), RpcConfig::default());
-        let client = Connection::start(
+        let _server = RpcHandle::start(br, bw, table(), ctx(), RpcConfig::default());
+        let client = RpcHandle::start(
             ar,
             aw,
             Arc::new(MethodTable::new()),

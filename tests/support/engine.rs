@@ -10,8 +10,8 @@ use futures::{FutureExt, StreamExt, stream};
 use secret_stack::keys::PublicKey;
 use secret_stack::rpc::codec::PacketCodec;
 use secret_stack::rpc::{
-    Body, CallContext, CallKind, Connection, Frame, Incoming, Method, MethodTable, Packet,
-    Permissions, Reply, RpcConfig, RpcHandle,
+    Body, CallContext, CallKind, Frame, Incoming, Method, MethodTable, Packet, Permissions, Reply,
+    RpcConfig, RpcHandle,
 };
 use secret_stack_examples::checks::CheckResult;
 use secret_stack_examples::test_plugin;
@@ -48,7 +48,7 @@ pub fn start(
     config: RpcConfig,
 ) -> RpcHandle {
     let (r, w) = tokio::io::split(io);
-    Connection::start(r, w, methods, ctx(perms), config)
+    RpcHandle::start(r, w, methods, ctx(perms), config)
 }
 
 /// Two engines talking to each other, each serving the test plugin (plus `extra` on B).

@@ -21,8 +21,7 @@ use secret_stack::handshake::{self, Session};
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
 use secret_stack::multiserver::{IncomingLimits, IncomingStats, Multiserver, Net, Shs};
 use secret_stack::rpc::{
-    Body, CallContext, Connection, Frame, MethodTable, Packet, PacketCodec, Permissions, RpcConfig,
-    RpcHandle,
+    Body, CallContext, Frame, MethodTable, Packet, PacketCodec, Permissions, RpcConfig, RpcHandle,
 };
 use secret_stack_examples::client::{self, ClientConfig};
 use secret_stack_examples::peer::{Peer, PeerConfig};
@@ -624,7 +623,7 @@ pub async fn connect_client(address: &str, keys: &Keypair) -> Result<RpcHandle, 
         1,
     );
     let connection = established.connection;
-    Ok(Connection::start(
+    Ok(RpcHandle::start(
         connection.reader,
         connection.writer,
         Arc::new(MethodTable::new()),

@@ -40,46 +40,61 @@ pub trait Caller: Send + Sync {
     ) -> BoxStream<'static, Result<Body, RpcError>>;
 }
 
-/// Implements [`Caller`] for a pointer to a caller by forwarding every call to the pointee.
+/// Implements [`Caller`] for a type that places its calls through another caller: a pointer to
+/// one (`&T`, `Arc<T>`, forwarding to `**self`) or a wrapper of a connection (forwarding to a field).
 macro_rules! forward_caller {
-    ($(#[$doc:meta])* $ptr:ty) => {
+    ($(#[$doc:meta])* impl<$t:ident> for $ty:ty, |$this:ident| $target:expr) => {
         $(#[$doc])*
-        impl<T: Caller + ?Sized> Caller for $ptr {
-            fn call(&self, path: &[&str], args: Vec<Value>) -> BoxFuture<'static, Result<Body, RpcError>> {
-                (**self).call(path, args)
-            }
+        impl<$t: $crate::rpc::Caller + ?Sized> $crate::rpc::Caller for $ty {
+            $crate::rpc::caller::forward_caller!(@methods |$this| $target);
+        }
+    };
+    ($(#[$doc:meta])* impl for $ty:ty, |$this:ident| $target:expr) => {
+        $(#[$doc])*
+        impl $crate::rpc::Caller for $ty {
+            $crate::rpc::caller::forward_caller!(@methods |$this| $target);
+        }
+    };
+    (@methods |$this:ident| $target:expr) => {
+        fn call(&self, path: &[&str], args: ::std::vec::Vec<::serde_json::Value>) -> ::futures::future::BoxFuture<'static, ::std::result::Result<$crate::rpc::Body, $crate::rpc::RpcError>> {
+            let $this = self;
+            $crate::rpc::Caller::call($target, path, args)
+        }
 
-            fn source(&self, path: &[&str], args: Vec<Value>) -> BoxStream<'static, Result<Body, RpcError>> {
-                (**self).source(path, args)
-            }
+        fn source(&self, path: &[&str], args: ::std::vec::Vec<::serde_json::Value>) -> ::futures::stream::BoxStream<'static, ::std::result::Result<$crate::rpc::Body, $crate::rpc::RpcError>> {
+            let $this = self;
+            $crate::rpc::Caller::source($target, path, args)
+        }
 
-            fn sink(
-                &self,
-                path: &[&str],
-                args: Vec<Value>,
-                items: BoxStream<'static, Body>,
-            ) -> BoxFuture<'static, Result<(), RpcError>> {
-                (**self).sink(path, args, items)
-            }
+        fn sink(
+            &self,
+            path: &[&str],
+            args: ::std::vec::Vec<::serde_json::Value>,
+            items: ::futures::stream::BoxStream<'static, $crate::rpc::Body>,
+        ) -> ::futures::future::BoxFuture<'static, ::std::result::Result<(), $crate::rpc::RpcError>> {
+            let $this = self;
+            $crate::rpc::Caller::sink($target, path, args, items)
+        }
 
-            fn duplex(
-                &self,
-                path: &[&str],
-                args: Vec<Value>,
-                items: BoxStream<'static, Body>,
-            ) -> BoxStream<'static, Result<Body, RpcError>> {
-                (**self).duplex(path, args, items)
-            }
+        fn duplex(
+            &self,
+            path: &[&str],
+            args: ::std::vec::Vec<::serde_json::Value>,
+            items: ::futures::stream::BoxStream<'static, $crate::rpc::Body>,
+        ) -> ::futures::stream::BoxStream<'static, ::std::result::Result<$crate::rpc::Body, $crate::rpc::RpcError>> {
+            let $this = self;
+            $crate::rpc::Caller::duplex($target, path, args, items)
         }
     };
 }
+pub(crate) use forward_caller;
 
 forward_caller!(
     /// A borrowed caller places the same calls, so a typed client can borrow a connection
     /// (`FooClient::new(&peer)`) instead of owning a clone of it.
-    &T
+    impl<T> for &T, |this| &**this
 );
 forward_caller!(
     /// A shared caller places the same calls (`FooClient::new(Arc<dyn Caller>)`).
-    std::sync::Arc<T>
+    impl<T> for std::sync::Arc<T>, |this| &**this
 );

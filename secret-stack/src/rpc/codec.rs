@@ -1,4 +1,4 @@
-//! packet-stream-codec: the 9-byte header framing of RPC packets (PROTOCOL.md §4), as a tokio-util
+//! packet-stream-codec: the 9-byte header framing of RPC packets, as a tokio-util
 //! [`Encoder`]/[`Decoder`].
 //!
 //! Header: flags (stream `0x08`, end `0x04`, body type in bits 0–1), body length (u32 BE), request
@@ -25,12 +25,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::body::Body;
 use super::packet::{Frame, Packet};
-
-/// The length of a frame header.
-pub const HEADER_LEN: usize = 9;
-
-/// The goodbye frame: 9 zero bytes.
-pub const GOODBYE: [u8; HEADER_LEN] = [0; HEADER_LEN];
+use super::wire::{self, BINARY, BODY_TYPE, END, GOODBYE, HEADER_LEN, JSON, STREAM, TEXT};
 
 /// The default limit on a received body: 8 MiB.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
@@ -155,7 +150,7 @@ impl PacketCodec {
             // Never emit a zero-length body: it would read as the goodbye.
             dst.extend_from_slice(EMPTY_SUBSTITUTE);
             len = EMPTY_SUBSTITUTE.len();
-            flags = (flags & !0x03) | 0x02;
+            flags = (flags & !BODY_TYPE) | JSON;
         }
         let Ok(len32) = u32::try_from(len) else {
             dst.truncate(start);
@@ -287,9 +282,9 @@ impl PacketCodec {
 pub(crate) fn packet_of(flags: u8, req: i32, raw: Bytes) -> Result<Packet, CodecError> {
     Ok(Packet {
         req,
-        stream: flags & 0x08 != 0,
-        end: flags & 0x04 != 0,
-        body: decode_body(flags & 0x03, req, raw)?,
+        stream: flags & STREAM != 0,
+        end: flags & END != 0,
+        body: decode_body(flags & BODY_TYPE, req, raw)?,
     })
 }
 
@@ -308,13 +303,7 @@ impl Decoder for PacketCodec {
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Frame>, CodecError> {
-        match self.decode(src)? {
-            Some(frame) => Ok(Some(frame)),
-            None if src.is_empty() => Ok(None),
-            None => Err(CodecError::Truncated {
-                buffered: src.len(),
-            }),
-        }
+        wire::decode_eof(self, src)
     }
 }
 
@@ -322,12 +311,12 @@ impl Decoder for PacketCodec {
 /// decoded lossily (U+FFFD), like Node's `Buffer#toString`.
 fn decode_body(kind: u8, req: i32, raw: Bytes) -> Result<Body, CodecError> {
     match kind {
-        0 => Ok(Body::Binary(raw)),
-        1 => Ok(Body::Text(match String::from_utf8(raw.to_vec()) {
+        BINARY => Ok(Body::Binary(raw)),
+        TEXT => Ok(Body::Text(match String::from_utf8(raw.to_vec()) {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         })),
-        2 => serde_json::from_slice(&raw)
+        JSON => serde_json::from_slice(&raw)
             .map(Body::Json)
             .map_err(|source| CodecError::InvalidJson { req, source }),
         _ => Err(CodecError::UnknownBodyType { req }),

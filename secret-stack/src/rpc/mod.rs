@@ -15,13 +15,12 @@ pub mod packet;
 mod path_key;
 pub mod permissions;
 pub mod typed;
+mod wire;
 
 pub use body::Body;
 pub use caller::Caller;
 pub use codec::{CodecError, PacketCodec};
-pub use connection::{
-    BodySink, Connection, InboundStream, OverflowPolicy, RpcConfig, RpcHandle, SessionEnd,
-};
+pub use connection::{BodySink, OverflowPolicy, RecvStream, RpcConfig, RpcHandle, SessionEnd};
 pub use dispatch::{CallContext, Incoming, Method, MethodTable, Outgoing, Reply};
 pub use error::{RemoteError, RpcError};
 pub use local::LocalCaller;

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::body::Body;
 use super::error::RemoteError;
+use super::wire;
 
 /// A decoded (or to-be-encoded) RPC packet.
 ///
@@ -41,15 +42,15 @@ impl Packet {
     /// The flags byte as written on the wire: stream, end and the body type in the low bits.
     pub fn flags(&self) -> u8 {
         let mut flags = match self.body {
-            Body::Binary(_) => 0,
-            Body::Text(_) => 1,
-            Body::Json(_) => 2,
+            Body::Binary(_) => wire::BINARY,
+            Body::Text(_) => wire::TEXT,
+            Body::Json(_) => wire::JSON,
         };
         if self.stream {
-            flags |= 0x08;
+            flags |= wire::STREAM;
         }
         if self.end {
-            flags |= 0x04;
+            flags |= wire::END;
         }
         flags
     }

@@ -4,17 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use futures::future::BoxFuture;
-use futures::stream::BoxStream;
-use serde_json::Value;
-
 use crate::keys::PublicKey;
-use crate::rpc::{Body, Caller, RpcError, RpcHandle, SessionEnd};
+use crate::rpc::{RpcError, RpcHandle, SessionEnd};
 
 /// One connection, in either direction: who is at the other end, how it was reached, and the RPC
 /// session over it. Cheap to clone; every clone drives the same connection.
 ///
-/// It implements [`Caller`], so typed clients work over it; [`Peer::rpc`] gives the whole
+/// It implements [`Caller`](crate::rpc::Caller), so typed clients work over it; [`Peer::rpc`] gives the whole
 /// [`RpcHandle`] (typed calls, sinks fed through channels, deadlines). As in JS, calls are made
 /// against the remote's API as named by our own manifest (no `manifest` call is made first).
 #[derive(Clone)]
@@ -111,37 +107,10 @@ impl Peer {
     }
 }
 
-impl Caller for Peer {
-    fn call(&self, path: &[&str], args: Vec<Value>) -> BoxFuture<'static, Result<Body, RpcError>> {
-        Caller::call(&self.rpc, path, args)
-    }
-
-    fn source(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-    ) -> BoxStream<'static, Result<Body, RpcError>> {
-        Caller::source(&self.rpc, path, args)
-    }
-
-    fn sink(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-        items: BoxStream<'static, Body>,
-    ) -> BoxFuture<'static, Result<(), RpcError>> {
-        Caller::sink(&self.rpc, path, args, items)
-    }
-
-    fn duplex(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-        items: BoxStream<'static, Body>,
-    ) -> BoxStream<'static, Result<Body, RpcError>> {
-        Caller::duplex(&self.rpc, path, args, items)
-    }
-}
+crate::rpc::caller::forward_caller!(
+    /// A peer places its calls on its connection.
+    impl for Peer, |this| &this.rpc
+);
 
 /// The live connections of an app, by connection number; refuses new ones once the app closes.
 #[derive(Debug, Default)]

@@ -72,14 +72,14 @@ pub(crate) fn attach(
         .filter(|_| remote != inner.keypair.public())
         .map(|timeout| (Activity::new(), timeout));
     let handle = match &watch {
-        Some((activity, _)) => rpc::Connection::start(
+        Some((activity, _)) => rpc::RpcHandle::start(
             ActivityReader::new(connection.reader, Arc::clone(activity)),
             ActivityWriter::new(connection.writer, Arc::clone(activity)),
             Arc::clone(&inner.table),
             context,
             inner.rpc_config.clone(),
         ),
-        None => rpc::Connection::start(
+        None => rpc::RpcHandle::start(
             connection.reader,
             connection.writer,
             Arc::clone(&inner.table),

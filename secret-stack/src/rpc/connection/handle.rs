@@ -16,15 +16,20 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
+use super::callee::Callee;
+use super::config::RpcConfig;
 use super::end::SessionEnd;
-use super::inbound::InboundStream;
+use super::reader::Reader;
+use super::recv_stream::RecvStream;
 use super::state::{Shared, StreamEntry};
-use super::writer::Producer;
+use super::writer::{Producer, Writer};
 use crate::rpc::body::Body;
 use crate::rpc::caller::Caller;
+use crate::rpc::dispatch::{CallContext, MethodTable};
 use crate::rpc::error::RpcError;
 use crate::rpc::manifest::CallKind;
 
@@ -79,7 +84,32 @@ impl Drop for Answer {
 }
 
 impl RpcHandle {
-    pub(super) fn new(shared: Arc<Shared>) -> Self {
+    /// Runs muxrpc over `reader`/`writer` (the plaintext streams of one connection), answering the
+    /// peer's calls from `methods` with `callee_ctx` as every call's context. Spawns the reader and
+    /// writer tasks, so it must be called from within a tokio runtime; returns the handle for our
+    /// own calls.
+    pub fn start<R, W>(
+        reader: R,
+        writer: W,
+        methods: Arc<MethodTable>,
+        callee_ctx: CallContext,
+        config: RpcConfig,
+    ) -> RpcHandle
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let max_calls = config.max_incoming_calls;
+        let shared = Arc::new(Shared::new(config, tx));
+        debug!("rpc session starts");
+        tokio::spawn(Writer::new(writer, rx, Arc::clone(&shared)).run());
+        let callee = Callee::new(methods, callee_ctx, max_calls);
+        tokio::spawn(Reader::new(reader, Arc::clone(&shared), callee).run());
+        RpcHandle::new(shared)
+    }
+
+    fn new(shared: Arc<Shared>) -> Self {
         let timeout = shared.config.call_timeout;
         RpcHandle { shared, timeout }
     }
@@ -147,7 +177,7 @@ impl RpcHandle {
 
     /// A source call: the callee's values, then `None` or one error. Dropping the stream before its
     /// end aborts the call (the callee is told to stop).
-    pub fn source(&self, path: &[&str], args: Vec<Value>) -> InboundStream {
+    pub fn source(&self, path: &[&str], args: Vec<Value>) -> RecvStream {
         self.open(path, args, CallKind::Source, None).1
     }
 
@@ -182,7 +212,7 @@ impl RpcHandle {
     }
 
     /// A duplex call: the [`BodySink`] to feed and the stream of the callee's values.
-    pub fn duplex(&self, path: &[&str], args: Vec<Value>) -> (BodySink, InboundStream) {
+    pub fn duplex(&self, path: &[&str], args: Vec<Value>) -> (BodySink, RecvStream) {
         let (tx, rx) = futures::channel::mpsc::channel(0);
         (tx, self.duplex_with(path, args, rx))
     }
@@ -194,7 +224,7 @@ impl RpcHandle {
         path: &[&str],
         args: Vec<Value>,
         items: impl Stream<Item = Body> + Send + 'static,
-    ) -> InboundStream {
+    ) -> RecvStream {
         let producer: Producer = items.map(Ok).boxed();
         self.open(path, args, CallKind::Duplex, Some(producer)).1
     }
@@ -206,11 +236,8 @@ impl RpcHandle {
         args: Vec<Value>,
         kind: CallKind,
         producer: Option<Producer>,
-    ) -> (
-        Option<oneshot::Receiver<Result<(), RpcError>>>,
-        InboundStream,
-    ) {
-        let (tx, slot, stream) = InboundStream::channel(self.shared.config.stream_buffer);
+    ) -> (Option<oneshot::Receiver<Result<(), RpcError>>>, RecvStream) {
+        let (tx, slot, stream) = RecvStream::channel(self.shared.config.stream_buffer);
         let mut st = self.shared.lock();
         let req = match self.shared.allocate(&mut st) {
             Ok(req) => req,

@@ -25,11 +25,11 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::codec::FramedRead;
 use tracing::{debug, trace};
 
+use super::callee::Callee;
+use super::callee_request::parse_async;
 use super::config::OverflowPolicy;
 use super::end::SessionEnd;
-use super::frames::{Frames, Inbound};
-use super::incoming::Callee;
-use super::request::parse_async;
+use super::peer_frames::{PeerFrame, PeerFrames};
 use super::state::{Shared, StreamId};
 use crate::rpc::body::Body;
 use crate::rpc::codec::CodecError;
@@ -43,16 +43,16 @@ use crate::rpc::packet::{Packet, is_normal_end, parse_error};
 const READ_BUFFER_START: usize = 512;
 
 pub(super) struct Reader<R> {
-    frames: FramedRead<R, Frames>,
+    frames: FramedRead<R, PeerFrames>,
     shared: Arc<Shared>,
     callee: Callee,
     /// A packet or call read while routing was paused (see [`Reader::wait`]), routed next.
-    ahead: Option<Inbound>,
+    ahead: Option<PeerFrame>,
 }
 
 impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     pub fn new(io: R, shared: Arc<Shared>, callee: Callee) -> Self {
-        let codec = Frames::new(shared.config.max_body);
+        let codec = PeerFrames::new(shared.config.max_body);
         Reader {
             frames: FramedRead::with_capacity(io, codec, READ_BUFFER_START),
             shared,
@@ -73,8 +73,8 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 },
             };
             match next {
-                Some(Ok(Inbound::Packet(packet))) => self.route(packet).await,
-                Some(Ok(Inbound::Call(req, request))) => {
+                Some(Ok(PeerFrame::Packet(packet))) => self.route(packet).await,
+                Some(Ok(PeerFrame::Call(req, request))) => {
                     trace!(req, "received call");
                     if let Some(slot) = self.call_slot().await {
                         self.callee.request(&self.shared, req, Ok(request), slot);
@@ -86,10 +86,10 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
     }
 
     /// Ends the session on what the transport gave instead of a packet.
-    fn end(&self, next: Option<Result<Inbound, CodecError>>) {
+    fn end(&self, next: Option<Result<PeerFrame, CodecError>>) {
         let reason = match next {
-            Some(Ok(Inbound::Packet(_) | Inbound::Call(..))) => return,
-            Some(Ok(Inbound::Goodbye)) => {
+            Some(Ok(PeerFrame::Packet(_) | PeerFrame::Call(..))) => return,
+            Some(Ok(PeerFrame::Goodbye)) => {
                 debug!("rpc: peer said goodbye");
                 SessionEnd::PeerGoodbye
             }
@@ -134,7 +134,7 @@ impl<R: AsyncRead + Unpin + Send + 'static> Reader<R> {
                 next = self.frames.next(), if self.ahead.is_none() => next,
             };
             match next {
-                Some(Ok(item @ (Inbound::Packet(_) | Inbound::Call(..)))) => {
+                Some(Ok(item @ (PeerFrame::Packet(_) | PeerFrame::Call(..)))) => {
                     trace!("routing paused: packet kept for later");
                     self.ahead = Some(item);
                 }

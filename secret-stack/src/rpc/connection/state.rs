@@ -1,7 +1,7 @@
 //! The bookkeeping shared by the reader, the writer, handler tasks and handles: outstanding calls,
 //! open streams with the state of each half, and the session's closing state.
 //!
-//! Everything here runs under one short-held `std` mutex; nothing awaits while holding it. Frames
+//! Everything here runs under one short-held `std` mutex; nothing awaits while holding it. PeerFrames
 //! leave through the writer's command queue, which is the only path to the socket, so the order in
 //! which they are queued here is the order on the wire.
 
@@ -13,10 +13,10 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace};
 
-use super::calls::Calls;
+use super::caller_calls::PendingCalls;
+use super::caller_request::RequestEncoder;
 use super::config::RpcConfig;
 use super::end::SessionEnd;
-use super::request_frame::RequestFrames;
 use super::writer::{Producer, WriterCmd};
 use crate::rpc::body::Body;
 use crate::rpc::error::{RemoteError, RpcError};
@@ -61,9 +61,9 @@ pub(super) struct StreamEntry {
 pub(super) struct State {
     next_req: i32,
     /// Our outstanding async calls, by request number.
-    pub calls: Calls,
+    pub calls: PendingCalls,
     /// Where our requests are encoded.
-    pub request_frames: RequestFrames,
+    pub request_frames: RequestEncoder,
     /// Open streams in both directions.
     pub streams: HashMap<StreamId, StreamEntry>,
     /// How many of `streams` the peer opened.
@@ -97,8 +97,8 @@ impl Shared {
         Shared {
             state: Mutex::new(State {
                 next_req: 1,
-                calls: Calls::default(),
-                request_frames: RequestFrames::default(),
+                calls: PendingCalls::default(),
+                request_frames: RequestEncoder::default(),
                 streams: HashMap::new(),
                 incoming_streams: 0,
                 owed: 0,

@@ -7,7 +7,7 @@
 //! waits), nobody polls them and no queue grows. Control frames go first in every batch, then the
 //! producers in round-robin order, each adding at most
 //! [`max_items_per_stream`](super::RpcConfig::max_items_per_stream) values, so a bulk stream cannot
-//! starve small calls. Frames are encoded into one buffer and written with a single write and flush
+//! starve small calls. PeerFrames are encoded into one buffer and written with a single write and flush
 //! per batch — except that a binary or text body of [`BULK_BODY`] bytes or more is not copied when
 //! the transport takes vectored writes (a box stream does): the buffer holds its header, and the
 //! batch goes out as vectored writes of buffer pieces and bodies in frame order.
@@ -46,7 +46,7 @@ pub(super) type Producer = Pin<Box<dyn Stream<Item = Result<Body, RemoteError>> 
 
 /// What the writer is asked to do, in order.
 pub(super) enum WriterCmd {
-    /// Write this frame, already encoded (our requests: see `request_frame.rs`).
+    /// Write this frame, already encoded (our requests: see `caller_request.rs`).
     Encoded(BytesMut),
     /// Write this reply to one of the peer's calls, then release the call's slot: until its reply
     /// is in a batch a call counts against
@@ -73,7 +73,7 @@ struct Slot {
 
 /// What one gathering round produced.
 enum Batch {
-    /// Frames to write.
+    /// PeerFrames to write.
     Data,
     /// The goodbye was asked for: write what is gathered, then the goodbye.
     Goodbye,

@@ -10,19 +10,15 @@ use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::rpc::codec::HEADER_LEN;
 use crate::rpc::error::RpcError;
 use crate::rpc::manifest::CallKind;
+use crate::rpc::wire::{HEADER_LEN, JSON, STREAM};
 
 /// How much the buffer takes at a time: room for dozens of ordinary requests.
 const CHUNK: usize = 2048;
 
 /// Below this much room, the buffer is refilled (reclaimed if the writer is done with it).
 const MIN_ROOM: usize = 256;
-
-/// Body type bits of a JSON body, and the stream flag.
-const JSON: u8 = 0x02;
-const STREAM: u8 = 0x08;
 
 /// The request object, serialized as JS writes it.
 #[derive(Serialize)]
@@ -35,11 +31,11 @@ struct RequestBody<'a> {
 
 /// The buffer our request frames are encoded into.
 #[derive(Debug, Default)]
-pub(super) struct RequestFrames {
+pub(super) struct RequestEncoder {
     buf: BytesMut,
 }
 
-impl RequestFrames {
+impl RequestEncoder {
     /// The frame of request `req` calling `path` with `args`: async when `kind` is `None`, else a
     /// stream of that kind. Fails only if the body does not fit a frame (4 GiB).
     pub fn encode(
@@ -115,7 +111,7 @@ mod tests {
 
     #[test]
     fn frames_match_the_generic_encoder_byte_for_byte() {
-        let mut frames = RequestFrames::default();
+        let mut frames = RequestEncoder::default();
         type Case<'a> = (i32, Vec<&'a str>, Vec<Value>, Option<CallKind>);
         let cases: Vec<Case> = vec![
             (1, vec!["hello"], vec![json!("world")], None),
@@ -142,7 +138,7 @@ mod tests {
 
     #[test]
     fn the_buffer_is_reused_once_frames_are_gone_and_large_frames_leave_with_theirs() {
-        let mut frames = RequestFrames::default();
+        let mut frames = RequestEncoder::default();
         let first = frames.encode(1, &["a"], &[], None).unwrap();
         let ptr = first.as_ptr();
         drop(first);

@@ -27,7 +27,7 @@ const INLINE_SEGMENTS: usize = 8;
 
 /// A checked request: the method path and the arguments, taken out of the request object.
 #[derive(Debug)]
-pub(super) struct Request {
+pub(super) struct PeerRequest {
     /// The method path.
     pub name: Name,
     /// The `args` array, moved out of the request.
@@ -90,14 +90,14 @@ pub(super) fn with_segments<'a, R>(
 }
 
 /// An async/sync request: args first, then name (JS order).
-pub(super) fn parse_async(body: Body) -> Result<Request, RemoteError> {
+pub(super) fn parse_async(body: Body) -> Result<PeerRequest, RemoteError> {
     check_args(&body)?;
     check_name(&body)?;
     Ok(take(body))
 }
 
 /// A stream request: type first (JS order), then args and name.
-pub(super) fn parse_stream(body: Body) -> Result<(CallKind, Request), RemoteError> {
+pub(super) fn parse_stream(body: Body) -> Result<(CallKind, PeerRequest), RemoteError> {
     let kind = match request_object(&body).and_then(|m| m.get("type")) {
         Some(Value::String(t)) if t == "source" => CallKind::Source,
         Some(Value::String(t)) if t == "sink" => CallKind::Sink,
@@ -120,7 +120,7 @@ pub(super) fn parse_stream(body: Body) -> Result<(CallKind, Request), RemoteErro
 /// depth limit exactly as when parsing the whole body into a [`Value`], so a body this accepts is
 /// one the general path accepts too, with the same path and arguments; a body it refuses, valid
 /// or not, is left to the general path, which then answers (or fails the session) as it always did.
-pub(super) fn parse_raw_async(body: Bytes) -> Result<Request, Bytes> {
+pub(super) fn parse_raw_async(body: Bytes) -> Result<PeerRequest, Bytes> {
     let parsed = {
         let mut de = serde_json::Deserializer::from_slice(&body);
         de.deserialize_map(RequestVisitor { base: &body })
@@ -131,7 +131,7 @@ pub(super) fn parse_raw_async(body: Bytes) -> Result<Request, Bytes> {
             segments,
             len,
             args,
-        }) => Ok(Request {
+        }) => Ok(PeerRequest {
             name: Name::Raw {
                 body,
                 segments,
@@ -285,9 +285,9 @@ fn check_args(body: &Body) -> Result<(), RemoteError> {
 }
 
 /// Moves name and args out of a checked request.
-fn take(body: Body) -> Request {
+fn take(body: Body) -> PeerRequest {
     let Body::Json(Value::Object(mut map)) = body else {
-        return Request {
+        return PeerRequest {
             name: Name::Many(Vec::new()),
             args: Vec::new(),
         };
@@ -301,7 +301,7 @@ fn take(body: Body) -> Request {
         Some(Value::Array(items)) => Name::Many(items),
         _ => Name::Many(Vec::new()),
     };
-    Request { name, args }
+    PeerRequest { name, args }
 }
 
 /// The body as JS's `JSON.stringify` renders it in error messages.
@@ -318,7 +318,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn path_of(r: &Request) -> Vec<String> {
+    fn path_of(r: &PeerRequest) -> Vec<String> {
         r.name
             .with_path(|p| p.iter().map(|s| (*s).to_owned()).collect())
     }

@@ -23,13 +23,13 @@ enum Slot {
 
 /// Our async calls by request number.
 #[derive(Debug, Default)]
-pub(super) struct Calls {
+pub(super) struct PendingCalls {
     slots: HashMap<i32, Slot>,
     /// How many slots are still waiting for an answer.
     waiting: usize,
 }
 
-impl Calls {
+impl PendingCalls {
     /// Registers call `req`, waiting for its answer.
     pub fn insert(&mut self, req: i32) {
         if let Some(old) = self.slots.insert(req, Slot::Waiting(None)) {
@@ -129,7 +129,7 @@ mod tests {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&count));
         let mut cx = Context::from_waker(&waker);
-        let mut calls = Calls::default();
+        let mut calls = PendingCalls::default();
         calls.insert(1);
         calls.insert(2);
         assert!(calls.poll(1, &mut cx).is_pending());

@@ -18,7 +18,7 @@ use crate::rpc::error::RpcError;
 
 /// A stream of the peer's values on one muxrpc stream, ending with `None` after a normal end or
 /// with one `Err` (the peer's error, or the connection's end).
-pub struct InboundStream {
+pub struct RecvStream {
     rx: mpsc::Receiver<Body>,
     outcome: OutcomeSlot,
     finished: bool,
@@ -26,21 +26,21 @@ pub struct InboundStream {
     abort_on_drop: Option<(Weak<Shared>, StreamId)>,
 }
 
-impl std::fmt::Debug for InboundStream {
+impl std::fmt::Debug for RecvStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InboundStream")
+        f.debug_struct("RecvStream")
             .field("finished", &self.finished)
             .finish_non_exhaustive()
     }
 }
 
-impl InboundStream {
+impl RecvStream {
     /// A new queue of `capacity` values; returns the engine's sender, the slot for the final
     /// outcome and the consumer's stream.
-    pub(super) fn channel(capacity: usize) -> (mpsc::Sender<Body>, OutcomeSlot, InboundStream) {
+    pub(super) fn channel(capacity: usize) -> (mpsc::Sender<Body>, OutcomeSlot, RecvStream) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let outcome = OutcomeSlot::default();
-        let stream = InboundStream {
+        let stream = RecvStream {
             rx,
             outcome: Arc::clone(&outcome),
             finished: false,
@@ -56,7 +56,7 @@ impl InboundStream {
     }
 }
 
-impl Stream for InboundStream {
+impl Stream for RecvStream {
     type Item = Result<Body, RpcError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -79,7 +79,7 @@ impl Stream for InboundStream {
     }
 }
 
-impl Drop for InboundStream {
+impl Drop for RecvStream {
     fn drop(&mut self) {
         let Some((shared, id)) = self.abort_on_drop.take() else {
             return;

@@ -1,7 +1,7 @@
 //! The callee side of the engine: reading a peer's request, checking it the way JS muxrpc 8 does,
 //! calling the method through [`MethodTable::dispatch`], and wiring its [`Reply`] to the wire.
 //!
-//! The request's shape is checked first (`request.rs`), then permissions, the manifest entry and
+//! The request's shape is checked first (`callee_request.rs`), then permissions, the manifest entry and
 //! its kind (inside `dispatch`), with JS's error messages (PROTOCOL.md §5.2, §5.5). Beyond
 //! [`max_incoming_streams`](super::RpcConfig::max_incoming_streams) a stream is refused at once.
 //! A method that panics, at once or while its future or stream is polled, answers with an error;
@@ -15,8 +15,8 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, trace, warn};
 
-use super::inbound::InboundStream;
-use super::request::{Request, parse_stream};
+use super::callee_request::{PeerRequest, parse_stream};
+use super::recv_stream::RecvStream;
 use super::state::{Shared, StreamEntry, StreamId};
 use super::writer::{WriterCmd, panic_message};
 use crate::rpc::body::Body;
@@ -52,10 +52,10 @@ impl Callee {
         &self,
         shared: &Arc<Shared>,
         req: i32,
-        request: Result<Request, RemoteError>,
+        request: Result<PeerRequest, RemoteError>,
         permit: OwnedSemaphorePermit,
     ) {
-        let reply = request.and_then(|Request { name, args }| {
+        let reply = request.and_then(|PeerRequest { name, args }| {
             name.with_path(|path| {
                 trace!(req, ?path, "incoming call");
                 self.invoke(path, CallKind::Async, args, None)
@@ -115,7 +115,7 @@ impl Callee {
         let kind = parsed.as_ref().map(|p| p.0).unwrap_or(CallKind::Source);
         let wants_input = matches!(kind, CallKind::Sink | CallKind::Duplex) && parsed.is_ok();
         let (inbound, outcome, incoming) = if wants_input {
-            let (tx, slot, rx) = InboundStream::channel(shared.config.stream_buffer);
+            let (tx, slot, rx) = RecvStream::channel(shared.config.stream_buffer);
             (Some(tx), Some(slot), Some(Box::pin(rx) as Incoming))
         } else {
             (None, None, None)
@@ -134,7 +134,7 @@ impl Callee {
             },
         );
         drop(st);
-        let reply = parsed.and_then(|(kind, Request { name, args })| {
+        let reply = parsed.and_then(|(kind, PeerRequest { name, args })| {
             name.with_path(|path| {
                 trace!(req = id.num, ?path, %kind, "incoming stream");
                 self.invoke(path, kind, args, incoming)
@@ -176,7 +176,7 @@ impl Callee {
         }
     }
 
-    /// Calls `dispatch`, turning a panic into an error reply.
+    /// PendingCalls `dispatch`, turning a panic into an error reply.
     fn invoke(
         &self,
         path: &[&str],
