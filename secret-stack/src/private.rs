@@ -10,11 +10,11 @@ pub use crate::rpc::typed::args::{ArgsBuilder, ArgsReader};
 pub use crate::rpc::typed::client::{
     call, decode_typed_error, decode_untyped_error, duplex, sink, source,
 };
+pub use crate::rpc::typed::encoding::{Encoding, JsonCodec, PickJson, PickWire, WireCodec};
 pub use crate::rpc::typed::server::{
     manifest, method, method_error, reject, reply_async, reply_async_done, reply_async_source,
     reply_done, reply_source, reply_value, result_value, sink_input, value,
 };
-pub use crate::rpc::typed::wire::{Encoding, JsonCodec, PickJson, PickWire, WireCodec};
 pub use crate::rpc::typed::{
     CallError, IntoSource, MethodResult, Sink, SinkItem, Source, TypedError, TypedFuture,
     TypedStream,

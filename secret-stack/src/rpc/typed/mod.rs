@@ -20,15 +20,15 @@
 pub(crate) mod args;
 pub(crate) mod client;
 mod codec;
+pub(crate) mod encoding;
 mod error;
 pub(crate) mod server;
 mod stream;
-pub(crate) mod wire;
 
 pub use client::{CallError, TypedFuture, TypedStream};
+pub use encoding::{BinaryValue, WireFormat};
 pub use error::{MethodResult, ToRemoteError, TypedError};
 pub use server::{IntoDone, IntoSource};
 pub use stream::{Sink, SinkItem, Source};
-pub use wire::{BinaryValue, WireFormat};
 
 use super::body::Body;
