@@ -233,6 +233,7 @@ fn bulk_source() -> Method {
     Method {
         path: vec!["bulk".into(), "items".into()],
         kind: CallKind::Source,
+        groups: Vec::new(),
         handler: Arc::new(|_, _, _| {
             Reply::Stream(stream::iter((0..ITEMS).map(|i| Ok(body(i)))).boxed())
         }),

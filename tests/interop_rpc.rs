@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use secret_stack::Plugin;
+use secret_stack::PluginDescription;
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
 use secret_stack::rpc::Caller;
 use secret_stack_examples::checks::CheckResult;
@@ -361,7 +361,9 @@ async fn rust_peer_announces_the_test_manifest_of_peer_js() {
     .unwrap_or_else(|e| panic!("{e}"));
     let ours = manifest_of(rust_peer.address()).await;
     // The `#[plugin]` manifest, the `#[remote]` client's and the one served all agree.
-    let plugin = test_plugin::Test::default().manifest().to_json();
+    let plugin = std::sync::Arc::new(test_plugin::Test::default())
+        .manifest()
+        .to_json();
     assert_eq!(ours["test"], plugin, "{ours}");
     assert_eq!(TestClient::<()>::manifest().to_json(), plugin);
     assert_eq!(ours["manifest"], json!("sync"), "{ours}");

@@ -15,7 +15,7 @@ use secret_stack::rpc::{
     Body, CallContext, CallError, CallKind, Caller, LocalCaller, Manifest, MethodTable,
     Permissions, RpcError, Sink, Source,
 };
-use secret_stack::{Plugin, plugin};
+use secret_stack::{Plugin, PluginDescription, plugin};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -206,7 +206,7 @@ fn test_node() -> Node {
 fn manifest_equals_the_js_one() {
     let expected = json!({"hello":"async","add":"sync","fail":"async","count":"source","bytes":"source",
         "collect":"sink","collected":"async","echo":"duplex","secret":"async"});
-    assert_eq!(Test::default().manifest().to_json(), expected);
+    assert_eq!(Arc::new(Test::default()).manifest().to_json(), expected);
     assert_eq!(TestClient::<LocalCaller>::manifest().to_json(), expected);
     let node = test_node();
     assert_eq!(node.table.manifest().to_json(), json!({ "test": expected }));
@@ -232,7 +232,7 @@ fn permissions_equal_what_js_computes() {
         ]),
     )]
     .into();
-    assert_eq!(Test::default().permissions(), expected);
+    assert_eq!(Arc::new(Test::default()).permissions(), expected);
 
     let expected: BTreeMap<String, Permissions> = [
         (
@@ -245,9 +245,9 @@ fn permissions_equal_what_js_computes() {
         ),
     ]
     .into();
-    assert_eq!(Graph.permissions(), expected);
+    assert_eq!(Arc::new(Graph).permissions(), expected);
     assert_eq!(
-        Graph.manifest().to_json(),
+        Arc::new(Graph).manifest().to_json(),
         json!({"publicInfo": "sync", "sub": {"hops": "sync"}, "stats": {"size": "sync"}, "type": "async"})
     );
     assert_eq!(GraphClient::<LocalCaller>::MOUNT, "friendsGraph");
@@ -432,4 +432,84 @@ fn untyped_methods_use_infallible() {
     assert_untyped(&client.add(1, 2));
     assert_eq!(CallKind::Async.as_str(), "async");
     let _ = Manifest::new();
+}
+
+/// A type alias of `Bytes`.
+type Chunk = Bytes;
+
+/// A newtype of `Bytes` that opts in to traveling as binary.
+#[derive(Debug, Clone, PartialEq)]
+struct Blob(Bytes);
+
+impl From<Bytes> for Blob {
+    fn from(bytes: Bytes) -> Self {
+        Blob(bytes)
+    }
+}
+
+impl From<Blob> for Bytes {
+    fn from(blob: Blob) -> Self {
+        blob.0
+    }
+}
+
+impl secret_stack::rpc::typed::BinaryValue for Blob {}
+
+struct Binary;
+
+#[plugin(name = "binary", permission = "anonymous")]
+impl Binary {
+    fn aliased(&self, chunk: Chunk) -> Chunk {
+        chunk.iter().rev().copied().collect()
+    }
+
+    fn wrapped(&self, blob: Blob) -> Blob {
+        Blob(blob.0.iter().rev().copied().collect())
+    }
+
+    fn blobs(&self, n: u8) -> Source<Blob> {
+        Source::iter((0..n).map(|i| Blob(Bytes::from(vec![i; 2]))))
+    }
+}
+
+#[tokio::test]
+async fn aliases_and_newtypes_of_bytes_travel_as_binary() {
+    let node = node(vec![Arc::new(Binary)], &["binary"]);
+    let caller = node.caller(1, node.group("anonymous"));
+    // On the wire: arguments in JS's Buffer shape, results and items as binary bodies.
+    let buffer = json!({"type": "Buffer", "data": [1, 2, 3]});
+    assert_eq!(
+        caller
+            .call(&["binary", "aliased"], vec![buffer.clone()])
+            .await,
+        Ok(Body::Binary(Bytes::from_static(&[3, 2, 1])))
+    );
+    assert_eq!(
+        caller.call(&["binary", "wrapped"], vec![buffer]).await,
+        Ok(Body::Binary(Bytes::from_static(&[3, 2, 1])))
+    );
+    let items: Vec<_> = caller
+        .source(&["binary", "blobs"], vec![json!(2)])
+        .collect()
+        .await;
+    assert_eq!(
+        items,
+        vec![
+            Ok(Body::Binary(Bytes::from_static(&[0, 0]))),
+            Ok(Body::Binary(Bytes::from_static(&[1, 1]))),
+        ]
+    );
+    // Through the typed client, both ways.
+    let client = BinaryClient::new(caller);
+    assert_eq!(
+        client.aliased(Bytes::from_static(b"ab")).await.unwrap(),
+        Bytes::from_static(b"ba")
+    );
+    assert_eq!(
+        client
+            .wrapped(Blob(Bytes::from_static(b"xy")))
+            .await
+            .unwrap(),
+        Blob(Bytes::from_static(b"yx"))
+    );
 }

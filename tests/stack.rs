@@ -246,7 +246,7 @@ async fn anonymous_and_master_permissions() {
     );
     let manifest: Value = rpc.call(&["manifest"], vec![]).await.unwrap();
     assert_eq!(manifest, live["anonymous_manifest_call"]["value"]);
-    assert_eq!(&manifest, server.manifest());
+    assert_eq!(manifest, server.manifest().to_json());
 
     let peer = within(master.connect(&address)).await.unwrap();
     let secret: String = peer.rpc().call(&["adminOnly"], vec![]).await.unwrap();

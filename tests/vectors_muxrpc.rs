@@ -42,6 +42,7 @@ fn method(
     Method {
         path: path.iter().map(|s| s.to_string()).collect(),
         kind,
+        groups: Vec::new(),
         handler: Arc::new(move |_ctx, args, input| f(args, input)),
     }
 }

@@ -58,17 +58,12 @@ impl Plugin for VectorPlugin {
     fn version(&self) -> &str {
         "0.0.0"
     }
-    fn manifest(&self) -> Manifest {
-        self.manifest.clone()
-    }
-    fn permissions(&self) -> BTreeMap<String, Permissions> {
-        self.permissions.clone()
-    }
     fn methods(self: Arc<Self>) -> Vec<Method> {
         let mut all = Vec::new();
         leaves(&self.manifest, &[], &mut all);
         all.into_iter()
             .map(|(path, kind)| Method {
+                groups: groups_of(&self.permissions, &path),
                 path,
                 kind,
                 handler: Arc::new(|_, _, _| {
@@ -77,6 +72,20 @@ impl Plugin for VectorPlugin {
             })
             .collect()
     }
+}
+
+/// The groups whose allow-list names the method at `path`.
+fn groups_of(permissions: &BTreeMap<String, Permissions>, path: &[String]) -> Vec<String> {
+    let dotted = path.join(".");
+    permissions
+        .iter()
+        .filter(|(_, p)| {
+            p.allow
+                .as_ref()
+                .is_some_and(|allow| allow.contains(&dotted))
+        })
+        .map(|(group, _)| group.clone())
+        .collect()
 }
 
 /// Vectors write byte buffers as `{"hex": …}`; the config reads base64 strings.
@@ -123,7 +132,11 @@ fn camel_case_mount_points() {
                 .unwrap(),
             )
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(app.manifest()[mount], json!({"m": "sync"}), "{name}");
+        assert_eq!(
+            app.manifest().to_json()[mount],
+            json!({"m": "sync"}),
+            "{name}"
+        );
         assert_eq!(*seen.lock().unwrap(), json!({"mine": true}), "{name}");
     }
 }
@@ -162,11 +175,23 @@ fn static_merges_and_config_isolation() {
             .build(Config::from_json(config).unwrap())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
 
-        assert_eq!(app.manifest(), &case["merged_manifest"], "{name}: manifest");
+        let manifest = app.manifest().to_json();
+        assert_eq!(&manifest, &case["merged_manifest"], "{name}: manifest");
+        // In JS's key order too, so that it is the same text.
         assert_eq!(
-            app.permissions(),
+            serde_json::to_string(&manifest).unwrap(),
+            serde_json::to_string(&case["merged_manifest"]).unwrap(),
+            "{name}: manifest key order"
+        );
+        assert_eq!(
+            &app.permissions().to_json(),
             &case["merged_permissions"],
             "{name}: permissions"
+        );
+        assert_eq!(
+            serde_json::to_string(&app.permissions().to_json()).unwrap(),
+            serde_json::to_string(&case["merged_permissions"]).unwrap(),
+            "{name}: permissions key order"
         );
         let mut expected = case["plugin_init_received"].clone();
         hex_to_base64(&mut expected);
@@ -187,7 +212,7 @@ fn static_merges_and_config_isolation() {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        for key in app.manifest().as_object().unwrap().keys() {
+        for (key, _) in app.manifest().entries() {
             assert!(
                 members.contains(&key.as_str()),
                 "{name}: {key} not on the JS app"

@@ -164,7 +164,7 @@ fn a_refused_sink_or_duplex_exits_with_1_while_stdin_stays_open() {
         let out = wait_output(child, limit);
         drop(stdin);
         expect_code(&out, 1);
-        assert!(stderr(&out).contains("early,nope"), "{}", text(&out));
+        assert!(stderr(&out).contains("`early.nope`"), "{}", text(&out));
         assert!(stderr(&out).contains(NOTE), "{}", text(&out));
     }
 }

@@ -155,7 +155,7 @@ async fn the_generated_clients_of_the_js_peer_compile_and_call_it() {
     assert!(
         got["parsed"]
             .as_str()
-            .is_some_and(|e| e.contains("method:multiserver,parse is not in list")),
+            .is_some_and(|e| e.contains("`multiserver.parse` is not among the methods")),
         "{got}"
     );
     stop_js_peer(peer).await;

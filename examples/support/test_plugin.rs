@@ -64,7 +64,8 @@ mod tests {
 
     #[test]
     fn manifest_and_permissions_are_the_js_plugin_s() {
-        let test = Test::default();
+        use secret_stack::PluginDescription;
+        let test = Arc::new(Test::default());
         assert_eq!(
             test.manifest().to_json(),
             json!({"hello": "async", "add": "sync", "fail": "async", "count": "source",

@@ -14,7 +14,7 @@
 use bytes::Bytes;
 use futures::StreamExt as _;
 use libfuzzer_sys::fuzz_target;
-use secret_stack::rpc::typed::value_to_bytes;
+use secret_stack::rpc::typed::WireFormat as _;
 use secret_stack::rpc::{Body, CallKind, Incoming, RemoteError, Reply, RpcError};
 use secret_stack_fuzz::callee::{self, MAX_ITEMS, Point};
 use serde::de::DeserializeOwned;
@@ -174,6 +174,6 @@ fn typed_oracle(args: &[Value]) -> Option<Value> {
     let e: bool = required(arg(4))?;
     let f: f64 = required(arg(5))?;
     let g: Option<Vec<Option<u64>>> = optional(arg(6))?;
-    let h: Bytes = value_to_bytes(arg(7)?).ok()?;
+    let h = Bytes::from_arg(arg(7)?).ok()?;
     Some(json!([a, b, c, d, e, f, g, h.len()]))
 }

@@ -1,18 +1,19 @@
-//! The macro's own model of its input: the plugin (or remote API) and, per exposed method, its
-//! wire path, call kind, parameters and return shape, built from syn's tree.
+//! The macro's view of its input as written, built from syn's tree only: the macro's arguments
+//! and, per method of the block, its attributes, how it takes `self`, its parameters and return
+//! type, each classified by shape.
 //!
-//! Problems local to one method (receiver, generics, argument patterns, kinds) are reported here
-//! as they are found, each spanned at the user's token; checks across methods are in `valid.rs`.
+//! Nothing is judged here, except the syntax of this crate's own attributes (`attr.rs`):
+//! `valid.rs` checks the input and reports every problem at the user's token, and `model.rs`
+//! turns a checked input into what the generators emit.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
 use syn::ext::IdentExt;
-use syn::{Attribute, FnArg, Ident, LitStr, Pat, ReceiverKind, ReturnType, Signature, Type};
+use syn::{Attribute, FnArg, Ident, ImplItem, LitStr, Pat, ReceiverKind, ReturnType, Signature};
+use syn::{TraitItem, Type};
 
-use crate::attr::{Access, Errors, Form, method_attrs};
+use crate::attr::{Errors, Form, PermissionAttr, PluginArgs, RpcAttr, method_attrs};
 use crate::names::method_name;
-pub use crate::types::last_segment;
-use crate::types::{arg_codec, codec, is_unit, result_parts, single_type_arg, source_parts};
+use crate::types::{last_segment, single_type_arg, source_parts};
 
 /// The five kinds of call.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -35,7 +36,7 @@ impl Kind {
         }
     }
 
-    fn parse(s: &str) -> Option<Kind> {
+    pub fn parse(s: &str) -> Option<Kind> {
         Some(match s {
             "async" => Kind::Async,
             "sync" => Kind::Sync,
@@ -58,408 +59,304 @@ impl Kind {
     }
 }
 
-/// How a value travels: chosen by the name of its type.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Codec {
-    /// serde JSON (strings as UTF-8 bodies).
-    Json,
-    /// `Bytes`: binary bodies.
-    Bytes,
-    /// `Body`: passed through.
-    Body,
-    /// `String`: JSON, but moved into the body or argument rather than serialized from a borrow.
-    Text,
-    /// `()`: whatever the answer, nothing to decode.
-    Unit,
-}
-
-/// How the method receives the plugin.
+/// How a method takes `self`, as written.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Receiver {
+pub enum SelfArg {
+    /// No `self`: an associated function.
+    Missing,
     /// `&self`
     Ref,
-    /// `self: Arc<Self>`
+    /// `&mut self`
+    MutRef,
+    /// `self: Arc<Self>` (any `Arc`-named type)
     Arc,
+    /// `self`
+    Value,
+    /// `self: Box<Self>` and the like.
+    Other,
 }
 
-/// What one parameter is.
-pub enum Role {
-    /// `&CallContext`: injected.
+/// What a parameter's type is, by its shape.
+pub enum ParamType {
+    /// `&CallContext`
     Context,
-    /// A positional JSON argument; `optional` is `T` of an `Option<T>` parameter.
-    Arg { optional: Option<Box<Type>> },
-    /// The caller's stream of items.
-    Sink { item: TokenStream },
+    /// `&mut CallContext`
+    MutContext,
+    /// `CallContext`, by value.
+    ContextByValue,
+    /// Any other reference.
+    Borrowed,
+    /// `impl Trait`
+    ImplTrait,
+    /// `Sink<T>`, with `T`.
+    Sink(Type),
+    /// `Option<T>`, with `T`.
+    Option(Type),
+    /// Anything else: an argument decoded as it is.
+    Plain,
 }
 
 pub struct Param {
-    pub ident: Ident,
-    /// The name in messages (raw identifiers unrawed).
-    pub name: String,
+    /// The parameter's name, or `None` if it is a pattern.
+    pub ident: Option<Ident>,
+    pub pat: Pat,
     pub ty: Type,
-    pub role: Role,
-    pub codec: Codec,
+    pub class: ParamType,
 }
 
-/// What the method gives back, as its kind needs it. Types are tokens: either the user's own
-/// types or projections through the runtime traits when a type alias hides them.
-pub enum Shape {
-    /// async and sync: a value, or a `Result` of one.
-    Value {
-        ok: TokenStream,
-        codec: Codec,
-        err: Option<TokenStream>,
-    },
-    /// source and duplex: a `Source<T>` or a `Result` of one.
-    Source {
-        item: TokenStream,
-        codec: Codec,
-        err: Option<TokenStream>,
-    },
-    /// sink: `()` or `Result<(), E>`.
-    Done { err: Option<TokenStream> },
-}
-
-pub struct RpcMethod {
-    pub ident: Ident,
+/// One method (or trait method) of the input.
+pub struct Method {
+    pub sig: Signature,
     pub docs: Vec<Attribute>,
-    pub path: Vec<String>,
-    /// Where the wire name comes from (the `name = "..."` literal or the method name).
-    pub path_span: Span,
-    pub kind: Kind,
-    pub asyncness: bool,
-    pub receiver: Receiver,
+    pub rpc: RpcAttr,
+    pub permission: Option<PermissionAttr>,
+    pub self_arg: SelfArg,
     pub params: Vec<Param>,
-    pub shape: Shape,
-    pub access: Access,
+    pub ret: Option<Type>,
 }
 
-impl RpcMethod {
-    /// The path joined with dots, relative to the mount point.
-    pub fn dotted(&self) -> String {
-        self.path.join(".")
+/// What an item of the block that is not a method carries: attributes of this crate are
+/// misplaced there (in an impl block), or the item is not allowed at all (in a remote trait).
+pub struct OtherItem {
+    pub attrs: Vec<Attribute>,
+    pub tokens: TokenStream,
+}
+
+/// The whole input of `#[plugin]` or `#[remote]`.
+pub struct Input {
+    pub form: Form,
+    pub args: PluginArgs,
+    pub methods: Vec<Method>,
+    pub others: Vec<OtherItem>,
+}
+
+impl Input {
+    /// Reads an impl block's methods.
+    pub fn from_impl(args: PluginArgs, imp: &syn::ItemImpl, errors: &mut Errors) -> Input {
+        let mut methods = Vec::new();
+        let mut others = Vec::new();
+        for item in &imp.items {
+            let attrs = match item {
+                ImplItem::Fn(f) => {
+                    methods.push(Method::from_syn(&f.sig, &f.attrs, errors));
+                    continue;
+                }
+                ImplItem::Const(c) => &c.attrs,
+                ImplItem::Type(t) => &t.attrs,
+                ImplItem::Macro(m) => &m.attrs,
+                _ => continue,
+            };
+            others.push(OtherItem {
+                attrs: attrs.clone(),
+                tokens: TokenStream::new(),
+            });
+        }
+        Input {
+            form: Form::Plugin,
+            args,
+            methods,
+            others,
+        }
+    }
+
+    /// Reads a trait's methods.
+    pub fn from_trait(args: PluginArgs, tr: &syn::ItemTrait, errors: &mut Errors) -> Input {
+        let mut methods = Vec::new();
+        let mut others = Vec::new();
+        for item in &tr.items {
+            match item {
+                TraitItem::Fn(f) => methods.push(Method::from_syn(&f.sig, &f.attrs, errors)),
+                other => others.push(OtherItem {
+                    attrs: Vec::new(),
+                    tokens: quote::ToTokens::to_token_stream(other),
+                }),
+            }
+        }
+        Input {
+            form: Form::Remote,
+            args,
+            methods,
+            others,
+        }
     }
 }
 
-/// Reads one method; `None` if it is not exposed (no `self`, `#[rpc(skip)]`) or is invalid.
-pub fn method(
-    form: Form,
-    sig: &Signature,
-    attrs: &[Attribute],
-    default_access: &Access,
-    krate: &TokenStream,
-    errors: &mut Errors,
-) -> Option<RpcMethod> {
-    let (rpc, permission) = method_attrs(attrs, errors);
-    let Some(receiver) = sig.receiver() else {
-        if form == Form::Remote {
-            errors.spanned(
-                &sig.ident,
-                format!(
-                    "`{}` has no `self`: every method of a `#[remote]` trait takes `&self`",
-                    sig.ident
-                ),
-            );
-        } else if rpc.attr.is_some() || permission.is_some() {
-            errors.spanned(
-                &sig.ident,
-                format!(
-                    "`{}` has no `self`: an RPC method takes `&self` or `self: Arc<Self>` (associated functions are never exposed)",
-                    sig.ident
-                ),
-            );
-        }
-        return None;
-    };
-    if rpc.skip.is_some() {
-        if let Some(p) = &permission {
-            errors.spanned(
-                &p.attr,
-                "a skipped method is not exposed, so it has no permission",
-            );
-        }
-        return None;
-    }
-    let mut ok = true;
-    let receiver = match &receiver.kind {
-        ReceiverKind::Reference(_, _, None) => Receiver::Ref,
-        ReceiverKind::Reference(_, _, Some(_)) => {
-            errors.spanned(
-                receiver,
-                "`&mut self` is not supported: calls run concurrently on a shared plugin; take `&self` and keep mutable state behind a lock",
-            );
-            ok = false;
-            Receiver::Ref
-        }
-        ReceiverKind::Typed(_, ty) if last_segment(ty).is_some_and(|s| s.ident == "Arc") => {
-            Receiver::Arc
-        }
-        ReceiverKind::Value => {
-            errors.spanned(
-                receiver,
-                "an RPC method cannot take `self` by value: the plugin is shared by every call; take `&self` or `self: Arc<Self>`",
-            );
-            ok = false;
-            Receiver::Ref
-        }
-        _ => {
-            errors.spanned(
-                receiver,
-                "unsupported receiver: take `&self` or `self: Arc<Self>`",
-            );
-            ok = false;
-            Receiver::Ref
-        }
-    };
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        let tokens = if sig.generics.params.is_empty() {
-            sig.generics.where_clause.to_token_stream()
-        } else {
-            sig.generics.to_token_stream()
-        };
-        errors.spanned(
-            tokens,
-            "RPC methods cannot be generic: the types of arguments and results must be known to decode them",
-        );
-        ok = false;
-    }
-    if let syn::Safety::Unsafe(token) = &sig.safety {
-        errors.spanned(token, "an `unsafe fn` cannot be exposed as an RPC method");
-        ok = false;
-    }
-    if let Some(abi) = &sig.abi {
-        errors.spanned(abi, "an `extern` fn cannot be exposed as an RPC method");
-        ok = false;
-    }
-    if let Some(v) = &sig.variadic {
-        errors.spanned(v, "variadic functions cannot be exposed as RPC methods");
-        ok = false;
-    }
-
-    let mut params = Vec::new();
-    let mut sink_seen = false;
-    for input in sig.inputs.iter().skip(1) {
-        let FnArg::Typed(pt) = input else { continue };
-        let ident = match &*pt.pat {
-            Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => pi.ident.clone(),
-            other => {
-                errors.spanned(
-                    other,
-                    "use a plain name for each RPC argument (patterns are not supported): the name is used in error messages",
-                );
-                ok = false;
-                continue;
-            }
-        };
-        let Some((role, codec)) = param_role(&pt.ty, &mut sink_seen, errors) else {
-            ok = false;
-            continue;
-        };
-        params.push(Param {
-            name: ident.unraw().to_string(),
-            ident,
-            ty: (*pt.ty).clone(),
-            role,
-            codec,
-        });
-    }
-
-    let ret: Option<&Type> = match &sig.output {
-        ReturnType::Default => None,
-        ReturnType::Type(_, ty) => Some(ty),
-    };
-    if let Some(Type::ImplTrait(t)) = ret {
-        errors.spanned(
-            t,
-            "`impl Trait` cannot be returned by an RPC method: return a concrete type (`Source<T>` for a stream)",
-        );
-        return None;
-    }
-    let asyncness = sig.asyncness.is_some();
-    let syntactic_source = ret.and_then(source_parts);
-    let has_sink = params.iter().any(|p| matches!(p.role, Role::Sink { .. }));
-    let inferred = match (has_sink, syntactic_source.is_some()) {
-        (true, true) => Kind::Duplex,
-        (true, false) => Kind::Sink,
-        (false, true) => Kind::Source,
-        (false, false) if asyncness => Kind::Async,
-        (false, false) => Kind::Sync,
-    };
-    let ret_tokens = match ret {
-        Some(t) => t.to_token_stream(),
-        None => quote!(()),
-    };
-    let mut kind = inferred;
-    let mut source_alias = false;
-    if let Some(lit) = &rpc.kind {
-        match Kind::parse(&lit.value()) {
-            None => {
-                errors.spanned(
-                    lit,
-                    format!(
-                        "unknown kind `{}`, expected one of `async`, `sync`, `source`, `sink`, `duplex`",
-                        lit.value()
-                    ),
-                );
-                ok = false;
-            }
-            Some(wanted) => match reconcile(wanted, inferred) {
-                Some((alias_source, alias_sink)) => {
-                    kind = wanted;
-                    source_alias = alias_source;
-                    if alias_sink && !make_sink_alias(&mut params, krate, lit, errors) {
-                        ok = false;
-                    }
-                }
-                None => {
-                    errors.spanned(
-                        lit,
-                        format!(
-                            "`kind = \"{}\"` conflicts with the signature, which makes this a `{}` method{}",
-                            wanted.as_str(),
-                            inferred.as_str(),
-                            explain(inferred)
-                        ),
-                    );
-                    ok = false;
-                }
-            },
-        }
-    }
-
-    let shape = match kind {
-        Kind::Source | Kind::Duplex => {
-            if source_alias {
-                Shape::Source {
-                    item: quote!(<#ret_tokens as #krate::rpc::typed::IntoSource>::Item),
-                    codec: Codec::Json,
-                    err: None,
-                }
-            } else {
-                let (item, err) = syntactic_source?;
-                Shape::Source {
-                    codec: codec(&item),
-                    item: item.to_token_stream(),
-                    err,
-                }
-            }
-        }
-        Kind::Sink => match ret {
-            None => Shape::Done { err: None },
-            Some(Type::Tuple(t)) if t.elems.is_empty() => Shape::Done { err: None },
-            Some(ty) => match result_parts(ty, krate) {
-                Some((ok_ty, _, err)) if ok_ty.as_ref().is_none_or(is_unit) => {
-                    Shape::Done { err: Some(err) }
-                }
-                _ => {
-                    errors.spanned(
-                        ty,
-                        "a sink method returns `()` or `Result<(), E>`: the caller receives only the end of the stream",
-                    );
-                    return None;
-                }
-            },
-        },
-        Kind::Async | Kind::Sync => match ret {
-            None => Shape::Value {
-                ok: quote!(()),
-                codec: Codec::Unit,
-                err: None,
-            },
-            Some(ty) => match result_parts(ty, krate) {
-                Some((ok_ty, ok_tokens, err)) => Shape::Value {
-                    codec: ok_ty.as_ref().map_or(Codec::Json, codec),
-                    ok: ok_tokens,
-                    err: Some(err),
-                },
-                None => Shape::Value {
-                    codec: codec(ty),
-                    ok: ty.to_token_stream(),
-                    err: None,
-                },
-            },
-        },
-    };
-
-    let (path, path_span) = wire_path(sig, &rpc.name, &rpc.namespace, errors)?;
-    if !ok {
-        return None;
-    }
-    let access = permission.map_or_else(|| default_access.clone(), |p| p.access);
-    Some(RpcMethod {
-        ident: sig.ident.clone(),
-        docs: attrs
+impl Method {
+    /// Reads one method's signature and attributes.
+    pub fn from_syn(sig: &Signature, attrs: &[Attribute], errors: &mut Errors) -> Method {
+        let (rpc, permission) = method_attrs(attrs, errors);
+        let params = sig
+            .inputs
             .iter()
-            .filter(|a| a.path().is_ident("doc"))
-            .cloned()
-            .collect(),
-        path,
-        path_span,
-        kind,
-        asyncness,
-        receiver,
-        params,
-        shape,
-        access,
-    })
+            .filter_map(|input| match input {
+                FnArg::Typed(pt) => Some(Param {
+                    ident: match &*pt.pat {
+                        Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                            Some(pi.ident.clone())
+                        }
+                        _ => None,
+                    },
+                    pat: (*pt.pat).clone(),
+                    ty: (*pt.ty).clone(),
+                    class: ParamType::of(&pt.ty),
+                }),
+                FnArg::Receiver(_) => None,
+            })
+            .collect();
+        Method {
+            sig: sig.clone(),
+            docs: attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .cloned()
+                .collect(),
+            rpc,
+            permission,
+            self_arg: SelfArg::of(sig),
+            params,
+            ret: match &sig.output {
+                ReturnType::Default => None,
+                ReturnType::Type(_, ty) => Some((**ty).clone()),
+            },
+        }
+    }
+
+    /// Whether the method is an RPC method: it takes `self` and is not skipped.
+    pub fn exposed(&self) -> bool {
+        self.self_arg != SelfArg::Missing && self.rpc.skip.is_none()
+    }
+
+    pub fn has_sink(&self) -> bool {
+        self.params
+            .iter()
+            .any(|p| matches!(p.class, ParamType::Sink(_)))
+    }
+
+    /// The kind the signature makes: a `Sink` parameter and/or a `Source` return, else by
+    /// `async`.
+    pub fn inferred_kind(&self) -> Kind {
+        let source = self.ret.as_ref().and_then(source_parts).is_some();
+        match (self.has_sink(), source) {
+            (true, true) => Kind::Duplex,
+            (true, false) => Kind::Sink,
+            (false, true) => Kind::Source,
+            (false, false) if self.sig.asyncness.is_some() => Kind::Async,
+            (false, false) => Kind::Sync,
+        }
+    }
+
+    /// The wire path as written (`namespace`, then `name` split at dots, or the camelCase of the
+    /// method name), and where it was written.
+    pub fn wire_path(&self) -> (Vec<String>, Span) {
+        let mut path = Vec::new();
+        for lit in self.rpc.namespace.iter().chain(self.rpc.name.iter()) {
+            path.extend(lit.value().split('.').map(str::to_owned));
+        }
+        if self.rpc.name.is_none() {
+            path.push(method_name(&self.sig.ident.unraw().to_string()));
+        }
+        let span = self
+            .rpc
+            .name
+            .as_ref()
+            .map_or_else(|| self.sig.ident.span(), LitStr::span);
+        (path, span)
+    }
 }
 
-/// The role and codec of a parameter, or `None` after reporting why it cannot be one.
-fn param_role(ty: &Type, sink_seen: &mut bool, errors: &mut Errors) -> Option<(Role, Codec)> {
-    match ty {
-        Type::Reference(r) if last_segment(&r.elem).is_some_and(|s| s.ident == "CallContext") => {
-            if r.mutability.is_some() {
-                errors.spanned(ty, "take the call context as `&CallContext` (not `&mut`)");
-                return None;
+impl SelfArg {
+    fn of(sig: &Signature) -> SelfArg {
+        let Some(receiver) = sig.receiver() else {
+            return SelfArg::Missing;
+        };
+        match &receiver.kind {
+            ReceiverKind::Reference(_, _, None) => SelfArg::Ref,
+            ReceiverKind::Reference(_, _, Some(_)) => SelfArg::MutRef,
+            ReceiverKind::Typed(_, ty) if last_segment(ty).is_some_and(|s| s.ident == "Arc") => {
+                SelfArg::Arc
             }
-            Some((Role::Context, Codec::Json))
+            ReceiverKind::Value => SelfArg::Value,
+            _ => SelfArg::Other,
         }
-        Type::Reference(_) => {
-            errors.spanned(
-                ty,
-                "borrowed arguments are not supported: arguments are decoded into owned values (take `String` instead of `&str`, `Vec<T>` instead of `&[T]`)",
-            );
-            None
-        }
-        Type::ImplTrait(_) => {
-            errors.spanned(
-                ty,
-                "`impl Trait` arguments cannot be decoded: name a concrete type",
-            );
-            None
-        }
-        _ => {
-            let last = last_segment(ty);
-            let name = last.map(|s| s.ident.to_string()).unwrap_or_default();
-            match (name.as_str(), last.and_then(single_type_arg)) {
-                ("CallContext", _) => {
-                    errors.spanned(ty, "take the call context by reference: `&CallContext`");
-                    None
-                }
-                ("Sink", Some(item)) => {
-                    if *sink_seen {
-                        errors.spanned(
-                            ty,
-                            "only one `Sink<…>` parameter per method: a sink receives one stream (a duplex takes one `Sink` and returns a `Source`)",
-                        );
-                        return None;
+    }
+}
+
+impl ParamType {
+    fn of(ty: &Type) -> ParamType {
+        match ty {
+            Type::Reference(r) if is_context(&r.elem) => match r.mutability {
+                Some(_) => ParamType::MutContext,
+                None => ParamType::Context,
+            },
+            Type::Reference(_) => ParamType::Borrowed,
+            Type::ImplTrait(_) => ParamType::ImplTrait,
+            _ if is_context(ty) => ParamType::ContextByValue,
+            _ => {
+                let last = last_segment(ty);
+                match (last, last.and_then(single_type_arg)) {
+                    (Some(s), Some(item)) if s.ident == "Sink" => ParamType::Sink(item.clone()),
+                    (Some(s), Some(inner)) if s.ident == "Option" => {
+                        ParamType::Option(inner.clone())
                     }
-                    *sink_seen = true;
-                    Some((
-                        Role::Sink {
-                            item: item.to_token_stream(),
-                        },
-                        codec(item),
-                    ))
+                    _ => ParamType::Plain,
                 }
-                ("Option", Some(inner)) => Some((
-                    Role::Arg {
-                        optional: Some(Box::new(inner.clone())),
-                    },
-                    arg_codec(inner),
-                )),
-                _ => Some((Role::Arg { optional: None }, arg_codec(ty))),
             }
+        }
+    }
+}
+
+fn is_context(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| s.ident == "CallContext")
+}
+
+/// The kind a method is called with, and which of its stream types hide behind aliases.
+#[derive(Clone, Copy)]
+pub struct KindPlan {
+    pub kind: Kind,
+    /// The return type is the source (`kind = "source"` or `"duplex"` on an alias).
+    pub source_alias: bool,
+    /// The last argument is the sink (`kind = "sink"` or `"duplex"` on an alias).
+    pub sink_alias: bool,
+}
+
+/// Why `#[rpc(kind = "...")]` cannot be followed.
+pub enum KindProblem {
+    /// Not one of the five kinds.
+    Unknown(LitStr),
+    /// A kind the signature contradicts.
+    Conflict {
+        lit: LitStr,
+        wanted: Kind,
+        inferred: Kind,
+    },
+}
+
+impl Method {
+    /// The kind: inferred from the signature, or as `#[rpc(kind = "...")]` overrides it.
+    pub fn kind_plan(&self) -> Result<KindPlan, KindProblem> {
+        let inferred = self.inferred_kind();
+        let plain = KindPlan {
+            kind: inferred,
+            source_alias: false,
+            sink_alias: false,
+        };
+        let Some(lit) = &self.rpc.kind else {
+            return Ok(plain);
+        };
+        let Some(wanted) = Kind::parse(&lit.value()) else {
+            return Err(KindProblem::Unknown(lit.clone()));
+        };
+        match reconcile(wanted, inferred) {
+            Some((source_alias, sink_alias)) => Ok(KindPlan {
+                kind: wanted,
+                source_alias,
+                sink_alias,
+            }),
+            None => Err(KindProblem::Conflict {
+                lit: lit.clone(),
+                wanted,
+                inferred,
+            }),
         }
     }
 }
@@ -478,72 +375,4 @@ fn reconcile(wanted: Kind, inferred: Kind) -> Option<(bool, bool)> {
         (Duplex, Sink) => Some((true, false)),
         _ => None,
     }
-}
-
-fn explain(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Source => " (it returns a `Source<…>`)",
-        Kind::Sink => " (it takes a `Sink<…>`)",
-        Kind::Duplex => " (it takes a `Sink<…>` and returns a `Source<…>`)",
-        Kind::Async | Kind::Sync => "",
-    }
-}
-
-/// With `kind = "sink"` or `"duplex"` on a method whose sink is hidden by a type alias, the last
-/// argument is the sink.
-fn make_sink_alias(
-    params: &mut [Param],
-    krate: &TokenStream,
-    lit: &LitStr,
-    errors: &mut Errors,
-) -> bool {
-    let Some(last) = params
-        .iter_mut()
-        .rev()
-        .find(|p| matches!(p.role, Role::Arg { .. }))
-    else {
-        errors.spanned(
-            lit,
-            "this kind receives a stream, but the method has no parameter for it (take a `Sink<T>`)",
-        );
-        return false;
-    };
-    let ty = &last.ty;
-    last.role = Role::Sink {
-        item: quote!(<#ty as #krate::rpc::typed::SinkItem>::Item),
-    };
-    last.codec = Codec::Json;
-    true
-}
-
-/// The wire path and where it was written.
-fn wire_path(
-    sig: &Signature,
-    name: &Option<LitStr>,
-    namespace: &Option<LitStr>,
-    errors: &mut Errors,
-) -> Option<(Vec<String>, Span)> {
-    let mut path = Vec::new();
-    let mut valid = true;
-    for lit in namespace.iter().chain(name.iter()) {
-        let value = lit.value();
-        if value.split('.').any(str::is_empty) {
-            errors.spanned(
-                lit,
-                format!("`{value}` is not a valid method path: use names separated by single dots"),
-            );
-            valid = false;
-        }
-        path.extend(value.split('.').map(str::to_owned));
-    }
-    if name.is_none() {
-        let wire = method_name(&sig.ident.unraw().to_string());
-        if wire.is_empty() {
-            errors.spanned(&sig.ident, "this method name has no letters to put on the wire: give one with `#[rpc(name = \"...\")]`");
-            valid = false;
-        }
-        path.push(wire);
-    }
-    let span = name.as_ref().map_or_else(|| sig.ident.span(), LitStr::span);
-    valid.then_some((path, span))
 }

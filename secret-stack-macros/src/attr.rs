@@ -62,6 +62,8 @@ pub struct PluginArgs {
     pub name: Option<LitStr>,
     pub version: Option<LitStr>,
     pub permission: Option<Access>,
+    /// The string of `permission = "..."`, for checks (not set by the list form).
+    pub permission_lit: Option<LitStr>,
     pub needs: Vec<LitStr>,
     pub krate: Option<syn::Path>,
     pub client: bool,
@@ -77,6 +79,7 @@ impl PluginArgs {
             name: None,
             version: None,
             permission: None,
+            permission_lit: None,
             needs: Vec::new(),
             krate: None,
             client: true,
@@ -114,51 +117,66 @@ impl PluginArgs {
                 continue;
             }
             seen.push(key.clone());
-            match key.as_str() {
-                "name" => {
-                    args.name_given = true;
-                    args.name = string_value(&meta, errors);
+            args.set(&key, &meta, errors);
+        }
+        args
+    }
+
+    /// Reads the value of one argument.
+    fn set(&mut self, key: &str, meta: &Meta, errors: &mut Errors) {
+        let args = self;
+        match key {
+            "name" => {
+                args.name_given = true;
+                args.name = string_value(meta, errors);
+            }
+            "version" => args.version = string_value(meta, errors),
+            "permission" => match meta {
+                Meta::List(list) => {
+                    let metas =
+                        list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated);
+                    match metas {
+                        Ok(metas) => args.permission = permission_list(list, &metas, errors),
+                        Err(e) => errors.push(e),
+                    }
                 }
-                "version" => args.version = string_value(&meta, errors),
-                "permission" => {
-                    if let Some(s) = string_value(&meta, errors) {
+                _ => {
+                    if let Some(s) = string_value(meta, errors) {
                         args.permission = Some(match s.value().as_str() {
                             "master" => Access::Master,
                             "" => {
                                 errors.spanned(&s, "a permission group name cannot be empty");
-                                continue;
+                                return;
                             }
                             group => Access::Groups(vec![group.to_owned()]),
                         });
+                        args.permission_lit = Some(s);
                     }
                 }
-                "needs" => args.needs = string_list(&meta, errors),
-                "crate" => {
-                    if let Some(s) = string_value(&meta, errors) {
-                        match s.parse::<syn::Path>() {
-                            Ok(p) => args.krate = Some(p),
-                            Err(_) => errors.spanned(
-                                &s,
-                                "expected a path to the secret_stack crate, e.g. `crate = \"::my_app::secret_stack\"`",
-                            ),
-                        }
+            },
+            "needs" => args.needs = string_list(meta, errors),
+            "crate" => {
+                if let Some(s) = string_value(meta, errors) {
+                    match s.parse::<syn::Path>() {
+                        Ok(p) => args.krate = Some(p),
+                        Err(_) => errors.spanned(
+                            &s,
+                            "expected a path to the secret_stack crate, e.g. `crate = \"::my_app::secret_stack\"`",
+                        ),
                     }
                 }
-                "client" => match &meta {
-                    Meta::NameValue(nv) => match &nv.value {
-                        Expr::Lit(ExprLit {
-                            lit: Lit::Bool(b), ..
-                        }) => args.client = b.value,
-                        other => {
-                            errors.spanned(other, "expected `client = true` or `client = false`")
-                        }
-                    },
+            }
+            "client" => match meta {
+                Meta::NameValue(nv) => match &nv.value {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Bool(b), ..
+                    }) => args.client = b.value,
                     other => errors.spanned(other, "expected `client = true` or `client = false`"),
                 },
-                _ => {}
-            }
+                other => errors.spanned(other, "expected `client = true` or `client = false`"),
+            },
+            _ => {}
         }
-        args
     }
 }
 
@@ -269,9 +287,19 @@ fn parse_permission(attr: &Attribute, errors: &mut Errors) -> Option<Access> {
             return None;
         }
     };
+    permission_list(attr, &metas, errors)
+}
+
+/// The access a permission list (`anonymous`, `master`, `group = "..."`) gives; `whole` is the
+/// list as written, for spans.
+fn permission_list<T: quote::ToTokens>(
+    whole: &T,
+    metas: &Punctuated<Meta, Token![,]>,
+    errors: &mut Errors,
+) -> Option<Access> {
     let mut master: Option<Span> = None;
     let mut groups: Vec<(String, Span)> = Vec::new();
-    for meta in &metas {
+    for meta in metas {
         let key = path_name(meta.path());
         match (key.as_str(), meta) {
             ("master", Meta::Path(p)) => master = Some(p.span()),
@@ -295,13 +323,16 @@ fn parse_permission(attr: &Attribute, errors: &mut Errors) -> Option<Access> {
             ("group", other) => errors.spanned(other, "expected `group = \"name\"`"),
             _ => errors.spanned(
                 meta.path(),
-                format!("unknown permission `{key}`, expected one of {PERMISSION_KEYS}"),
+                format!(
+                    "unknown permission `{key}`, expected one of {PERMISSION_KEYS}{}",
+                    did_you_mean(&key)
+                ),
             ),
         }
     }
     if metas.is_empty() {
         errors.spanned(
-            attr,
+            whole,
             format!("`#[permission]` needs one of {PERMISSION_KEYS}"),
         );
         return None;
@@ -379,4 +410,67 @@ fn path_name(path: &syn::Path) -> String {
         .map(|s| s.ident.to_string())
         .collect::<Vec<_>>()
         .join("::")
+}
+
+/// `" (did you mean `anonymous`?)"` when `word` is one edit away from a permission keyword.
+pub fn did_you_mean(word: &str) -> String {
+    near_keyword(word).map_or_else(String::new, |k| format!(" (did you mean `{k}`?)"))
+}
+
+/// The keyword (`anonymous` or `master`) `word` is one edit away from, if it is not one of them.
+pub fn near_keyword(word: &str) -> Option<&'static str> {
+    ["anonymous", "master"]
+        .into_iter()
+        .find(|k| *k != word && (one_edit(word, k) || word.eq_ignore_ascii_case(k)))
+}
+
+/// True if one insertion, deletion, substitution or swap of neighbours turns `a` into `b`.
+fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (&a[prefix..], &b[prefix..]);
+    match (a.len(), b.len()) {
+        (x, y) if x == y => {
+            a.len() <= 1 && b.len() <= 1
+                || a[1..] == b[1..]
+                || (a.len() >= 2 && a[0] == b[1] && a[1] == b[0] && a[2..] == b[2..])
+        }
+        (x, y) if x + 1 == y => a == &b[1..],
+        (x, y) if y + 1 == x => &a[1..] == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn near_misses_of_the_keywords() {
+        for typo in [
+            "anonymus",
+            "anonymouss",
+            "anonymou",
+            "anonymuos",
+            "Anonymous",
+            "mastr",
+            "maser",
+            "mater",
+            "nmaster",
+        ] {
+            assert!(near_keyword(typo).is_some(), "{typo}");
+        }
+        for name in [
+            "anonymous",
+            "master",
+            "friends",
+            "anon",
+            "admin",
+            "masters-of-puppets",
+        ] {
+            assert_eq!(near_keyword(name), None, "{name}");
+        }
+        assert_eq!(near_keyword("anonymos"), Some("anonymous"));
+        assert_eq!(near_keyword("mastre"), Some("master"));
+    }
 }

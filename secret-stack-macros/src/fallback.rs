@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{ItemImpl, Type};
 
-use crate::expand::Model;
+use crate::model::Model;
 
 /// The impl block as written, a `Plugin` impl with no methods, a client with no methods, and the
 /// errors.
@@ -19,22 +19,14 @@ pub fn plugin(imp: &ItemImpl, self_ty: &Type, model: &Model, error: syn::Error) 
     // A generic or trait impl cannot take a placeholder impl safely: emit the errors only.
     let placeholder = if imp.trait_.is_none() && imp.generics.params.is_empty() {
         quote! {
-            impl #krate::Plugin for #self_ty {
+            impl #krate::__private::Plugin for #self_ty {
                 fn name(&self) -> &str {
                     #name
                 }
                 fn version(&self) -> &str {
                     ""
                 }
-                fn manifest(&self) -> #krate::rpc::Manifest {
-                    #krate::rpc::Manifest::new()
-                }
-                fn permissions(
-                    &self,
-                ) -> ::std::collections::BTreeMap<::std::string::String, #krate::rpc::Permissions> {
-                    ::std::collections::BTreeMap::new()
-                }
-                fn methods(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<#krate::rpc::Method> {
+                fn methods(self: ::std::sync::Arc<Self>) -> ::std::vec::Vec<#krate::__private::Method> {
                     ::std::vec::Vec::new()
                 }
             }
@@ -61,7 +53,9 @@ pub fn remote(model: &Model, error: syn::Error) -> TokenStream {
 }
 
 fn client(model: &Model) -> TokenStream {
-    let client = &model.client;
+    let Some(client) = &model.client else {
+        return TokenStream::new();
+    };
     let vis = &model.client_vis;
     quote! {
         /// Placeholder: the plugin definition has errors.

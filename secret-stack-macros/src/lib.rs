@@ -6,6 +6,7 @@ mod ast;
 mod attr;
 mod expand;
 mod fallback;
+mod model;
 mod names;
 mod types;
 mod valid;
@@ -80,33 +81,41 @@ use proc_macro::TokenStream;
 /// an argument. Parameters must be owned types with plain names (no patterns, no `impl Trait`,
 /// no references, no generics).
 ///
-/// How values travel: a type named `Bytes` (`bytes::Bytes`) as binary bodies (and, inside
-/// `args`, as JS's `{"type":"Buffer","data":[…]}`), a type named `Body` as it is, anything else
-/// through serde JSON (a string becomes a UTF-8 body, as in JS). The choice is by the type's name,
-/// so an alias of `Bytes` travels as JSON.
+/// How values travel is chosen by the type (its `WireFormat` impl), never by its name:
+/// `bytes::Bytes`, an alias of it, and a newtype that implements `BinaryValue` as binary bodies
+/// (and, inside `args`, as JS's `{"type":"Buffer","data":[…]}`), `Body` as it is, `String` as a
+/// UTF-8 body (moved, not copied), anything else through serde JSON (a JSON string becomes a UTF-8
+/// body, as in JS).
 ///
 /// # Results and errors
 ///
 /// A method may return `T`, or `Result<T, E>` (also an alias named `Result`, like
-/// `io::Result<T>`) with `E: Serialize + Display`. An error travels as the JS error object
+/// `io::Result<T>`) with `E: Serialize + Display`, and `Deserialize` too unless `client = false`
+/// (the client reads it back); an error type missing a derive is one error at the type, naming
+/// the derive. An error travels as the JS error object
 /// `{"message": E.to_string(), "name": "Error", "stack": "", "data": <E as JSON>}`: JS peers read `message`,
 /// typed Rust clients get `E` back. Returning a `RemoteError` sends it unchanged.
 ///
 /// # Permissions
 ///
 /// `#[plugin(permission = "...")]` sets the default for every method: `"anonymous"`, a group
-/// name, or `"master"` (the default when absent). Per method: `#[permission(anonymous)]`,
+/// name, or `"master"` (the default when absent). A name one edit away from `anonymous` or
+/// `master` (`"anonymus"`, `"Master"`) is refused as a likely typo; such a group, or several
+/// groups, are written in the list form `#[plugin(permission(group = "anonymus"))]`, which takes
+/// what `#[permission(...)]` takes. Per method: `#[permission(anonymous)]`,
 /// `#[permission(master)]`, `#[permission(group = "friends")]`, or several groups
-/// `#[permission(anonymous, group = "friends")]`. `Plugin::permissions()` then returns each group
-/// with the allow-list of its methods (relative dotted paths), which the stack prefixes with the
-/// mount name and merges like JS `permissions` objects. `master` is not a group: full access
+/// `#[permission(anonymous, group = "friends")]`. Each method carries its groups; the plugin's
+/// permission table (`PluginDescription::permissions`) is derived from them: each group with the
+/// allow-list of its methods (relative dotted paths), which the stack prefixes with the mount
+/// name and merges like JS `permissions` objects. `master` is not a group: full access
 /// comes from the `auth` hook, so a master-only method is simply in no group.
 ///
 /// # Generated items
 ///
 /// * the impl block itself, minus the `#[rpc]` and `#[permission]` attributes;
 /// * `impl secret_stack::Plugin for Test`: `name`, `version` (default: the crate's version),
-///   `needs`, `manifest`, `permissions`, `methods`;
+///   `needs`, and `methods` (each method with its path, kind and permission groups: the manifest
+///   and the permission table are derived from them);
 /// * `pub struct TestClient<C>` with `new(caller)`, `caller()`, `into_caller()`, `MOUNT`,
 ///   `manifest()`, and for `C: Caller` one method per RPC method, taking the same arguments
 ///   (without `&CallContext`):
@@ -117,7 +126,8 @@ use proc_macro::TokenStream;
 ///
 /// # Arguments of the attribute
 ///
-/// `name = "..."` (required), `version = "..."`, `permission = "..."`, `needs = ["..."]`,
+/// `name = "..."` (required), `version = "..."`, `permission = "..."` or `permission(...)`,
+/// `needs = ["..."]`,
 /// `crate = "path::to::secret_stack"` (when the crate is re-exported under another path),
 /// `client = false` (no client, for error types that are not `Deserialize`).
 ///

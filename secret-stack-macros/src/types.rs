@@ -1,12 +1,11 @@
-//! Reading types by their shape: `Result`, `Source<T>`, `Sink<T>`, `Option<T>`, and which codec
-//! a type travels with (`Bytes`, `Body`, `()`, `String`, or JSON). Types are recognised by the name of their
-//! last path segment, so `io::Result<T>` is a `Result` and an alias named otherwise is not.
+//! Reading types by their shape: `Result`, `Source<T>`, `Sink<T>`, `Option<T>`. Shapes are
+//! recognised by the name of the last path segment, so `io::Result<T>` is a `Result` and an alias
+//! named otherwise is not (`#[rpc(kind = "...")]` then says what it is). How a value travels is
+//! never read from its name: generated code asks the type (`WireFormat` or JSON).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::{GenericArgument, Ident, PathArguments, Type};
-
-use crate::ast::Codec;
 
 /// `Source<T>` or `Result<Source<T>, E>` → (T, E).
 pub fn source_parts(ty: &Type) -> Option<(Type, Option<TokenStream>)> {
@@ -41,7 +40,7 @@ pub fn result_parts(
     let args = type_args(last);
     let projection = |part: &str| {
         let part = Ident::new(part, Span::call_site());
-        quote!(<#ty as #krate::rpc::typed::MethodResult>::#part)
+        quote!(<#ty as #krate::__private::MethodResult>::#part)
     };
     let (ok_ty, ok) = match args.first() {
         Some(t) => (Some((*t).clone()), t.to_token_stream()),
@@ -54,23 +53,10 @@ pub fn result_parts(
     Some((ok_ty, ok, err))
 }
 
-pub fn codec(ty: &Type) -> Codec {
-    if is_unit(ty) {
-        return Codec::Unit;
-    }
-    match last_segment(ty) {
-        Some(s) if s.arguments.is_empty() && s.ident == "Bytes" => Codec::Bytes,
-        Some(s) if s.arguments.is_empty() && s.ident == "Body" => Codec::Body,
-        Some(s) if s.arguments.is_empty() && s.ident == "String" => Codec::Text,
-        _ => Codec::Json,
-    }
-}
-
-pub fn arg_codec(ty: &Type) -> Codec {
-    match codec(ty) {
-        Codec::Unit => Codec::Json,
-        other => other,
-    }
+/// For a `Result`-named type: its success type, if written.
+pub fn result_ok(ty: &Type) -> Option<Option<&Type>> {
+    let last = last_segment(ty)?;
+    (last.ident == "Result").then(|| type_args(last).first().copied())
 }
 
 pub fn is_unit(ty: &Type) -> bool {

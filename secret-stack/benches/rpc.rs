@@ -29,6 +29,7 @@ fn table() -> Arc<MethodTable> {
     let hello = Method {
         path: vec!["test".into(), "hello".into()],
         kind: CallKind::Async,
+        groups: Vec::new(),
         handler: Arc::new(|_ctx, args: Vec<Value>, _| {
             let name = args
                 .first()
@@ -41,6 +42,7 @@ fn table() -> Arc<MethodTable> {
     let add = Method {
         path: vec!["test".into(), "add".into()],
         kind: CallKind::Sync,
+        groups: Vec::new(),
         handler: Arc::new(|_ctx, args: Vec<Value>, _| {
             let sum: i64 = args.iter().filter_map(Value::as_i64).sum();
             Reply::Value(futures::future::ready(Ok(Body::Json(json!(sum)))).boxed())

@@ -91,5 +91,9 @@ pub mod prelude;
 pub mod rpc;
 pub mod stack;
 
-pub use plugin::Plugin;
+pub use plugin::{Plugin, PluginDescription};
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
 pub use secret_stack_macros::{plugin, remote};

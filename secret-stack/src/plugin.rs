@@ -16,7 +16,7 @@
 //! # use std::sync::Arc;
 //! # use secret_stack::keys::PublicKey;
 //! # use secret_stack::rpc::{CallContext, LocalCaller, MethodTable, Permissions};
-//! # use secret_stack::Plugin;
+//! # use secret_stack::{Plugin, PluginDescription};
 //! # fn serve(plugin: Arc<dyn Plugin>, mount: &str, permissions: Permissions) -> LocalCaller {
 //! #     let mut table = MethodTable::new();
 //! #     for mut m in plugin.methods() {
@@ -59,7 +59,7 @@
 //! assert_eq!(client.hello("you".into()).await.unwrap(), "hello you");
 //! assert_eq!(client.hello(String::new()).await, Err(CallError::Method(GreetError::Empty)));
 //! assert_eq!(client.add(2, None).await.unwrap(), 2);
-//! assert_eq!(Greet.manifest().to_json(), serde_json::json!({"hello": "async", "add": "sync"}));
+//! assert_eq!(Arc::new(Greet).manifest().to_json(), serde_json::json!({"hello": "async", "add": "sync"}));
 //! # }
 //! ```
 //!
@@ -70,7 +70,7 @@
 //! # use std::sync::Arc;
 //! # use secret_stack::keys::PublicKey;
 //! # use secret_stack::rpc::{LocalCaller, MethodTable, Permissions};
-//! # use secret_stack::Plugin;
+//! # use secret_stack::{Plugin, PluginDescription};
 //! # fn serve(plugin: Arc<dyn Plugin>, mount: &str, permissions: Permissions) -> LocalCaller {
 //! #     let mut table = MethodTable::new();
 //! #     for mut m in plugin.methods() {
@@ -145,7 +145,8 @@
 //! # Permissions
 //!
 //! ```
-//! use secret_stack::{Plugin, plugin};
+//! use std::sync::Arc;
+//! use secret_stack::{PluginDescription, plugin};
 //! use secret_stack::rpc::Permissions;
 //!
 //! pub struct Graph;
@@ -162,7 +163,7 @@
 //!     fn admin(&self) -> bool { true }
 //! }
 //!
-//! let groups = Graph.permissions();
+//! let groups = Arc::new(Graph).permissions();
 //! assert_eq!(groups["anonymous"], Permissions::allow(["publicInfo", "stats.size"]));
 //! assert_eq!(groups["friends"], Permissions::allow(["stats.size"]));
 //! assert_eq!(GraphClient::<()>::MOUNT, "friendsGraph");
@@ -209,14 +210,57 @@ pub trait Plugin: Send + Sync + 'static {
         &[]
     }
 
-    /// The manifest of the methods, relative to the mount point (`{"hello": "async", …}`).
+    /// The methods, with paths relative to the mount point, each with its kind and permission
+    /// groups: the one description of the plugin, from which its manifest and permission table
+    /// are derived ([`PluginDescription`]).
+    fn methods(self: Arc<Self>) -> Vec<Method>;
+}
+
+/// What a plugin's [`methods`](Plugin::methods) describe: its manifest and its permission table.
+pub trait PluginDescription {
+    /// The manifest of the methods, relative to the mount point, in their order
+    /// (`{"hello": "async", …}`). A method whose path clashes with an earlier one is left out
+    /// (mounting the plugin refuses it).
     fn manifest(&self) -> Manifest;
 
-    /// Permission groups (`"anonymous"`, or any group an `auth` hook hands out) → the allow-list
-    /// of this plugin's methods, as relative dotted paths. Full access ("master") is not a group:
-    /// it comes from `auth`, so master-only methods are in no group.
+    /// Permission groups → the allow-list of the methods in them, as relative dotted paths in
+    /// the methods' order. Full access ("master") is not a group: it comes from `auth`, so
+    /// master-only methods are in no group.
     fn permissions(&self) -> BTreeMap<String, Permissions>;
+}
 
-    /// The methods, with paths relative to the mount point.
-    fn methods(self: Arc<Self>) -> Vec<Method>;
+impl<P: Plugin + ?Sized> PluginDescription for Arc<P> {
+    fn manifest(&self) -> Manifest {
+        manifest_of(&Arc::clone(self).methods())
+    }
+
+    fn permissions(&self) -> BTreeMap<String, Permissions> {
+        permissions_of(&Arc::clone(self).methods())
+    }
+}
+
+/// The manifest `methods` describe (clashing paths after the first left out).
+pub(crate) fn manifest_of(methods: &[Method]) -> Manifest {
+    let mut manifest = Manifest::new();
+    for method in methods {
+        manifest.insert(&method.path, method.kind);
+    }
+    manifest
+}
+
+/// The permission table `methods` describe.
+pub(crate) fn permissions_of(methods: &[Method]) -> BTreeMap<String, Permissions> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for method in methods {
+        for group in &method.groups {
+            groups
+                .entry(group.clone())
+                .or_default()
+                .push(method.path.join("."));
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(group, allow)| (group, Permissions::allow(allow)))
+        .collect()
 }

@@ -78,6 +78,7 @@ pub fn method(
     Method {
         path: path.split('.').map(str::to_owned).collect(),
         kind,
+        groups: Vec::new(),
         handler: Arc::new(move |_, args, input| f(args, input)),
     }
 }

@@ -2,7 +2,6 @@
 //! against the `Plugin` trait (the unnamed plugin of the JS `live` run, and `demo-kit` with every
 //! other call kind), and helpers for apps, events and JS error texts.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,8 +12,7 @@ use futures::{FutureExt, StreamExt, stream};
 use secret_stack::Plugin;
 use secret_stack::keys::{Keypair, PublicKey};
 use secret_stack::rpc::{
-    Body, CallContext, CallKind, Incoming, Manifest, Method, Permissions, RemoteError, Reply,
-    RpcError,
+    Body, CallContext, CallKind, Incoming, Method, RemoteError, Reply, RpcError,
 };
 use secret_stack::stack::{App, Builder, Config, Event, SecretStack};
 use serde_json::{Value, json};
@@ -81,21 +79,14 @@ impl Plugin for HandPlugin {
     fn needs(&self) -> &[&str] {
         &self.needs
     }
-    fn manifest(&self) -> Manifest {
-        let mut m = Manifest::new();
-        for method in &self.methods {
-            m.insert(&method.path, method.kind);
-        }
-        m
-    }
-    fn permissions(&self) -> BTreeMap<String, Permissions> {
-        BTreeMap::from([(
-            "anonymous".into(),
-            Permissions::allow(self.anonymous.clone()),
-        )])
-    }
     fn methods(self: Arc<Self>) -> Vec<Method> {
-        self.methods.clone()
+        let mut methods = self.methods.clone();
+        for method in &mut methods {
+            if self.anonymous.contains(&method.path.join(".").as_str()) {
+                method.groups.push("anonymous".into());
+            }
+        }
+        methods
     }
 }
 
@@ -107,6 +98,7 @@ pub fn method(path: &str, kind: CallKind, handler: Handler) -> Method {
     Method {
         path: path.split('.').map(str::to_owned).collect(),
         kind,
+        groups: Vec::new(),
         handler,
     }
 }

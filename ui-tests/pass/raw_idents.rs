@@ -14,9 +14,9 @@ impl Raw {
 }
 
 fn main() {
-    use secret_stack::Plugin;
+    use secret_stack::PluginDescription;
     assert_eq!(
-        Raw.manifest().to_json(),
+        std::sync::Arc::new(Raw).manifest().to_json(),
         serde_json::json!({"type": "sync", "async": "async"})
     );
     let _ = RawClient::<()>::new(());

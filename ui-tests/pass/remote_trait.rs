@@ -55,7 +55,10 @@ impl Impl {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    assert_eq!(JsOnlyClient::<()>::manifest(), Impl.manifest());
+    assert_eq!(
+        JsOnlyClient::<()>::manifest(),
+        secret_stack::PluginDescription::manifest(&Arc::new(Impl))
+    );
     let mut table = MethodTable::new();
     for mut m in Arc::new(Impl).methods() {
         m.path.insert(0, "jsOnly".into());

@@ -8,14 +8,17 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
+use super::codec::{Op, codec};
 use super::dispatch::tokens_span;
 use super::{Model, manifest};
-use crate::ast::{Codec, Role, RpcMethod, Shape};
+use crate::model::{Role, RpcMethod, Shape};
 
 /// The client struct and its methods.
 pub fn client(model: &Model) -> TokenStream {
     let krate = &model.krate;
-    let client = &model.client;
+    let Some(client) = &model.client else {
+        return TokenStream::new();
+    };
     let vis = &model.client_vis;
     let mount = &model.mount;
     let doc = format!(
@@ -52,30 +55,32 @@ pub fn client(model: &Model) -> TokenStream {
             }
 
             /// The plugin's manifest, relative to its mount point.
-            #vis fn manifest() -> #krate::rpc::Manifest {
+            #vis fn manifest() -> #krate::__private::Manifest {
                 #manifest
             }
         }
 
-        impl<C: #krate::rpc::Caller> #client<C> {
+        impl<C: #krate::__private::Caller> #client<C> {
             #(#methods)*
         }
     }
 }
 
-fn method(model: &Model, method: &RpcMethod) -> TokenStream {
-    let krate = &model.krate;
-    let typed = quote!(#krate::rpc::typed);
-    let vis = &model.client_vis;
-    let label = model.label(method);
-    let full_path = model.full_path(method);
-    let ident = &method.ident;
-    let docs = &method.docs;
-    let calls = format!("Calls `{label}` ({}).", method.kind.as_str());
+/// The parameters of one client method, what encodes them, and the sink's items if any.
+struct Params {
+    params: Vec<TokenStream>,
+    pushes: Vec<TokenStream>,
+    /// The sink parameter and its item type.
+    items: Option<(syn::Ident, TokenStream)>,
+}
 
-    let mut params = Vec::new();
-    let mut pushes = Vec::new();
-    let mut items: Option<(syn::Ident, TokenStream, Codec)> = None;
+fn params(model: &Model, method: &RpcMethod) -> Params {
+    let krate = &model.krate;
+    let mut out = Params {
+        params: Vec::new(),
+        pushes: Vec::new(),
+        items: None,
+    };
     for param in &method.params {
         let name = &param.name;
         let var = &param.ident;
@@ -83,82 +88,54 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         match &param.role {
             Role::Context => {}
             Role::Arg { optional } => {
-                params.push(quote!(#var: #ty));
-                pushes.push(match optional {
+                out.params.push(quote!(#var: #ty));
+                out.pushes.push(match optional {
                     Some(inner) => {
-                        let enc = arg_encoder(&typed, param.codec, &quote!(#inner));
+                        let enc = codec(krate, &quote!(#inner), Op::EncodeArg);
                         quote!(__ss_args.push_optional(#name, #var, #enc);)
                     }
                     None => {
-                        let enc = arg_encoder(&typed, param.codec, &quote!(#ty));
+                        let enc = codec(krate, &quote!(#ty), Op::EncodeArg);
                         quote!(__ss_args.push(#name, #var, #enc);)
                     }
                 });
             }
             Role::Sink { item } => {
-                params.push(quote!(#var: __SsItems));
-                items = Some((var.clone(), item.clone(), param.codec));
+                out.params.push(quote!(#var: __SsItems));
+                out.items = Some((var.clone(), item.clone()));
             }
         }
     }
+    out
+}
+
+fn method(model: &Model, method: &RpcMethod) -> TokenStream {
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let vis = &model.client_vis;
+    let label = model.label(method);
+    let ident = &method.ident;
+    let docs = &method.docs;
+    let calls = format!("Calls `{label}` ({}).", method.kind.as_str());
+    let Params {
+        params,
+        pushes,
+        items,
+    } = params(model, method);
     let mutability = if pushes.is_empty() {
         TokenStream::new()
     } else {
         quote!(mut)
     };
     let (generics, bounds) = match &items {
-        Some((_, item, _)) => (
+        Some((_, item)) => (
             quote!(<__SsItems>),
-            quote!(where __SsItems: #typed::reexport::Stream<Item = #item> + ::core::marker::Send + 'static),
+            quote!(where __SsItems: #private::Stream<Item = #item> + ::core::marker::Send + 'static),
         ),
         None => (TokenStream::new(), TokenStream::new()),
     };
-    let err_of = |err: &Option<TokenStream>| match err {
-        Some(e) => {
-            let span = tokens_span(e);
-            (
-                e.clone(),
-                quote_spanned!(span=> #typed::decode_typed_error::<#e>),
-            )
-        }
-        None => (
-            quote!(::core::convert::Infallible),
-            quote!(#typed::decode_untyped_error),
-        ),
-    };
-    let common = quote!(&self.caller, #label, &[#(#full_path),*], __ss_args.finish());
-    let (ret, body) = match &method.shape {
-        Shape::Value { ok, codec, err, .. } => {
-            let (err, error) = err_of(err);
-            let decoder = decoder(&typed, *codec, ok);
-            (
-                quote!(#typed::TypedFuture<#ok, #err>),
-                quote!(::std::boxed::Box::pin(#typed::call(#common, #decoder, #error))),
-            )
-        }
-        Shape::Source { item, codec, err } => {
-            let (err, error) = err_of(err);
-            let decoder = decoder(&typed, *codec, item);
-            let body = match &items {
-                Some((var, sent, sent_codec)) => {
-                    let encoder = item_encoder(&typed, *sent_codec, sent);
-                    quote!(#typed::duplex(#common, #var, #encoder, #decoder, #error))
-                }
-                None => quote!(#typed::source(#common, #decoder, #error)),
-            };
-            (quote!(#typed::TypedStream<#item, #err>), body)
-        }
-        Shape::Done { err } => {
-            let (err, error) = err_of(err);
-            let Some((var, sent, sent_codec)) = &items else {
-                return TokenStream::new();
-            };
-            let encoder = item_encoder(&typed, *sent_codec, sent);
-            (
-                quote!(#typed::TypedFuture<(), #err>),
-                quote!(::std::boxed::Box::pin(#typed::sink(#common, #var, #encoder, #error))),
-            )
-        }
+    let Some((ret, body)) = call(model, method, items.as_ref()) else {
+        return TokenStream::new();
     };
     quote! {
         #(#docs)*
@@ -167,39 +144,72 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
         // Mirrors the method's parameters, which the user may have allowed to be many.
         #[allow(clippy::too_many_arguments)]
         #vis fn #ident #generics(&self, #(#params),*) -> #ret #bounds {
-            let #mutability __ss_args = #typed::ArgsBuilder::new(#label);
+            let #mutability __ss_args = #private::ArgsBuilder::new(#label);
             #(#pushes)*
             #body
         }
     }
 }
 
-fn arg_encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
-    let span = tokens_span(ty);
-    match codec {
-        Codec::Bytes => quote_spanned!(span=> #typed::value_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::value_body),
-        Codec::Text => quote_spanned!(span=> #typed::value_text::<#ty>),
-        Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::value_json::<#ty>),
-    }
-}
-
-fn item_encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
-    let span = tokens_span(ty);
-    match codec {
-        Codec::Bytes => quote_spanned!(span=> #typed::encode_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::encode_body),
-        Codec::Text => quote_spanned!(span=> #typed::encode_text::<#ty>),
-        Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::encode_json::<#ty>),
-    }
-}
-
-fn decoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
-    let span = tokens_span(ty);
-    match codec {
-        Codec::Unit => quote!(#typed::decode_unit),
-        Codec::Bytes => quote_spanned!(span=> #typed::decode_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::decode_body),
-        Codec::Json | Codec::Text => quote_spanned!(span=> #typed::decode_json::<#ty>),
-    }
+/// The client method's return type and the call it places; `None` for a sink without items.
+fn call(
+    model: &Model,
+    method: &RpcMethod,
+    items: Option<&(syn::Ident, TokenStream)>,
+) -> Option<(TokenStream, TokenStream)> {
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let label = model.label(method);
+    let full_path = model.full_path(method);
+    let err_of = |err: &Option<TokenStream>| match err {
+        Some(e) => {
+            let span = tokens_span(e);
+            (
+                e.clone(),
+                if model.typed_errors {
+                    // The same trait as the handler asks for, at the same type: one error if
+                    // the type lacks a derive.
+                    quote_spanned!(span=> <#e as #private::TypedError>::CONVERSIONS.from_rpc)
+                } else {
+                    quote_spanned!(span=> #private::decode_typed_error::<#e>)
+                },
+            )
+        }
+        None => (
+            quote!(::core::convert::Infallible),
+            quote!(#private::decode_untyped_error),
+        ),
+    };
+    let common = quote!(&self.caller, #label, &[#(#full_path),*], __ss_args.finish());
+    Some(match &method.shape {
+        Shape::Value { ok, err, .. } => {
+            let (err, error) = err_of(err);
+            let decoder = codec(krate, ok, Op::DecodeBody);
+            (
+                quote!(#private::TypedFuture<#ok, #err>),
+                quote!(::std::boxed::Box::pin(#private::call(#common, #decoder, #error))),
+            )
+        }
+        Shape::Source { item, err } => {
+            let (err, error) = err_of(err);
+            let decoder = codec(krate, item, Op::DecodeBody);
+            let body = match items {
+                Some((var, sent)) => {
+                    let encoder = codec(krate, sent, Op::EncodeBody);
+                    quote!(#private::duplex(#common, #var, #encoder, #decoder, #error))
+                }
+                None => quote!(#private::source(#common, #decoder, #error)),
+            };
+            (quote!(#private::TypedStream<#item, #err>), body)
+        }
+        Shape::Done { err } => {
+            let (err, error) = err_of(err);
+            let (var, sent) = items?;
+            let encoder = codec(krate, sent, Op::EncodeBody);
+            (
+                quote!(#private::TypedFuture<(), #err>),
+                quote!(::std::boxed::Box::pin(#private::sink(#common, #var, #encoder, #error))),
+            )
+        }
+    })
 }

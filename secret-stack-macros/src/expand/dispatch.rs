@@ -3,15 +3,16 @@
 //! A handler reads the JSON arguments in order (answering a clear error on a missing or
 //! mistyped one), wraps the caller's stream in a `Sink<T>` if the method takes one, calls the
 //! method, and turns what it returns into a `Reply`. Everything is done through
-//! `::secret_stack::rpc::typed` helpers and absolute paths, so the expansion does not depend on
+//! `::secret_stack::__private` items and absolute paths, so the expansion does not depend on
 //! the user's imports or prelude.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::Type;
 
-use super::{Model, manifest};
-use crate::ast::{Codec, Receiver, Role, RpcMethod, Shape};
+use super::Model;
+use super::codec::{Op, codec};
+use crate::model::{Receiver, Role, RpcMethod, Shape};
 
 /// `impl ::secret_stack::Plugin for #self_ty { ... }`.
 pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
@@ -19,11 +20,9 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
     let name = &model.name;
     let version = &model.version;
     let needs = &model.needs;
-    let manifest = manifest::manifest(model);
-    let permissions = manifest::permissions(model);
     let methods = model.methods.iter().map(|m| handler(model, m));
     quote! {
-        impl #krate::Plugin for #self_ty {
+        impl #krate::__private::Plugin for #self_ty {
             fn name(&self) -> &str {
                 #name
             }
@@ -36,20 +35,10 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
                 &[#(#needs),*]
             }
 
-            fn manifest(&self) -> #krate::rpc::Manifest {
-                #manifest
-            }
-
-            fn permissions(
-                &self,
-            ) -> ::std::collections::BTreeMap<::std::string::String, #krate::rpc::Permissions> {
-                #permissions
-            }
-
             fn methods(
                 self: ::std::sync::Arc<Self>,
-            ) -> ::std::vec::Vec<#krate::rpc::Method> {
-                <[#krate::rpc::Method]>::into_vec(::std::boxed::Box::new([#(#methods),*]))
+            ) -> ::std::vec::Vec<#krate::__private::Method> {
+                <[#krate::__private::Method]>::into_vec(::std::boxed::Box::new([#(#methods),*]))
             }
         }
     }
@@ -58,45 +47,14 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
 /// One `Method`, as an expression inside `methods()`.
 fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     let krate = &model.krate;
-    let typed = quote!(#krate::rpc::typed);
+    let private = quote!(#krate::__private);
     let label = model.label(method);
     let path = &method.path;
     let kind = method.kind.variant();
-    let kind = quote!(#krate::rpc::CallKind::#kind);
+    let kind = quote!(#krate::__private::CallKind::#kind);
     let span = method.ident.span();
-
-    let mut bindings = Vec::new();
-    let mut call_args = Vec::new();
-    for (i, param) in method.params.iter().enumerate() {
-        let var = format_ident!("__ss_p{}", i);
-        let name = &param.name;
-        match &param.role {
-            Role::Context => call_args.push(quote!(&__ss_ctx)),
-            Role::Arg { optional } => {
-                let (read, decoder) = match optional {
-                    Some(inner) => (quote!(optional), arg_decoder(&typed, param.codec, inner)),
-                    None => (
-                        quote!(required),
-                        arg_decoder(&typed, param.codec, &param.ty),
-                    ),
-                };
-                bindings.push(quote! {
-                    let #var = match __ss_reader.#read(#name, #decoder) {
-                        ::core::result::Result::Ok(v) => v,
-                        ::core::result::Result::Err(e) => return #typed::reject(#kind, e),
-                    };
-                });
-                call_args.push(quote!(#var));
-            }
-            Role::Sink { item } => {
-                let decoder = item_decoder(&typed, param.codec, item);
-                bindings.push(quote! {
-                    let #var = #typed::Sink::new(__ss_input, #label, #decoder);
-                });
-                call_args.push(quote!(#var));
-            }
-        }
-    }
+    let (bindings, call_args) = bindings(model, method, &kind);
+    let groups = method.groups();
 
     // The plugin handle each call needs: a fresh `Arc` when the call outlives the handler (async)
     // or takes it by value (`self: Arc<Self>`), a borrow otherwise.
@@ -112,44 +70,7 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     };
     let ident = &method.ident;
     let call = quote_spanned!(span=> Self::#ident(#receiver, #(#call_args),*));
-    let awaited = quote_spanned!(span=> #call.await);
-
-    let reply = match (&method.shape, method.asyncness) {
-        (Shape::Value { ok, codec, err, .. }, asyncness) => {
-            let encoder = encoder(&typed, *codec, ok);
-            let convert = |value: &TokenStream| match err {
-                Some(err) => {
-                    let error_span = tokens_span(err);
-                    let error = quote_spanned!(error_span=> #typed::method_error::<#err>);
-                    quote!(#typed::result_value(#label, #value, #encoder, #error))
-                }
-                None => quote!(#typed::value(#label, #value, #encoder)),
-            };
-            if asyncness {
-                let answer = convert(&awaited);
-                // Spanned at the method: a future that is not `Send` is reported there.
-                let typed = respan(&typed, span);
-                quote_spanned!(span=> #typed::reply_async(async move { #answer }))
-            } else {
-                let answer = convert(&call);
-                quote!(#typed::reply_value(#answer))
-            }
-        }
-        (Shape::Source { item, codec, .. }, asyncness) => {
-            let encoder = encoder(&typed, *codec, item);
-            if asyncness {
-                let typed = respan(&typed, span);
-                quote_spanned!(span=> #typed::reply_async_source(#label, async move { #awaited }, #encoder))
-            } else {
-                quote!(#typed::reply_source(#label, #call, #encoder))
-            }
-        }
-        (Shape::Done { .. }, true) => {
-            let typed = respan(&typed, span);
-            quote_spanned!(span=> #typed::reply_async_done(async move { #awaited }))
-        }
-        (Shape::Done { .. }, false) => quote!(#typed::reply_done(#call)),
-    };
+    let reply = reply(model, method, &call);
 
     let reads = method
         .params
@@ -162,17 +83,18 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     };
     quote! {{
         let __ss_plugin = <::std::sync::Arc<Self> as ::core::clone::Clone>::clone(&self);
-        #typed::method(
+        #private::method(
             &[#(#path),*],
             #kind,
-            move |__ss_ctx: #krate::rpc::CallContext,
-                  __ss_args: ::std::vec::Vec<#typed::reexport::Value>,
-                  __ss_input: ::core::option::Option<#krate::rpc::Incoming>| {
+            &[#(#groups),*],
+            move |__ss_ctx: #krate::__private::CallContext,
+                  __ss_args: ::std::vec::Vec<#private::Value>,
+                  __ss_input: ::core::option::Option<#krate::__private::Incoming>| {
                 #fresh
-                let #mutability __ss_reader = #typed::ArgsReader::new(#label, __ss_args);
+                let #mutability __ss_reader = #private::ArgsReader::new(#label, __ss_args);
                 #(#bindings)*
                 if let ::core::result::Result::Err(e) = __ss_reader.finish() {
-                    return #typed::reject(#kind, e);
+                    return #private::reject(#kind, e);
                 }
                 #reply
             },
@@ -180,44 +102,106 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
     }}
 }
 
-/// The decoder of a JSON argument of type `ty`, spanned at the type so that a type that cannot
-/// be decoded is reported there.
-fn arg_decoder(typed: &TokenStream, codec: Codec, ty: &Type) -> TokenStream {
-    let span = type_span(ty);
-    match codec {
-        Codec::Bytes => quote_spanned!(span=> #typed::value_to_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::value_to_body),
-        Codec::Json | Codec::Text | Codec::Unit => {
-            quote_spanned!(span=> #typed::value_to_json::<#ty>)
+/// The statements that read each argument (or wrap the caller's stream), and the expressions
+/// passed to the method in its parameters' order.
+fn bindings(
+    model: &Model,
+    method: &RpcMethod,
+    kind: &TokenStream,
+) -> (Vec<TokenStream>, Vec<TokenStream>) {
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let label = model.label(method);
+    let mut bindings = Vec::new();
+    let mut call_args = Vec::new();
+    for (i, param) in method.params.iter().enumerate() {
+        let var = format_ident!("__ss_p{}", i);
+        let name = &param.name;
+        match &param.role {
+            Role::Context => call_args.push(quote!(&__ss_ctx)),
+            Role::Arg { optional } => {
+                let (read, decoder) = match optional {
+                    Some(inner) => (
+                        quote!(optional),
+                        codec(krate, &quote!(#inner), Op::DecodeArg),
+                    ),
+                    None => {
+                        let ty = &param.ty;
+                        (quote!(required), codec(krate, &quote!(#ty), Op::DecodeArg))
+                    }
+                };
+                bindings.push(quote! {
+                    let #var = match __ss_reader.#read(#name, #decoder) {
+                        ::core::result::Result::Ok(v) => v,
+                        ::core::result::Result::Err(e) => return #private::reject(#kind, e),
+                    };
+                });
+                call_args.push(quote!(#var));
+            }
+            Role::Sink { item } => {
+                let decoder = codec(krate, item, Op::DecodeBody);
+                bindings.push(quote! {
+                    let #var = #private::sink_input(__ss_input, #label, #decoder);
+                });
+                call_args.push(quote!(#var));
+            }
         }
     }
+
+    (bindings, call_args)
 }
 
-/// The decoder of a sink's items.
-fn item_decoder(typed: &TokenStream, codec: Codec, item: &TokenStream) -> TokenStream {
-    let span = tokens_span(item);
-    match codec {
-        Codec::Bytes => quote_spanned!(span=> #typed::decode_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::decode_body),
-        Codec::Json | Codec::Text | Codec::Unit => {
-            quote_spanned!(span=> #typed::decode_json::<#item>)
+/// What the handler returns: the method's answer turned into a `Reply` of its kind.
+fn reply(model: &Model, method: &RpcMethod, call: &TokenStream) -> TokenStream {
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    let label = model.label(method);
+    let span = method.ident.span();
+    let awaited = quote_spanned!(span=> #call.await);
+    match (&method.shape, method.asyncness) {
+        (Shape::Value { ok, err, .. }, asyncness) => {
+            let encoder = codec(krate, ok, Op::EncodeBody);
+            let convert = |value: &TokenStream| match err {
+                Some(err) => {
+                    let error_span = tokens_span(err);
+                    let error = if model.typed_errors {
+                        quote_spanned!(error_span=> <#err as #private::TypedError>::CONVERSIONS.into_remote)
+                    } else {
+                        quote_spanned!(error_span=> #private::method_error::<#err>)
+                    };
+                    quote!(#private::result_value(#label, #value, #encoder, #error))
+                }
+                None => quote!(#private::value(#label, #value, #encoder)),
+            };
+            if asyncness {
+                let answer = convert(&awaited);
+                // Spanned at the method: a future that is not `Send` is reported there.
+                let private = respan(&private, span);
+                quote_spanned!(span=> #private::reply_async(async move { #answer }))
+            } else {
+                let answer = convert(call);
+                quote!(#private::reply_value(#answer))
+            }
         }
-    }
-}
-
-/// The encoder of a result or a source's items.
-fn encoder(typed: &TokenStream, codec: Codec, ty: &TokenStream) -> TokenStream {
-    let span = tokens_span(ty);
-    match codec {
-        Codec::Bytes => quote_spanned!(span=> #typed::encode_bytes),
-        Codec::Body => quote_spanned!(span=> #typed::encode_body),
-        Codec::Text => quote_spanned!(span=> #typed::encode_text::<#ty>),
-        Codec::Json | Codec::Unit => quote_spanned!(span=> #typed::encode_json::<#ty>),
+        (Shape::Source { item, .. }, asyncness) => {
+            let encoder = codec(krate, item, Op::EncodeBody);
+            if asyncness {
+                let private = respan(&private, span);
+                quote_spanned!(span=> #private::reply_async_source(#label, async move { #awaited }, #encoder))
+            } else {
+                quote!(#private::reply_source(#label, #call, #encoder))
+            }
+        }
+        (Shape::Done { .. }, true) => {
+            let private = respan(&private, span);
+            quote_spanned!(span=> #private::reply_async_done(async move { #awaited }))
+        }
+        (Shape::Done { .. }, false) => quote!(#private::reply_done(#call)),
     }
 }
 
 /// The same tokens, all spanned at `span` (interpolated tokens keep their own spans otherwise).
-fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+pub fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
     tokens
         .clone()
         .into_iter()
@@ -232,10 +216,6 @@ fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
             tt
         })
         .collect()
-}
-
-fn type_span(ty: &Type) -> Span {
-    tokens_span(&quote!(#ty))
 }
 
 /// The span of the first token (enough to point at a type in errors).

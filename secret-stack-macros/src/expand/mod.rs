@@ -1,48 +1,24 @@
-//! From input tokens to output tokens: parse the item, read it into the model (`ast`), check it
-//! (`valid`), then generate, one file per generated item: the `Plugin` impl with its manifest and
-//! permissions (`manifest`), the method table (`dispatch`), and the typed client (`client`, shared
-//! by `#[plugin]` and `#[remote]`). On any error the input is emitted anyway (`fallback`).
+//! From input tokens to output tokens, in the thiserror shape: parse the item and read it into
+//! the input model (`ast`), check it (`valid`), build what is emitted (`model`), then emit, one
+//! file per generated item: the `Plugin` impl whose methods carry their kind and permission groups
+//! (`dispatch`), the client's manifest (`manifest`), and the typed client (`client`, shared by
+//! `#[plugin]` and `#[remote]`). On any error the input is emitted anyway (`fallback`). Nothing here judges the
+//! input: emission starts from a checked model only.
 
 mod client;
+mod codec;
 mod dispatch;
 mod manifest;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, format_ident, quote};
-use syn::{Ident, ImplItem, Item, LitStr, TraitItem};
+use quote::{ToTokens, quote};
+use syn::{Ident, ImplItem, Item, TraitItem};
 
-use crate::ast::{self, RpcMethod};
-use crate::attr::{self, Access, Errors, Form, PluginArgs};
-use crate::{fallback, names, valid};
-
-/// Everything the generators need, checked.
-pub struct Model {
-    /// The path of the runtime crate (`::secret_stack` unless `crate = "..."`).
-    pub krate: TokenStream,
-    /// The plugin's name as JS knows it.
-    pub name: String,
-    /// Its mount name (camelCase of the name).
-    pub mount: String,
-    pub version: TokenStream,
-    pub needs: Vec<LitStr>,
-    pub client: Ident,
-    pub client_vis: TokenStream,
-    pub methods: Vec<RpcMethod>,
-}
-
-impl Model {
-    /// The dotted path used in messages, e.g. `test.add`.
-    pub fn label(&self, method: &RpcMethod) -> String {
-        format!("{}.{}", self.mount, method.dotted())
-    }
-
-    /// The absolute path of a method, as the client calls it.
-    pub fn full_path(&self, method: &RpcMethod) -> Vec<String> {
-        let mut path = vec![self.mount.clone()];
-        path.extend(method.path.iter().cloned());
-        path
-    }
-}
+use crate::ast::Input;
+use crate::attr::{self, Errors, Form, PluginArgs};
+pub use crate::model::Model;
+use crate::types::last_segment;
+use crate::{fallback, valid};
 
 /// `#[plugin(...)]` on an impl block.
 pub fn plugin(args: TokenStream, input: TokenStream) -> TokenStream {
@@ -63,19 +39,8 @@ pub fn plugin(args: TokenStream, input: TokenStream) -> TokenStream {
         return quote!(#item #e);
     };
     let args = PluginArgs::parse(args, Form::Plugin, &mut errors);
-    if let Some((path, _)) = &imp.trait_ {
-        errors.spanned(
-            path,
-            "`#[plugin]` goes on an inherent impl block (`impl MyPlugin { ... }`), not on a trait impl",
-        );
-    }
-    if !imp.generics.params.is_empty() || imp.generics.where_clause.is_some() {
-        errors.spanned(
-            &imp.generics,
-            "a plugin cannot be generic: implement it for a concrete type",
-        );
-    }
-    let type_ident = match ast::last_segment(&imp.self_ty) {
+    valid::plugin_impl(&imp, &mut errors);
+    let type_ident = match last_segment(&imp.self_ty) {
         Some(s) => s.ident.clone(),
         None => {
             errors.spanned(
@@ -85,39 +50,16 @@ pub fn plugin(args: TokenStream, input: TokenStream) -> TokenStream {
             Ident::new("Plugin", Span::call_site())
         }
     };
-    let krate = krate(&args);
-    let default_access = args.permission.clone().unwrap_or(Access::Master);
-    let mut methods = Vec::new();
-    for item in &imp.items {
-        match item {
-            ImplItem::Fn(f) => methods.extend(ast::method(
-                Form::Plugin,
-                &f.sig,
-                &f.attrs,
-                &default_access,
-                &krate,
-                &mut errors,
-            )),
-            ImplItem::Const(c) => misplaced(&c.attrs, &mut errors),
-            ImplItem::Type(t) => misplaced(&t.attrs, &mut errors),
-            ImplItem::Macro(m) => misplaced(&m.attrs, &mut errors),
-            _ => {}
-        }
-    }
-    valid::args(&args, Form::Plugin, Span::call_site(), &mut errors);
-    valid::paths(&methods, &mut errors);
+    let input = Input::from_impl(args, &imp, &mut errors);
+    let passed = valid::input(&input, &mut errors);
     strip_impl(&mut imp);
     let self_ty = (*imp.self_ty).clone();
-    let model = model(args, krate, &type_ident, quote!(pub), methods);
+    let model = Model::new(&input, &passed, &type_ident, quote!(pub));
     if let Err(e) = errors.into_result() {
         return fallback::plugin(&imp, &self_ty, &model, e);
     }
     let plugin_impl = dispatch::plugin_impl(&model, &self_ty);
-    let client = if model_has_client(&model) {
-        client::client(&model)
-    } else {
-        TokenStream::new()
-    };
+    let client = client::client(&model);
     quote! {
         #imp
         #plugin_impl
@@ -140,37 +82,11 @@ pub fn remote(args: TokenStream, input: TokenStream) -> TokenStream {
         .to_compile_error();
     };
     let args = PluginArgs::parse(args, Form::Remote, &mut errors);
-    if !tr.generics.params.is_empty() || tr.generics.where_clause.is_some() {
-        errors.spanned(&tr.generics, "a `#[remote]` trait cannot be generic");
-    }
-    if !tr.supertraits.is_empty() {
-        errors.spanned(
-            &tr.supertraits,
-            "a `#[remote]` trait cannot have supertraits",
-        );
-    }
-    let krate = krate(&args);
-    let mut methods = Vec::new();
-    for item in &tr.items {
-        match item {
-            TraitItem::Fn(f) => methods.extend(ast::method(
-                Form::Remote,
-                &f.sig,
-                &f.attrs,
-                &Access::Master,
-                &krate,
-                &mut errors,
-            )),
-            other => errors.spanned(
-                other,
-                "a `#[remote]` trait lists methods only (`fn name(&self, ...) -> T;`)",
-            ),
-        }
-    }
-    valid::args(&args, Form::Remote, Span::call_site(), &mut errors);
-    valid::paths(&methods, &mut errors);
+    valid::remote_trait(&tr, &mut errors);
+    let input = Input::from_trait(args, &tr, &mut errors);
+    let passed = valid::input(&input, &mut errors);
     let vis = tr.vis.to_token_stream();
-    let model = model(args, krate, &tr.ident, vis, methods);
+    let model = Model::new(&input, &passed, &tr.ident, vis);
     if let Err(e) = errors.into_result() {
         return fallback::remote(&model, e);
     }
@@ -210,52 +126,6 @@ fn remote_types(tr: &syn::ItemTrait) -> TokenStream {
                 #(#uses)*
             }
         };
-    }
-}
-
-fn model(
-    args: PluginArgs,
-    krate: TokenStream,
-    type_ident: &Ident,
-    client_vis: TokenStream,
-    methods: Vec<RpcMethod>,
-) -> Model {
-    let name = args.name.as_ref().map(LitStr::value).unwrap_or_default();
-    let version = match &args.version {
-        Some(v) => v.to_token_stream(),
-        None => quote!(::core::env!("CARGO_PKG_VERSION")),
-    };
-    let client = if args.client {
-        format_ident!("{}Client", type_ident)
-    } else {
-        Ident::new("__NoClient", Span::call_site())
-    };
-    Model {
-        krate,
-        mount: names::mount_name(&name),
-        name,
-        version,
-        needs: args.needs,
-        client,
-        client_vis,
-        methods,
-    }
-}
-
-fn model_has_client(model: &Model) -> bool {
-    model.client != "__NoClient"
-}
-
-fn krate(args: &PluginArgs) -> TokenStream {
-    match &args.krate {
-        Some(path) => path.to_token_stream(),
-        None => quote!(::secret_stack),
-    }
-}
-
-fn misplaced(attrs: &[syn::Attribute], errors: &mut Errors) {
-    for a in attrs.iter().filter(|a| attr::is_ours(a)) {
-        errors.spanned(a, "`#[rpc]` and `#[permission]` go on methods only");
     }
 }
 

@@ -84,6 +84,10 @@ pub struct Method {
     pub path: Vec<String>,
     /// The call kind, as announced in the manifest.
     pub kind: CallKind,
+    /// The permission groups whose members may call it (`"anonymous"`, or any group an `auth`
+    /// hook hands out); empty for a method only full access ("master") may call. A plugin's
+    /// permission table is derived from these.
+    pub groups: Vec<String>,
     /// The implementation.
     pub handler: Handler,
 }
@@ -93,6 +97,7 @@ impl std::fmt::Debug for Method {
         f.debug_struct("Method")
             .field("path", &self.path)
             .field("kind", &self.kind)
+            .field("groups", &self.groups)
             .finish()
     }
 }

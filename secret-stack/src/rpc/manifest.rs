@@ -1,7 +1,9 @@
 //! Manifests: the JSON description of an API (`{"hello": "async", "blobs": {"get": "source"}}`),
 //! and the five kinds of call.
+//!
+//! A [`Manifest`] keeps its entries in insertion order, as a JS object keeps its keys: the JSON
+//! it gives is byte for byte what JS sends for the same API, so no JSON copy is kept beside it.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -65,11 +67,22 @@ impl FromStr for CallKind {
     }
 }
 
-/// A manifest: a tree whose leaves are call kinds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A manifest: a tree whose leaves are call kinds, its keys in insertion order (JS key order).
+///
+/// Equality ignores the order, as JSON objects compare.
+#[derive(Debug, Clone, Default)]
 pub struct Manifest {
-    entries: BTreeMap<String, ManifestEntry>,
+    entries: Vec<(String, ManifestEntry)>,
 }
+
+impl PartialEq for Manifest {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries.len() == other.entries.len()
+            && self.entries.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl Eq for Manifest {}
 
 /// One node of a [`Manifest`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,29 +99,79 @@ impl Manifest {
         Self::default()
     }
 
-    /// Adds a method at `path` (e.g. `["blobs", "get"]`), creating namespaces on the way.
-    /// Returns `false` (and changes nothing) if the path clashes with an existing entry.
+    /// Adds a method at `path` (e.g. `["blobs", "get"]`), creating namespaces on the way (each
+    /// new key after the existing ones). Returns `false` (and changes nothing) if the path clashes
+    /// with an existing entry.
     pub fn insert<S: AsRef<str>>(&mut self, path: &[S], kind: CallKind) -> bool {
+        let Some((last, parents)) = path.split_last() else {
+            return false;
+        };
+        if !self.fits(path) {
+            return false;
+        }
+        let mut node = self;
+        for p in parents {
+            let at = match node.position(p.as_ref()) {
+                Some(at) => at,
+                None => {
+                    let namespace = ManifestEntry::Namespace(Manifest::new());
+                    node.entries.push((p.as_ref().to_owned(), namespace));
+                    node.entries.len() - 1
+                }
+            };
+            match &mut node.entries[at].1 {
+                ManifestEntry::Namespace(m) => node = m,
+                // `fits` has checked every parent.
+                ManifestEntry::Method(_) => return false,
+            }
+        }
+        node.entries
+            .push((last.as_ref().to_owned(), ManifestEntry::Method(kind)));
+        true
+    }
+
+    /// Every method with its path, in order.
+    pub fn leaves(&self) -> Vec<(Vec<String>, CallKind)> {
+        let mut out = Vec::new();
+        for (key, entry) in &self.entries {
+            match entry {
+                ManifestEntry::Method(kind) => out.push((vec![key.clone()], *kind)),
+                ManifestEntry::Namespace(inner) => {
+                    for (mut path, kind) in inner.leaves() {
+                        path.insert(0, key.clone());
+                        out.push((path, kind));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// True if a method can be added at `path`: no method on the way, nothing at its end.
+    fn fits<S: AsRef<str>>(&self, path: &[S]) -> bool {
         let Some((last, parents)) = path.split_last() else {
             return false;
         };
         let mut node = self;
         for p in parents {
-            let entry = node
-                .entries
-                .entry(p.as_ref().to_owned())
-                .or_insert_with(|| ManifestEntry::Namespace(Manifest::new()));
-            match entry {
-                ManifestEntry::Namespace(m) => node = m,
-                ManifestEntry::Method(_) => return false,
+            match node.get(p.as_ref()) {
+                None => return true,
+                Some(ManifestEntry::Namespace(m)) => node = m,
+                Some(ManifestEntry::Method(_)) => return false,
             }
         }
-        if node.entries.contains_key(last.as_ref()) {
-            return false;
-        }
-        node.entries
-            .insert(last.as_ref().to_owned(), ManifestEntry::Method(kind));
-        true
+        node.get(last.as_ref()).is_none()
+    }
+
+    fn position(&self, key: &str) -> Option<usize> {
+        self.entries.iter().position(|(k, _)| k == key)
+    }
+
+    /// The entry named `key`.
+    pub fn get(&self, key: &str) -> Option<&ManifestEntry> {
+        self.entries
+            .iter()
+            .find_map(|(k, v)| (k == key).then_some(v))
     }
 
     /// The kind of the method at `path`, if the manifest has a method there.
@@ -116,19 +179,19 @@ impl Manifest {
         let (last, parents) = path.split_last()?;
         let mut node = self;
         for p in parents {
-            match node.entries.get(p.as_ref())? {
+            match node.get(p.as_ref())? {
                 ManifestEntry::Namespace(m) => node = m,
                 ManifestEntry::Method(_) => return None,
             }
         }
-        match node.entries.get(last.as_ref())? {
+        match node.get(last.as_ref())? {
             ManifestEntry::Method(k) => Some(*k),
             ManifestEntry::Namespace(_) => None,
         }
     }
 
-    /// The top-level entries, by name.
-    pub fn entries(&self) -> &BTreeMap<String, ManifestEntry> {
+    /// The top-level entries, in order.
+    pub fn entries(&self) -> &[(String, ManifestEntry)] {
         &self.entries
     }
 
@@ -166,8 +229,55 @@ impl Manifest {
                     ));
                 }
             };
-            out.entries.insert(k.clone(), entry);
+            out.entries.push((k.clone(), entry));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_keep_insertion_order() {
+        let mut m = Manifest::new();
+        assert!(m.insert(&["zeta"], CallKind::Async));
+        assert!(m.insert(&["alpha", "b"], CallKind::Source));
+        assert!(m.insert(&["mid"], CallKind::Sync));
+        assert!(m.insert(&["alpha", "a"], CallKind::Sink));
+        assert_eq!(
+            serde_json::to_string(&m.to_json()).unwrap(),
+            r#"{"zeta":"async","alpha":{"b":"source","a":"sink"},"mid":"sync"}"#
+        );
+        let back = Manifest::from_json(&m.to_json()).unwrap();
+        assert_eq!(back.to_json().to_string(), m.to_json().to_string());
+    }
+
+    #[test]
+    fn clashes_are_refused_and_change_nothing() {
+        let mut m = Manifest::new();
+        assert!(m.insert(&["a", "b"], CallKind::Async));
+        assert!(!m.insert(&["a"], CallKind::Async));
+        assert!(!m.insert(&["a", "b", "c"], CallKind::Async));
+        assert!(!m.insert(&["a", "b"], CallKind::Sync));
+        assert_eq!(m.kind_of(&["a", "b"]), Some(CallKind::Async));
+        assert_eq!(
+            m.leaves(),
+            vec![(vec!["a".to_owned(), "b".to_owned()], CallKind::Async)]
+        );
+    }
+
+    #[test]
+    fn equality_ignores_order() {
+        let mut a = Manifest::new();
+        a.insert(&["x"], CallKind::Sync);
+        a.insert(&["y"], CallKind::Async);
+        let mut b = Manifest::new();
+        b.insert(&["y"], CallKind::Async);
+        b.insert(&["x"], CallKind::Sync);
+        assert_eq!(a, b);
+        b.insert(&["z"], CallKind::Async);
+        assert_ne!(a, b);
     }
 }

@@ -26,5 +26,5 @@ pub use error::{RemoteError, RpcError};
 pub use local::LocalCaller;
 pub use manifest::{CallKind, Manifest};
 pub use packet::{Frame, Packet};
-pub use permissions::{PermissionRefusal, Permissions, RefusalRule};
+pub use permissions::{PermissionRefusal, PermissionTable, Permissions, RefusalRule};
 pub use typed::{CallError, Sink, Source, TypedFuture, TypedStream};

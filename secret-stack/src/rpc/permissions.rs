@@ -53,6 +53,67 @@ impl Permissions {
     }
 }
 
+/// Permission groups (`"anonymous"`, or any group an `auth` hook hands out) and the methods each
+/// may call, in the order the groups were first named (JS key order): what an app merges from
+/// its core and its plugins' methods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionTable {
+    groups: Vec<(String, Permissions)>,
+}
+
+impl PermissionTable {
+    /// No groups.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Lets `group` call the method (or namespace) at the dotted `path`; the group is created
+    /// after the existing ones if new, and a path already allowed is not repeated.
+    pub fn allow(&mut self, group: &str, path: String) {
+        let at = match self.groups.iter().position(|(g, _)| g == group) {
+            Some(at) => at,
+            None => {
+                let empty = Permissions::allow(Vec::<String>::new());
+                self.groups.push((group.to_owned(), empty));
+                self.groups.len() - 1
+            }
+        };
+        let list = self.groups[at].1.allow.get_or_insert_with(Vec::new);
+        if !list.contains(&path) {
+            list.push(path);
+        }
+    }
+
+    /// What `group` may call, if it is in the table.
+    pub fn get(&self, group: &str) -> Option<&Permissions> {
+        self.groups
+            .iter()
+            .find_map(|(g, p)| (g == group).then_some(p))
+    }
+
+    /// The groups, in order.
+    pub fn groups(&self) -> &[(String, Permissions)] {
+        &self.groups
+    }
+
+    /// The table as JS's `permissions` object (`{"anonymous": {"allow": [...]}}`), leaving out
+    /// absent lists.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        for (group, perms) in &self.groups {
+            let mut entry = serde_json::Map::new();
+            if let Some(allow) = &perms.allow {
+                entry.insert("allow".into(), allow.clone().into());
+            }
+            if let Some(deny) = &perms.deny {
+                entry.insert("deny".into(), deny.clone().into());
+            }
+            out.insert(group.clone(), serde_json::Value::Object(entry));
+        }
+        serde_json::Value::Object(out)
+    }
+}
+
 /// A call refused for the caller's permissions, read from the error a peer answered with.
 ///
 /// On the wire it is a plain JS error whose message is `method:board,post is not in list of
@@ -151,6 +212,21 @@ pub fn join<S: AsRef<str>>(path: &[S]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_keep_group_order_and_union_paths() {
+        let mut t = PermissionTable::new();
+        t.allow("zeta", "a".into());
+        t.allow("anonymous", "manifest".into());
+        t.allow("zeta", "b".into());
+        t.allow("zeta", "a".into());
+        assert_eq!(
+            serde_json::to_string(&t.to_json()).unwrap(),
+            r#"{"zeta":{"allow":["a","b"]},"anonymous":{"allow":["manifest"]}}"#
+        );
+        assert_eq!(t.get("zeta"), Some(&Permissions::allow(["a", "b"])));
+        assert_eq!(t.get("friends"), None);
+    }
 
     #[test]
     fn prefix_rule() {

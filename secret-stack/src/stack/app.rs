@@ -9,13 +9,12 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use serde_json::Value;
 use tokio::sync::broadcast;
 use tracing::debug;
 
 use crate::keys::{AppKey, Keypair, PublicKey};
 use crate::multiserver::{IncomingStats, ObjectKey, Scope, object_address};
-use crate::rpc::{CallContext, LocalCaller, MethodTable, Permissions};
+use crate::rpc::{CallContext, LocalCaller, Manifest, MethodTable, PermissionTable, Permissions};
 
 use super::auth::{AuthChain, AuthDecision};
 use super::config::Config;
@@ -87,16 +86,16 @@ impl Identity {
 
 /// What the app serves and to whom: fixed when it is built.
 pub(crate) struct Api {
-    manifest: Arc<Value>,
-    permissions: Value,
+    manifest: Arc<Manifest>,
+    permissions: PermissionTable,
     table: Arc<MethodTable>,
     auth: Arc<AuthChain>,
 }
 
 impl Api {
     pub fn new(
-        manifest: Arc<Value>,
-        permissions: Value,
+        manifest: Arc<Manifest>,
+        permissions: PermissionTable,
         table: Arc<MethodTable>,
         auth: Arc<AuthChain>,
     ) -> Api {
@@ -139,14 +138,15 @@ impl App {
         &self.inner.identity.config
     }
 
-    /// The merged manifest (JS `app.getManifest()`), also what the `manifest` method answers.
-    pub fn manifest(&self) -> &Value {
+    /// The merged manifest (JS `app.getManifest()`, in its key order), also what the `manifest`
+    /// method answers (as [`Manifest::to_json`]).
+    pub fn manifest(&self) -> &Manifest {
         &self.inner.api.manifest
     }
 
-    /// The merged permission groups (JS `create.permissions`), e.g.
-    /// `{"anonymous": {"allow": ["manifest", …]}}`.
-    pub fn permissions(&self) -> &Value {
+    /// The merged permission groups (JS `create.permissions`, in its key order), e.g.
+    /// `{"anonymous": {"allow": ["manifest", …]}}` as [`PermissionTable::to_json`].
+    pub fn permissions(&self) -> &PermissionTable {
         &self.inner.api.permissions
     }
 

@@ -250,16 +250,10 @@ impl Builder {
         let hooks = RefCell::new(Hooks::default());
         let made = self.make_plugins(&config, &keypair, &weak, &events, &hooks)?;
         plugins::check_needs(&made)?;
-        let mounted = plugins::mount(
-            &core::manifest(),
-            core::manifest_json(),
-            core::permissions(),
-            &made,
-        )?;
-        let anonymous: Permissions = match mounted.permissions.get("anonymous") {
+        let mounted = plugins::mount(core::manifest(), core::permissions(), &made)?;
+        let anonymous = match mounted.permissions.get("anonymous") {
             None => Permissions::allow(Vec::<String>::new()),
-            Some(group) => serde_json::from_value(group.clone())
-                .map_err(|e| StartError::BadPermissions(e.to_string()))?,
+            Some(group) => group.clone(),
         };
 
         // The auth chain: the builder's hooks, then the plugins' (newer).

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::keys::PublicKey;
 use crate::multiserver::Scope;
 use crate::multiserver::address::{Address, split_alternatives};
-use crate::rpc::{Body, CallKind, Manifest, Method, RemoteError, Reply};
+use crate::rpc::{Body, CallKind, Manifest, Method, PermissionTable, RemoteError, Reply};
 
 use super::auth::{AuthChain, AuthDecision};
 use super::listen::Addresses;
@@ -49,19 +49,11 @@ fn entries() -> [(&'static [&'static str], CallKind); 5] {
     ]
 }
 
-/// The core manifest as JSON, in JS's key order.
-pub(crate) fn manifest_json() -> Value {
-    json!({
-        "auth": "async",
-        "address": "sync",
-        "manifest": "sync",
-        "multiserver": {"parse": "sync", "address": "sync"},
-    })
-}
-
 /// The core permissions: anonymous peers may call `manifest`.
-pub(crate) fn permissions() -> Value {
-    json!({"anonymous": {"allow": ["manifest"]}})
+pub(crate) fn permissions() -> PermissionTable {
+    let mut table = PermissionTable::new();
+    table.allow("anonymous", "manifest".into());
+    table
 }
 
 /// The scope named by a call's first argument (`device` when absent); `None` for an unknown one,
@@ -86,20 +78,22 @@ fn method(
     Method {
         path: path.iter().map(|s| (*s).to_owned()).collect(),
         kind,
+        // The core's permissions are the constant `permissions()`.
+        groups: Vec::new(),
         handler: Arc::new(move |_ctx, args, _input| handler(args)),
     }
 }
 
 /// The core methods, answering from the app's merged manifest, its addresses and its auth chain.
 pub(crate) fn methods(
-    manifest: Arc<Value>,
+    manifest: Arc<Manifest>,
     addresses: Arc<Addresses>,
     auth: Arc<AuthChain>,
 ) -> Vec<Method> {
     let for_address = Arc::clone(&addresses);
     vec![
         method(&["manifest"], CallKind::Sync, move |_| {
-            answer(Ok(Body::Json((*manifest).clone())))
+            answer(Ok(Body::Json(manifest.to_json())))
         }),
         method(&["address"], CallKind::Sync, move |args| {
             let address = scope_arg(&args)
@@ -167,8 +161,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn manifest_json_matches_typed_manifest() {
-        assert_eq!(manifest().to_json(), manifest_json());
+    fn manifest_json_is_in_js_key_order() {
+        // Byte for byte what JS sends: its key order, not sorted.
+        assert_eq!(
+            serde_json::to_string(&manifest().to_json()).unwrap(),
+            r#"{"auth":"async","address":"sync","manifest":"sync","multiserver":{"parse":"sync","address":"sync"}}"#
+        );
     }
 
     #[test]

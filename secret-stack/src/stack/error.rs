@@ -47,19 +47,6 @@ pub enum StartError {
         /// The dotted path, mount included.
         path: String,
     },
-    /// A plugin's methods and manifest disagree (a method not in the manifest or of another kind,
-    /// or a manifest entry without a method).
-    #[error("plugin {plugin:?}: {detail}")]
-    PluginMismatch {
-        /// The plugin.
-        plugin: String,
-        /// What disagrees.
-        detail: String,
-    },
-    /// The merged `anonymous` permissions are not a permission object (a plugin put something
-    /// other than lists of strings there).
-    #[error("the merged permissions.anonymous is not a permission object: {0}")]
-    BadPermissions(String),
     /// A plugin factory failed.
     #[error("plugin {plugin:?} failed to initialise: {source}")]
     PluginInit {

@@ -8,26 +8,23 @@
 //! only `global`.
 //!
 //! Differences from JS, each an error at start instead of a silent surprise: a duplicate name
-//! (JS skips the plugin with a log line), a manifest clash (JS overwrites), methods that disagree
-//! with the plugin's manifest (JS cannot tell).
+//! (JS skips the plugin with a log line), a manifest clash (JS overwrites).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, OnceLock, Weak};
 
 use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
 use crate::keys::{Keypair, PublicKey};
-use crate::plugin::Plugin;
-use crate::rpc::manifest::ManifestEntry;
-use crate::rpc::{CallKind, Manifest, Method, Permissions};
+use crate::plugin::{Plugin, permissions_of};
+use crate::rpc::{Manifest, Method, PermissionTable};
 
 use super::app::{App, Inner};
 use super::auth::{AuthHook, AuthNext, auth_hook};
 use super::error::{BoxError, StartError};
 use super::events::Event;
-use super::merge::{map_merge, prefix_permissions};
 use super::names::mount_name;
 use super::shutdown::{CloseHook, close_hook};
 
@@ -242,24 +239,22 @@ pub(crate) fn plugin_config(global: &Value, mount: &str, sections: &Map<String, 
 
 /// What mounting every plugin adds up to.
 pub(crate) struct Mounted {
-    /// The merged manifest, in JS's shape and order (core first, then plugins in order).
-    pub manifest: Value,
+    /// The merged manifest, in JS's order (core first, then plugins in order).
+    pub manifest: Manifest,
     /// The merged permission groups.
-    pub permissions: Value,
+    pub permissions: PermissionTable,
     /// Every plugin method, with its mounted path.
     pub methods: Vec<Method>,
 }
 
-/// Merges the core's and the plugins' manifests and permissions and collects their methods,
-/// checking for clashes and for plugins whose methods disagree with their manifest.
+/// Merges the core's and the plugins' manifests and permissions, both derived from the plugins'
+/// methods, and collects the methods, checking for clashes.
 pub(crate) fn mount(
-    core_manifest: &Manifest,
-    core_manifest_json: Value,
-    core_permissions: Value,
+    core_manifest: Manifest,
+    core_permissions: PermissionTable,
     plugins: &[Arc<dyn Plugin>],
 ) -> Result<Mounted, StartError> {
-    let mut seen = core_manifest.clone();
-    let mut manifest = core_manifest_json;
+    let mut manifest = core_manifest;
     let mut permissions = core_permissions;
     let mut methods = Vec::new();
     for plugin in plugins {
@@ -270,37 +265,29 @@ pub(crate) fn mount(
         } else {
             vec![mount.clone()]
         };
-        let own = plugin.manifest();
         let own_methods = Arc::clone(plugin).methods();
-        check_methods(&name, &own, &own_methods)?;
-
-        for (path, kind) in leaves(&own) {
-            let full: Vec<String> = prefix.iter().cloned().chain(path).collect();
-            if !seen.insert(&full, kind) {
+        // The manifest and the permission table are both read off the methods: they cannot
+        // disagree. A path taken twice (by the core, an earlier plugin or this one) is refused.
+        for method in &own_methods {
+            let full: Vec<String> = prefix.iter().chain(&method.path).cloned().collect();
+            if !manifest.insert(&full, method.kind) {
                 return Err(StartError::ManifestClash {
                     plugin: name,
                     path: full.join("."),
                 });
             }
         }
-        let own_json = own.to_json();
-        if own.entries().is_empty() {
-            // JS merges nothing for a plugin without a manifest; an empty one is taken as absent.
-        } else if mount.is_empty() {
-            map_merge(&mut manifest, &own_json);
-        } else {
-            let mut wrapped = Map::new();
-            wrapped.insert(mount.clone(), own_json);
-            map_merge(&mut manifest, &Value::Object(wrapped));
-        }
 
-        let groups = permissions_json(&plugin.permissions());
-        let groups = if mount.is_empty() {
-            groups
-        } else {
-            prefix_permissions(&groups, &mount)
-        };
-        map_merge(&mut permissions, &groups);
+        for (group, perms) in permissions_of(&own_methods) {
+            for path in perms.allow.unwrap_or_default() {
+                let path = if mount.is_empty() {
+                    path
+                } else {
+                    format!("{mount}.{path}")
+                };
+                permissions.allow(&group, path);
+            }
+        }
 
         methods.extend(own_methods.into_iter().map(|mut m| {
             m.path = prefix.iter().cloned().chain(m.path).collect();
@@ -312,77 +299,4 @@ pub(crate) fn mount(
         permissions,
         methods,
     })
-}
-
-/// A plugin's permission groups as JSON, leaving out absent lists (so a `None` never turns into
-/// JS's `"<mount>.null"` quirk).
-fn permissions_json(groups: &BTreeMap<String, Permissions>) -> Value {
-    let mut out = Map::new();
-    for (group, perms) in groups {
-        let mut entry = Map::new();
-        if let Some(allow) = &perms.allow {
-            entry.insert("allow".into(), allow.clone().into());
-        }
-        if let Some(deny) = &perms.deny {
-            entry.insert("deny".into(), deny.clone().into());
-        }
-        out.insert(group.clone(), Value::Object(entry));
-    }
-    Value::Object(out)
-}
-
-/// Every method of a manifest with its relative path.
-fn leaves(manifest: &Manifest) -> Vec<(Vec<String>, CallKind)> {
-    let mut out = Vec::new();
-    for (key, entry) in manifest.entries() {
-        match entry {
-            ManifestEntry::Method(kind) => out.push((vec![key.clone()], *kind)),
-            ManifestEntry::Namespace(inner) => {
-                for (mut path, kind) in leaves(inner) {
-                    path.insert(0, key.clone());
-                    out.push((path, kind));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Checks that `methods` are exactly the methods of `manifest`, with the same kinds.
-fn check_methods(plugin: &str, manifest: &Manifest, methods: &[Method]) -> Result<(), StartError> {
-    let mismatch = |detail: String| StartError::PluginMismatch {
-        plugin: plugin.to_owned(),
-        detail,
-    };
-    let mut seen = HashSet::new();
-    for method in methods {
-        let dotted = method.path.join(".");
-        if !seen.insert(method.path.clone()) {
-            return Err(mismatch(format!("method `{dotted}` is defined twice")));
-        }
-        match manifest.kind_of(&method.path) {
-            Some(kind) if kind == method.kind => {}
-            Some(kind) => {
-                return Err(mismatch(format!(
-                    "method `{dotted}` is {} but the manifest says {kind}",
-                    method.kind
-                )));
-            }
-            None => {
-                return Err(mismatch(format!(
-                    "method `{dotted}` is not in the plugin's manifest"
-                )));
-            }
-        }
-    }
-    if let Some((path, _)) = leaves(manifest)
-        .into_iter()
-        .find(|(path, _)| !seen.contains(path))
-    {
-        return Err(mismatch(format!(
-            "the manifest lists `{}` but the plugin has no such method",
-            path.join(".")
-        )));
-    }
-    Ok(())
 }

@@ -211,7 +211,7 @@ where
 
 /// The first item of a sink or duplex call that could not be encoded (the items stop there).
 #[derive(Debug, Clone, Default)]
-pub struct ItemFailure(Arc<Mutex<Option<RpcError>>>);
+struct ItemFailure(Arc<Mutex<Option<RpcError>>>);
 
 impl ItemFailure {
     fn set(&self, error: RpcError) {
@@ -232,7 +232,7 @@ impl ItemFailure {
 
 /// Encodes the caller's items; the first that fails to encode ends them and is kept in the
 /// returned `ItemFailure`.
-pub fn typed_items<S>(
+fn typed_items<S>(
     method: &'static str,
     items: S,
     encode: fn(S::Item) -> Result<Body, String>,

@@ -8,6 +8,7 @@ use std::any::Any;
 use std::fmt::Display;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::rpc::error::{RemoteError, RpcError};
 
@@ -16,6 +17,11 @@ use crate::rpc::error::{RemoteError, RpcError};
 ///
 /// A [`RemoteError`] is sent as it is; other types as `{message: to_string(), name: "Error",
 /// stack: "", data: <serialized>}`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a method's error: it must be `Serialize` and `Display`",
+    label = "add `#[derive(serde::Serialize)]` and a `Display` impl to this type",
+    note = "a method's error travels as `{{message: <Display>, name: \"Error\", stack: \"\", data: <serialized>}}`"
+)]
 pub trait ToRemoteError {
     /// The error object to send.
     fn to_remote_error(&self) -> RemoteError;
@@ -41,6 +47,38 @@ impl ToRemoteError for RpcError {
     fn to_remote_error(&self) -> RemoteError {
         RemoteError::from(self.clone())
     }
+}
+
+/// The error type of a method of a `#[plugin]` that has a typed client: sent by the plugin
+/// (`Serialize`, `Display`) and read back by the client (`Deserialize`). Generated code asks for
+/// this one trait on both sides, so a type that lacks a derive gets one error, at the type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a method's error: it must be `Serialize`, `Deserialize` and `Display`",
+    label = "add `#[derive(serde::Serialize, serde::Deserialize)]` (and a `Display` impl) to this type",
+    note = "the plugin sends the error serialized and its typed client reads it back; for an error type that cannot be `Deserialize`, write `#[plugin(client = false)]` (no client), and only `Serialize` and `Display` are needed"
+)]
+pub trait TypedError: Sized {
+    /// Both conversions, as one item so that both sides name the same thing.
+    const CONVERSIONS: ErrorConversions<Self>;
+}
+
+/// How a [`TypedError`] travels: `into_remote` on the plugin's side, `from_rpc` on the client's.
+#[derive(Debug)]
+pub struct ErrorConversions<E> {
+    /// The error object the plugin sends.
+    pub into_remote: fn(E) -> RemoteError,
+    /// What the client makes of a failed call: this error if the error object's `data` decodes
+    /// into it.
+    pub from_rpc: fn(RpcError) -> crate::rpc::typed::CallError<E>,
+}
+
+// Errors name `TypedError` (with its message) rather than each serde trait it needs: one error.
+#[diagnostic::do_not_recommend]
+impl<E: ToRemoteError + DeserializeOwned> TypedError for E {
+    const CONVERSIONS: ErrorConversions<E> = ErrorConversions {
+        into_remote: |e| e.to_remote_error(),
+        from_rpc: crate::rpc::typed::client::decode_typed_error::<E>,
+    };
 }
 
 /// A `Result` a method returns, seen through its parts, so that aliases such as

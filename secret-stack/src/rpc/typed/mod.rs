@@ -8,49 +8,27 @@
 //! JS-compatible error objects. On the calling side, [`CallError<E>`] keeps the method's own
 //! typed error apart from transport failures.
 //!
-//! How values travel: `bytes::Bytes` as binary bodies, [`Body`] as it is, everything else through
-//! serde JSON (a JSON string as a UTF-8 body, as JS sends it). Arguments always travel inside the
-//! JSON `args` array, where `Bytes` takes the JS shape of a `Buffer`: `{"type":"Buffer","data":[…]}`.
+//! How values travel is chosen by the type, through [`WireFormat`]: `bytes::Bytes` and every
+//! [`BinaryValue`] (newtypes of `Bytes`, opting in) as binary bodies, [`Body`] as it is, `String`
+//! as a UTF-8 body, everything else through serde JSON (a JSON string as a UTF-8 body, as JS sends
+//! it). A type alias travels like the type it names. Arguments always travel inside the JSON
+//! `args` array, where binary takes the JS shape of a `Buffer`: `{"type":"Buffer","data":[…]}`.
 //!
-//! Items marked `#[doc(hidden)]` are for generated code only and may change without notice.
+//! The helpers generated code calls are reached through `secret_stack::__private` only: they are
+//! not part of the API and may change without notice.
 
-mod args;
-mod client;
+pub(crate) mod args;
+pub(crate) mod client;
 mod codec;
+pub(crate) mod encoding;
 mod error;
-mod server;
+pub(crate) mod server;
 mod stream;
 
 pub use client::{CallError, TypedFuture, TypedStream};
-pub use error::{MethodResult, ToRemoteError};
+pub use encoding::{BinaryValue, WireFormat};
+pub use error::{MethodResult, ToRemoteError, TypedError};
+pub use server::{IntoDone, IntoSource};
 pub use stream::{Sink, SinkItem, Source};
-
-#[doc(hidden)]
-pub use args::{ArgsBuilder, ArgsReader};
-#[doc(hidden)]
-pub use client::{
-    call, decode_typed_error, decode_untyped_error, duplex, sink, source, typed_items,
-};
-#[doc(hidden)]
-pub use codec::{
-    decode_body, decode_bytes, decode_json, decode_unit, encode_body, encode_bytes, encode_json,
-    encode_text, value_body, value_bytes, value_json, value_text, value_to_body, value_to_bytes,
-    value_to_json,
-};
-#[doc(hidden)]
-pub use server::{
-    IntoDone, IntoSource, done, manifest, method, method_error, permissions, reject, reply_async,
-    reply_async_done, reply_async_source, reply_done, reply_source, reply_value, result_value,
-    value,
-};
-
-/// Re-exports the generated code names through `::secret_stack`, so that user crates need not
-/// depend on `futures` or `serde_json` themselves.
-#[doc(hidden)]
-pub mod reexport {
-    pub use futures::Stream;
-    pub use futures::future::BoxFuture;
-    pub use serde_json::Value;
-}
 
 use super::body::Body;

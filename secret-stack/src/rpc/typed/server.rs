@@ -4,7 +4,6 @@
 //! handle every accepted return shape: `T`, `Result<T, E>`, `Source<T>`, `Result<Source<T>, E>`,
 //! `()` and `Result<(), E>`, directly or from an `async fn`.
 
-use std::collections::BTreeMap;
 use std::future::{Future, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -14,13 +13,12 @@ use futures::stream::{self, StreamExt};
 
 use super::Body;
 use super::error::{MethodResult, ToRemoteError};
-use super::stream::Source;
+use super::stream::{Sink, Source};
 use serde_json::Value;
 
 use crate::rpc::dispatch::{CallContext, Incoming, Method, Reply};
 use crate::rpc::error::RemoteError;
 use crate::rpc::manifest::{CallKind, Manifest};
-use crate::rpc::permissions::Permissions;
 
 /// The reply of a call refused before the method ran (bad arguments), in the shape its kind needs.
 pub fn reject(kind: CallKind, error: RemoteError) -> Reply {
@@ -150,11 +148,6 @@ impl<E: ToRemoteError> IntoDone for Result<(), E> {
     }
 }
 
-/// The end of a finished sink method.
-pub fn done<R: IntoDone>(result: R) -> Result<(), RemoteError> {
-    result.into_done()
-}
-
 /// The reply of a (non-async) sink method.
 pub fn reply_done<R: IntoDone>(result: R) -> Reply {
     Reply::Done(Box::pin(ready(result.into_done())))
@@ -195,14 +188,25 @@ fn encode_error(method: &str, error: &str) -> RemoteError {
     RemoteError::new(format!("{method}: cannot encode the result: {error}"))
 }
 
-/// A method from its relative path, kind and handler.
-pub fn method<F>(path: &[&str], kind: CallKind, handler: F) -> Method
+/// The `Sink<T>` argument of a sink or duplex method: the caller's values of a call to `method`,
+/// each decoded with `decode`.
+pub fn sink_input<T>(
+    input: Option<Incoming>,
+    method: &'static str,
+    decode: fn(Body) -> Result<T, String>,
+) -> Sink<T> {
+    Sink::new(input, method, decode)
+}
+
+/// A method from its relative path, kind, permission groups and handler.
+pub fn method<F>(path: &[&str], kind: CallKind, groups: &[&str], handler: F) -> Method
 where
     F: Fn(CallContext, Vec<Value>, Option<Incoming>) -> Reply + Send + Sync + 'static,
 {
     Method {
         path: path.iter().map(|&p| p.to_owned()).collect(),
         kind,
+        groups: groups.iter().map(|&g| g.to_owned()).collect(),
         handler: Arc::new(handler),
     }
 }
@@ -216,17 +220,4 @@ pub fn manifest(methods: &[(&[&str], CallKind)]) -> Manifest {
         debug_assert!(inserted, "clashing path {path:?}");
     }
     manifest
-}
-
-/// Permission groups from (group, allowed relative dotted paths).
-pub fn permissions(groups: &[(&str, &[&str])]) -> BTreeMap<String, Permissions> {
-    groups
-        .iter()
-        .map(|(group, allow)| {
-            (
-                (*group).to_owned(),
-                Permissions::allow(allow.iter().copied()),
-            )
-        })
-        .collect()
 }

@@ -67,8 +67,7 @@ impl<T: Send + 'static> Source<T> {
     }
 
     /// The stream the connection sends, each item encoded with `encode`.
-    #[doc(hidden)]
-    pub fn into_outgoing(
+    pub(crate) fn into_outgoing(
         self,
         method: &'static str,
         encode: fn(T) -> Result<Body, String>,
@@ -126,8 +125,7 @@ pub struct Sink<T> {
 
 impl<T> Sink<T> {
     /// Wraps the caller's values of a call to `method`, decoding each with `decode`.
-    #[doc(hidden)]
-    pub fn new(
+    pub(crate) fn new(
         input: Option<Incoming>,
         method: &'static str,
         decode: fn(Body) -> Result<T, String>,
@@ -198,6 +196,7 @@ impl<T> fmt::Debug for Sink<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rpc::typed::WireFormat;
     use crate::rpc::typed::codec::decode_json;
 
     #[tokio::test]
@@ -226,9 +225,9 @@ mod tests {
             Ok(Body::Text("a".into())),
             Err(RpcError::ConnectionLost),
         ]));
-        let sink = Sink::new(Some(input), "t.echo", crate::rpc::typed::codec::decode_body);
+        let sink = Sink::new(Some(input), "t.echo", Body::from_body);
         let out: Vec<_> = Source::from(sink)
-            .into_outgoing("t.echo", crate::rpc::typed::codec::encode_body)
+            .into_outgoing("t.echo", Body::into_body)
             .collect()
             .await;
         assert_eq!(out[0], Ok(Body::Text("a".into())));
