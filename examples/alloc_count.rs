@@ -2,7 +2,7 @@
 //!
 //! `cargo run --release --example alloc_count -- [--calls N]`
 //!
-//! A counting global allocator wraps the system one. Two [`Connection`]s are joined by an in-memory
+//! A counting global allocator wraps the system one. Two [`RpcHandle`]s are joined by an in-memory
 //! pipe, either plaintext (the muxrpc engines alone) or through a box stream in each direction (what
 //! a real connection runs); the callee serves the interop `test` plugin. After a warm-up, `N`
 //! sequential calls (1 in flight) and `N` calls kept 100 in flight are counted. Everything runs on

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures::future::BoxFuture;
 use secret_stack::keys::AppKey;
 use secret_stack::multiserver::{
-    AddressError, Connection, ListenConfig, Listener, Protocol, Scope, Transport,
+    AddressError, ByteStream, ListenConfig, Listener, Protocol, Scope, Transport,
 };
 use secret_stack::stack::{App, Config, SecretStack};
 use secret_stack_examples::greet::{Greet, GreetClient, short};
@@ -69,7 +69,7 @@ impl Transport for Mem {
         }
     }
 
-    fn connect<'a>(&'a self, name: &'a String) -> BoxFuture<'a, io::Result<Connection>> {
+    fn connect<'a>(&'a self, name: &'a String) -> BoxFuture<'a, io::Result<ByteStream>> {
         Box::pin(async move {
             let listener = self.board.lock().get(name).cloned();
             let refused = || {
@@ -81,7 +81,7 @@ impl Transport for Mem {
             let listener = listener.ok_or_else(refused)?;
             let (ours, theirs) = tokio::io::duplex(PIPE_BUFFER);
             listener.send(theirs).await.map_err(|_| refused())?;
-            Ok(Connection::from_duplex(ours, format!("mem:{name}"), "mem"))
+            Ok(ByteStream::from_duplex(ours, format!("mem:{name}"), "mem"))
         })
     }
 
@@ -137,14 +137,14 @@ impl Drop for MemListener {
 }
 
 impl Listener for MemListener {
-    fn accept(&mut self) -> BoxFuture<'_, io::Result<Connection>> {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<ByteStream>> {
         Box::pin(async move {
             let pipe = self
                 .incoming
                 .recv()
                 .await
                 .ok_or(io::ErrorKind::NotConnected)?;
-            Ok(Connection::from_duplex(
+            Ok(ByteStream::from_duplex(
                 pipe,
                 format!("mem:{}", self.name),
                 "mem",

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use secret_stack::PluginDescription;
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
+use secret_stack::plugin::PluginDescription;
 use secret_stack::rpc::Caller;
 use secret_stack_examples::checks::CheckResult;
 use secret_stack_examples::client::{self, ClientConfig};

@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use secret_stack::keys::PublicKey;
+use secret_stack::plugin;
+use secret_stack::plugin::{Plugin, PluginDescription};
 use secret_stack::rpc::{
     Body, CallContext, CallError, CallKind, Caller, LocalCaller, Manifest, MethodTable,
     Permissions, RpcError, Sink, Source,
 };
-use secret_stack::{Plugin, PluginDescription, plugin};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -453,7 +454,7 @@ impl From<Blob> for Bytes {
     }
 }
 
-impl secret_stack::rpc::typed::BinaryValue for Blob {}
+impl secret_stack::rpc::BinaryValue for Blob {}
 
 struct Binary;
 

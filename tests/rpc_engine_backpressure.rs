@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures::{FutureExt, SinkExt, StreamExt, stream};
-use secret_stack::rpc::codec::PacketCodec;
+use secret_stack::rpc::PacketCodec;
 use secret_stack::rpc::{
     Body, CallKind, Caller, OverflowPolicy, Packet, Permissions, RemoteError, Reply, RpcConfig,
     RpcError, RpcHandle, SessionEnd,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
 use secret_stack::multiserver::{
-    AddressError, ConnectError, Connection, IncomingEntry, ListenConfig, ListenError, Listener,
+    AddressError, ByteStream, DialError, IncomingEntry, ListenConfig, ListenError, Listener,
     Multiserver, Net, NoAuth, Protocol, Scope, Shs, ShsAddress, Transport, Unix, UnixAddress, Ws,
     WsAddress,
 };
@@ -37,7 +37,7 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 }
 
 /// Sends `data` one way and checks it arrives whole.
-async fn one_way(from: &mut Connection, to: &mut Connection, data: &[u8]) {
+async fn one_way(from: &mut ByteStream, to: &mut ByteStream, data: &[u8]) {
     let send = async {
         from.writer.write_all(data).await?;
         from.writer.flush().await
@@ -55,7 +55,7 @@ async fn one_way(from: &mut Connection, to: &mut Connection, data: &[u8]) {
 }
 
 /// Small and large messages both ways, then EOF client→server, then EOF server→client.
-async fn exchange(mut client: Connection, mut server: Connection) {
+async fn exchange(mut client: ByteStream, mut server: ByteStream) {
     one_way(&mut client, &mut server, b"ping").await;
     one_way(&mut server, &mut client, b"pong").await;
     one_way(&mut client, &mut server, &pattern(300_000, 1)).await;
@@ -85,7 +85,7 @@ async fn pair<T: Transport>(
     transport: &T,
     config: &ListenConfig,
     scope: Scope,
-) -> (Connection, Connection, Box<dyn Listener>) {
+) -> (ByteStream, ByteStream, Box<dyn Listener>) {
     let mut listener = transport.listen(config).await.expect("listen");
     let printed = listener.address(scope);
     assert_eq!(printed.len(), 1, "one address for {scope}: {printed:?}");
@@ -323,12 +323,12 @@ async fn dial_falls_back_to_the_next_alternative() {
         // Every alternative refused: each failure is reported, in order.
         let dead2 = format!("net:127.0.0.1:{}~noauth", closed_port());
         let err = ms.connect(&format!("{dead};{dead2}")).await.unwrap_err();
-        let ConnectError::Exhausted(failures) = &err else {
+        let DialError::Exhausted(failures) = &err else {
             panic!("expected every failure, got {err}");
         };
         assert_eq!(failures.len(), 2);
         for (failure, expected) in failures.iter().zip([&dead, &dead2]) {
-            let ConnectError::Dial { address, source } = failure else {
+            let DialError::Dial { address, source } = failure else {
                 panic!("expected a dial failure, got {failure}");
             };
             assert_eq!(address, expected);
@@ -341,7 +341,7 @@ async fn dial_falls_back_to_the_next_alternative() {
 
         // A single alternative reports its own error.
         let err = ms.connect(&dead).await.unwrap_err();
-        assert!(matches!(err, ConnectError::Dial { .. }), "{err}");
+        assert!(matches!(err, DialError::Dial { .. }), "{err}");
     })
     .await;
 }
@@ -364,7 +364,7 @@ async fn unparseable_addresses_use_the_js_error_text() {
         );
     }
     // The typed error keeps the reasons.
-    let Err(ConnectError::Unparseable { reasons, .. }) = ms.plan("net:host com:1~noauth") else {
+    let Err(DialError::Unparseable { reasons, .. }) = ms.plan("net:host com:1~noauth") else {
         panic!("expected unparseable");
     };
     assert_eq!(reasons[0].1, AddressError::BadChar { ch: ' ', at: 8 });
@@ -479,7 +479,7 @@ impl Transport for Memory {
         }
     }
 
-    fn connect<'a>(&'a self, name: &'a String) -> BoxFuture<'a, io::Result<Connection>> {
+    fn connect<'a>(&'a self, name: &'a String) -> BoxFuture<'a, io::Result<ByteStream>> {
         Box::pin(async move {
             let sender = self.listeners.lock().unwrap().get(name).cloned();
             let sender = sender.ok_or(io::ErrorKind::ConnectionRefused)?;
@@ -488,7 +488,7 @@ impl Transport for Memory {
                 .send(theirs)
                 .await
                 .map_err(|_| io::Error::from(io::ErrorKind::ConnectionRefused))?;
-            Ok(Connection::from_duplex(ours, format!("mem:{name}"), "mem"))
+            Ok(ByteStream::from_duplex(ours, format!("mem:{name}"), "mem"))
         })
     }
 
@@ -511,14 +511,14 @@ impl Transport for Memory {
 }
 
 impl Listener for MemoryListener {
-    fn accept(&mut self) -> BoxFuture<'_, io::Result<Connection>> {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<ByteStream>> {
         Box::pin(async move {
             let stream = self
                 .incoming
                 .recv()
                 .await
                 .ok_or(io::ErrorKind::NotConnected)?;
-            Ok(Connection::from_duplex(
+            Ok(ByteStream::from_duplex(
                 stream,
                 format!("mem:{}", self.name),
                 "mem",
@@ -574,7 +574,7 @@ async fn a_plugin_transport_works_through_the_registry() {
         exchange(client.connection, incoming.unwrap().connection).await;
 
         let err = ms.connect("mem:nobody~noauth").await.unwrap_err();
-        assert!(matches!(err, ConnectError::Dial { .. }), "{err}");
+        assert!(matches!(err, DialError::Dial { .. }), "{err}");
     })
     .await;
 }
@@ -657,7 +657,7 @@ async fn shs_over_each_transport() {
 }
 
 /// The text of the cause of a failed connection: for a refused handshake, the handshake's error.
-fn source_text(err: &ConnectError) -> String {
+fn source_text(err: &DialError) -> String {
     std::error::Error::source(err)
         .map(ToString::to_string)
         .unwrap_or_default()
@@ -675,7 +675,7 @@ async fn shs_refusals_carry_the_js_texts() {
         // Refused by the authorisation hook.
         let refused = shs_registry(Keypair::from_seed(&[66; 32]), APP_KEY, "net");
         let err = refused.connect(&address).await.unwrap_err();
-        assert!(matches!(err, ConnectError::Transform { .. }), "{err}");
+        assert!(matches!(err, DialError::Transform { .. }), "{err}");
         assert_eq!(err.to_string(), format!("the handshake with {address} failed"));
         assert!(
             source_text(&err).starts_with(

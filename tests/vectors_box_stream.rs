@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 use crypto_secretbox::XSalsa20Poly1305;
 use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 use secret_stack::box_stream::{
-    self, BoxKey, BoxReader, BoxStreamError, BoxWriter, Decoded, FrameDecoder, FrameEncoder,
-    FramePart, HEADER_LEN, Nonce,
+    self, BoxKey, BoxReader, BoxStreamError, BoxWriter, Decoded, FRAME_HEADER_LEN, FrameDecoder,
+    FrameEncoder, FramePart, Nonce,
 };
 use secret_stack_tests::vectors::{hex, hex_array, load, to_hex};
 use serde_json::Value;
@@ -272,7 +272,7 @@ fn cases_encrypt_with_the_sync_encoder_and_nonces_match() {
             goodbye["nonce"],
             "{name}"
         );
-        let mut bye = [0u8; HEADER_LEN];
+        let mut bye = [0u8; FRAME_HEADER_LEN];
         encoder.seal_goodbye(&mut bye).expect("goodbye");
         out.extend_from_slice(&bye);
         assert_eq!(to_hex(&out), case["ciphertext"], "{name}");
@@ -433,7 +433,7 @@ async fn writes_are_buffered_until_flush_and_sent_in_one_transport_write() {
     writer.flush().await.expect("flush");
     let sink = writer.get_ref();
     assert_eq!(sink.writes, 1, "all 16 frames in one transport write");
-    assert_eq!(sink.data.len(), 64_000 + 16 * HEADER_LEN);
+    assert_eq!(sink.data.len(), 64_000 + 16 * FRAME_HEADER_LEN);
     assert_eq!(sink.flushes, 2);
 }
 
@@ -474,7 +474,7 @@ async fn writing_after_shutdown_is_a_broken_pipe() {
     assert_eq!(sink.shutdowns, 1);
     assert_eq!(
         sink.data.len(),
-        HEADER_LEN + 10 + HEADER_LEN,
+        FRAME_HEADER_LEN + 10 + FRAME_HEADER_LEN,
         "frame then goodbye"
     );
 }
@@ -576,8 +576,8 @@ fn open_with_crypto_secretbox(key: &BoxKey, wire: &[u8]) -> (Vec<Vec<u8>>, bool)
     let mut nonce = Nonce::new(key.nonce);
     let mut chunks = Vec::new();
     let mut rest = wire;
-    while rest.len() >= HEADER_LEN {
-        let (tag, ct) = rest[..HEADER_LEN].split_at(16);
+    while rest.len() >= FRAME_HEADER_LEN {
+        let (tag, ct) = rest[..FRAME_HEADER_LEN].split_at(16);
         let mut header = ct.to_vec();
         cipher
             .decrypt_in_place_detached(nonce.as_bytes().into(), b"", &mut header, tag.into())
@@ -586,7 +586,7 @@ fn open_with_crypto_secretbox(key: &BoxKey, wire: &[u8]) -> (Vec<Vec<u8>>, bool)
             return (chunks, true);
         }
         let len = usize::from(u16::from_be_bytes([header[0], header[1]]));
-        let mut body = rest[HEADER_LEN..HEADER_LEN + len].to_vec();
+        let mut body = rest[FRAME_HEADER_LEN..FRAME_HEADER_LEN + len].to_vec();
         cipher
             .decrypt_in_place_detached(
                 nonce.next().as_bytes().into(),
@@ -597,7 +597,7 @@ fn open_with_crypto_secretbox(key: &BoxKey, wire: &[u8]) -> (Vec<Vec<u8>>, bool)
             .expect("body opens with crypto_secretbox");
         chunks.push(body);
         nonce.advance_frame();
-        rest = &rest[HEADER_LEN + len..];
+        rest = &rest[FRAME_HEADER_LEN + len..];
     }
     (chunks, false)
 }

@@ -4,8 +4,8 @@
 //! packets and stop at the goodbye.
 
 use bytes::{Bytes, BytesMut};
-use secret_stack::rpc::codec::{CodecError, PacketCodec};
 use secret_stack::rpc::{Body, Frame, Packet};
+use secret_stack::rpc::{CodecError, PacketCodec};
 use secret_stack_tests::vectors::{hex, load, to_hex};
 use serde_json::Value;
 use tokio_util::codec::Decoder;

@@ -7,8 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
 use secret_stack::multiserver::{
-    Address, AddressError, Announce, ConnectError, Multiaddress, Multiserver, Net, NetAddress,
-    NoAuth, ObjectKey, OnionAddress, Protocol, Scope, Shs, ShsAddress, Transform, Ws, WsAddress,
+    Address, AddressError, Announce, DialError, Multiaddress, Multiserver, Net, NetAddress, NoAuth,
+    ObjectKey, OnionAddress, Protocol, Scope, Shs, ShsAddress, Transform, Ws, WsAddress,
     object_address,
 };
 use secret_stack_tests::vectors::load;
@@ -123,7 +123,7 @@ fn compose_parse() {
             if expected.get("thrown").is_some() {
                 // JS throws out of `connect` (an extra `~` section meets no parser); an extra
                 // section is simply not understood here.
-                let Err(ConnectError::Unparseable { reasons, .. }) = plan else {
+                let Err(DialError::Unparseable { reasons, .. }) = plan else {
                     panic!("{input:?} should be unparseable by {suite}");
                 };
                 assert!(
@@ -139,7 +139,7 @@ fn compose_parse() {
                 // JS parses an address with fewer sections than the suite (here no `shs` part)
                 // and would then run shs as a *server* on the dialled stream. A suite here needs
                 // every section, so this is unparseable.
-                let Err(ConnectError::Unparseable { reasons, .. }) = plan else {
+                let Err(DialError::Unparseable { reasons, .. }) = plan else {
                     panic!("{input:?} should be unparseable by {suite}");
                 };
                 assert!(reasons.iter().any(|(_, e)| matches!(
@@ -232,8 +232,8 @@ fn printed(transport: &Value, scope: Scope, key: Option<PublicKey>) -> Option<St
     };
     let port = u16::try_from(transport["port"].as_u64().unwrap()).unwrap();
     let sections = match transport["name"].as_str().unwrap() {
-        "net" => secret_stack::multiserver::net::listener_addresses(&announce, port, scope),
-        "ws" => secret_stack::multiserver::ws::listener_addresses(&announce, port, scope),
+        "net" => secret_stack::multiserver::Net::listener_addresses(&announce, port, scope),
+        "ws" => secret_stack::multiserver::Ws::listener_addresses(&announce, port, scope),
         other => panic!("unknown transport {other}"),
     };
     let addresses = sections

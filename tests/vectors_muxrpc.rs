@@ -22,7 +22,7 @@ use bytes::{Bytes, BytesMut};
 use futures::future::BoxFuture;
 use futures::{FutureExt, SinkExt, StreamExt, stream};
 use secret_stack::keys::PublicKey;
-use secret_stack::rpc::codec::PacketCodec;
+use secret_stack::rpc::PacketCodec;
 use secret_stack::rpc::{
     Body, CallContext, CallKind, Caller, Frame, Manifest, Method, MethodTable, Packet, Permissions,
     RemoteError, Reply, RpcConfig, RpcError, RpcHandle, SessionEnd,

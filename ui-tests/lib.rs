@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use secret_stack::Plugin;
 use secret_stack::keys::PublicKey;
+use secret_stack::plugin::Plugin;
 use secret_stack::rpc::{Body, CallContext, Permissions, Reply};
 use serde_json::Value;
 

@@ -172,9 +172,7 @@ fn connect_failure(error: ConnectError) -> Failure {
         .collect::<Vec<_>>()
         .join(": ");
     match error {
-        ConnectError::Dial(multiserver::ConnectError::Unparseable { .. }) => {
-            Failure::Usage(message)
-        }
+        ConnectError::Dial(multiserver::DialError::Unparseable { .. }) => Failure::Usage(message),
         _ => Failure::Connection(message),
     }
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use clap::Args;
 use secret_stack::multiserver::Scope;
-use secret_stack::stack::config::{ConfigError, KeySource};
 use secret_stack::stack::{App, Config, SecretStack};
+use secret_stack::stack::{ConfigError, KeySource};
 use secret_stack_cli::test_plugin::Test;
 use tracing::{info, warn};
 

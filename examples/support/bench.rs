@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt, stream};
 use secret_stack::keys::{AppKey, Keypair};
-use secret_stack::multiserver::{ConnectError, Multiserver, Net, RegistryError, Shs};
+use secret_stack::multiserver::{DialError, Multiserver, Net, RegistryError, Shs};
 use secret_stack::rpc::{
     Body, CallContext, MethodTable, Permissions, RpcConfig, RpcError, RpcHandle,
 };
@@ -65,7 +65,7 @@ pub enum BenchError {
     Registry(#[from] RegistryError),
     /// Dialling or the handshake failed.
     #[error("cannot connect: {0}")]
-    Connect(#[from] ConnectError),
+    Connect(#[from] DialError),
     /// A call failed.
     #[error("call failed: {0}")]
     Call(#[from] RpcError),

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use secret_stack::box_stream::{
-    BoxKey, Decoded, FrameDecoder, FrameEncoder, HEADER_LEN, MAX_BODY_LEN,
+    BoxKey, Decoded, FRAME_HEADER_LEN, FrameDecoder, FrameEncoder, MAX_BODY_LEN,
 };
 
 use crate::bench::Figure;
@@ -27,7 +27,7 @@ fn key() -> BoxKey {
 /// Seals 4096-byte frames on this thread for about `time`; 10^6 plaintext bytes per second.
 pub fn seal_rate(time: Duration) -> Figure {
     let plaintext = vec![0x5a; MAX_BODY_LEN];
-    let mut frame = vec![0u8; HEADER_LEN + MAX_BODY_LEN];
+    let mut frame = vec![0u8; FRAME_HEADER_LEN + MAX_BODY_LEN];
     let mut encoder = FrameEncoder::new(&key());
     let start = Instant::now();
     let mut frames = 0u64;
@@ -47,7 +47,7 @@ pub fn seal_rate(time: Duration) -> Figure {
 /// work buffer before it is opened in place, as a reader's input buffer receives it; the copy is
 /// part of the figure (about 2% of it).
 pub fn open_rate(time: Duration) -> Figure {
-    let frame_len = HEADER_LEN + MAX_BODY_LEN;
+    let frame_len = FRAME_HEADER_LEN + MAX_BODY_LEN;
     let plaintext = vec![0x5a; MAX_BODY_LEN];
     let mut encoder = FrameEncoder::new(&key());
     let mut sealed = vec![0u8; frame_len * BATCH];

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use secret_stack::Plugin;
+use secret_stack::plugin::Plugin;
 use secret_stack::rpc::{Method, Permissions};
 
 pub use secret_stack_cli::test_plugin::*;
@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn manifest_and_permissions_are_the_js_plugin_s() {
-        use secret_stack::PluginDescription;
+        use secret_stack::plugin::PluginDescription;
         let test = Arc::new(Test::default());
         assert_eq!(
             test.manifest().to_json(),

@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use secret_stack::keys::{AppKey, Keypair};
 use secret_stack::multiserver::{
     Address, Multiaddress, Multiserver, Net, NetAddress, NoAuth, OnionAddress, Protocol, Shs,
-    ShsAddress, Unix, UnixAddress, Ws, WsAddress, address::split_alternatives,
+    ShsAddress, Unix, UnixAddress, Ws, WsAddress,
 };
 
 thread_local! {
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
                 text,
                 "multiaddress prints back to its text"
             );
-            let parts = split_alternatives(text);
+            let parts = Multiaddress::split_alternatives(text);
             assert_eq!(parts.len(), multi.alternatives().len());
             for (part, address) in parts.iter().zip(multi.alternatives()) {
                 assert_eq!(part.parse::<Address>().as_ref(), Ok(address));
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(_) => {
             // Each alternative is judged on its own when dialling.
-            for part in split_alternatives(text) {
+            for part in Multiaddress::split_alternatives(text) {
                 if let Ok(address) = part.parse::<Address>() {
                     check_address(&address);
                 }

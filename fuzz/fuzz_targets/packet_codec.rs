@@ -9,7 +9,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use secret_stack::rpc::codec::HEADER_LEN;
+use secret_stack::rpc::PACKET_HEADER_LEN;
 use secret_stack::rpc::{Body, Frame, PacketCodec};
 use secret_stack_fuzz::input::{Input, Schedule};
 use tokio_util::codec::Decoder as _;
@@ -17,7 +17,7 @@ use tokio_util::codec::Decoder as _;
 fuzz_target!(|data: &[u8]| {
     let mut input = Input::new(data);
     let max_body = match input.byte() % 4 {
-        0 => secret_stack::rpc::codec::DEFAULT_MAX_BODY,
+        0 => secret_stack::rpc::DEFAULT_MAX_BODY,
         1 => 0,
         limit => usize::from(limit) * 64,
     };
@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         PacketCodec::encode_packet(packet, &mut encoded).expect("a decoded packet encodes");
         let len = u32::from_be_bytes(encoded[1..5].try_into().unwrap()) as usize;
         assert!(len > 0, "zero-length body written");
-        assert_eq!(encoded.len(), HEADER_LEN + len);
+        assert_eq!(encoded.len(), PACKET_HEADER_LEN + len);
         let mut codec = PacketCodec::default();
         let again = codec
             .decode(&mut encoded.clone())
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
             "decode(encode(packet)) == packet"
         );
         let original_len = u32::from_be_bytes(stream[offset + 1..offset + 5].try_into().unwrap());
-        let original = &stream[offset..offset + HEADER_LEN + original_len as usize];
+        let original = &stream[offset..offset + PACKET_HEADER_LEN + original_len as usize];
         if matches!(packet.body, Body::Binary(_)) {
             // Same header except bits the codec ignores, same body.
             assert_eq!(encoded[0], original[0] & 0x0f, "flags");

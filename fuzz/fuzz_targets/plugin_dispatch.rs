@@ -14,7 +14,7 @@
 use bytes::Bytes;
 use futures::StreamExt as _;
 use libfuzzer_sys::fuzz_target;
-use secret_stack::rpc::typed::WireFormat as _;
+use secret_stack::rpc::WireFormat as _;
 use secret_stack::rpc::{Body, CallKind, Incoming, RemoteError, Reply, RpcError};
 use secret_stack_fuzz::callee::{self, MAX_ITEMS, Point};
 use serde::de::DeserializeOwned;

@@ -1,5 +1,5 @@
 //! muxrpc request handling on a live engine (PROTOCOL.md §5): whatever a peer sends, as the peer's
-//! half of one connection, to `Connection::start` serving the vectors' callee (a `#[plugin]`).
+//! half of one connection, to `RpcHandle::start` serving the vectors' callee (a `#[plugin]`).
 //!
 //! Input: a byte choosing the peer's permissions, 8 bytes of schedule seed, then the bytes the
 //! peer sends (packet-stream-codec frames; the A->B packets of the muxrpc vectors are seeds). They
@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use secret_stack::rpc::{Connection, Frame, PacketCodec, RpcConfig};
+use secret_stack::rpc::{Frame, PacketCodec, RpcConfig, RpcHandle};
 use secret_stack_fuzz::callee;
 use secret_stack_fuzz::input::{Input, Schedule};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
             let (engine_end, mut peer) = tokio::io::duplex(4096);
             let (reader, writer) = tokio::io::split(engine_end);
             let context = callee::context(callee::permissions(choice));
-            let handle = Connection::start(reader, writer, callee::table(), context, config);
+            let handle = RpcHandle::start(reader, writer, callee::table(), context, config);
             let talk = async {
                 let send = async {
                     let (mut peer_reader, mut peer_writer) = tokio::io::split(&mut peer);

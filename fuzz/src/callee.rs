@@ -163,7 +163,7 @@ pub fn permissions(choice: u8) -> Permissions {
 /// The method table serving a [`Callee`] at the root (paths like `["hello"]`).
 pub fn table() -> Arc<MethodTable> {
     let mut table = MethodTable::new();
-    for method in secret_stack::Plugin::methods(Arc::new(Callee::default())) {
+    for method in secret_stack::plugin::Plugin::methods(Arc::new(Callee::default())) {
         if let Err(clash) = table.insert(method) {
             unreachable!("the callee's methods are distinct: {clash}");
         }

@@ -6,7 +6,7 @@
 //! (0, 4097..=65535, or a length that disagrees with the body) are sealed here with dryoc directly.
 
 use dryoc::classic::crypto_secretbox::{crypto_secretbox_detached, crypto_secretbox_open_detached};
-use secret_stack::box_stream::{BoxKey, HEADER_LEN, MAX_BODY_LEN, Nonce, seal_frame, seal_goodbye};
+use secret_stack::box_stream::{BoxKey, FRAME_HEADER_LEN, MAX_BODY_LEN, Nonce, seal_frame, seal_goodbye};
 
 /// What a piece of the stream is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,21 +89,21 @@ impl StreamBuilder {
         let (start, nonce) = (self.bytes.len(), self.nonce);
         let intact = usize::from(announced) == plaintext.len() && !plaintext.is_empty();
         if intact && plaintext.len() <= MAX_BODY_LEN {
-            self.bytes.resize(start + HEADER_LEN + plaintext.len(), 0);
+            self.bytes.resize(start + FRAME_HEADER_LEN + plaintext.len(), 0);
             let sealed = seal_frame(
                 &self.key,
                 &mut self.nonce,
                 plaintext,
                 &mut self.bytes[start..],
             );
-            assert_eq!(sealed, Ok(HEADER_LEN + plaintext.len()), "seal_frame");
+            assert_eq!(sealed, Ok(FRAME_HEADER_LEN + plaintext.len()), "seal_frame");
         } else {
             let mut body = vec![0u8; plaintext.len()];
             let body_tag = self.seal_detached(&self.nonce.next(), plaintext, &mut body);
             let mut header_plain = [0u8; 18];
             header_plain[..2].copy_from_slice(&announced.to_be_bytes());
             header_plain[2..].copy_from_slice(&body_tag);
-            let mut header = [0u8; HEADER_LEN];
+            let mut header = [0u8; FRAME_HEADER_LEN];
             let tag = self.seal_detached(&self.nonce, &header_plain, &mut header[16..]);
             header[..16].copy_from_slice(&tag);
             self.bytes.extend_from_slice(&header);
@@ -123,9 +123,9 @@ impl StreamBuilder {
     /// Appends the goodbye (the nonce does not move, as nothing may follow it).
     pub fn goodbye(&mut self) {
         let (start, nonce) = (self.bytes.len(), self.nonce);
-        self.bytes.resize(start + HEADER_LEN, 0);
+        self.bytes.resize(start + FRAME_HEADER_LEN, 0);
         let sealed = seal_goodbye(&self.key, &self.nonce, &mut self.bytes[start..]);
-        assert_eq!(sealed, Ok(HEADER_LEN), "seal_goodbye");
+        assert_eq!(sealed, Ok(FRAME_HEADER_LEN), "seal_goodbye");
         self.push(start, nonce, Kind::Goodbye);
     }
 
@@ -151,10 +151,10 @@ impl StreamBuilder {
 
     /// Whether `piece` starts with a header box that opens at the current nonce.
     fn header_opens(&self, piece: &[u8]) -> bool {
-        let (Some(tag), Some(boxed)) = (piece.first_chunk::<16>(), piece.get(16..HEADER_LEN)) else {
+        let (Some(tag), Some(boxed)) = (piece.first_chunk::<16>(), piece.get(16..FRAME_HEADER_LEN)) else {
             return false;
         };
-        let mut plain = [0u8; HEADER_LEN - 16];
+        let mut plain = [0u8; FRAME_HEADER_LEN - 16];
         crypto_secretbox_open_detached(&mut plain, boxed, tag, self.nonce.as_bytes(), &self.key)
             .is_ok()
     }

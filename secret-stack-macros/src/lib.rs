@@ -113,7 +113,7 @@ use proc_macro::TokenStream;
 /// # Generated items
 ///
 /// * the impl block itself, minus the `#[rpc]` and `#[permission]` attributes;
-/// * `impl secret_stack::Plugin for Test`: `name`, `version` (default: the crate's version),
+/// * `impl secret_stack::plugin::Plugin for Test`: `name`, `version` (default: the crate's version),
 ///   `needs`, and `methods` (each method with its path, kind and permission groups: the manifest
 ///   and the permission table are derived from them);
 /// * `pub struct TestClient<C>` with `new(caller)`, `caller()`, `into_caller()`, `MOUNT`,

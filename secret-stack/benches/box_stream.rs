@@ -23,7 +23,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crypto_secretbox::XSalsa20Poly1305;
 use crypto_secretbox::aead::{AeadInPlace, KeyInit};
 use dryoc::classic::crypto_secretbox::{crypto_secretbox_detached, crypto_secretbox_open_detached};
-use secret_stack::box_stream::{BoxKey, BoxReader, BoxWriter, HEADER_LEN, Nonce, seal_frame};
+use secret_stack::box_stream::{BoxKey, BoxReader, BoxWriter, FRAME_HEADER_LEN, Nonce, seal_frame};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 const FRAME: usize = 4096;
@@ -153,7 +153,7 @@ fn cipher(c: &mut Criterion) {
     let mut group = c.benchmark_group("frame");
     group.throughput(Throughput::Bytes(FRAME as u64));
     let mut nonce = Nonce::new(key.nonce);
-    let mut frame = vec![0u8; HEADER_LEN + FRAME];
+    let mut frame = vec![0u8; FRAME_HEADER_LEN + FRAME];
     group.bench_function("seal_4k", |b| {
         b.iter(|| {
             seal_frame(&key.key, &mut nonce, black_box(&msg), &mut frame).expect("seal");

@@ -17,10 +17,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::FutureExt;
 use futures::future::join_all;
 use secret_stack::keys::PublicKey;
-use secret_stack::rpc::codec::PacketCodec;
-use secret_stack::rpc::connection::{RpcConfig, RpcHandle};
-use secret_stack::rpc::packet::Packet;
+use secret_stack::rpc::Packet;
+use secret_stack::rpc::PacketCodec;
 use secret_stack::rpc::{Body, CallContext, CallKind, Method, MethodTable, Permissions, Reply};
+use secret_stack::rpc::{RpcConfig, RpcHandle};
 use serde_json::{Value, json};
 use tokio_util::codec::{Decoder, Encoder};
 

@@ -91,8 +91,6 @@ pub mod prelude;
 pub mod rpc;
 pub mod stack;
 
-pub use plugin::{Plugin, PluginDescription};
-
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

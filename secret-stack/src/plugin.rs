@@ -16,7 +16,7 @@
 //! # use std::sync::Arc;
 //! # use secret_stack::keys::PublicKey;
 //! # use secret_stack::rpc::{CallContext, LocalCaller, MethodTable, Permissions};
-//! # use secret_stack::{Plugin, PluginDescription};
+//! # use secret_stack::plugin::{Plugin, PluginDescription};
 //! # fn serve(plugin: Arc<dyn Plugin>, mount: &str, permissions: Permissions) -> LocalCaller {
 //! #     let mut table = MethodTable::new();
 //! #     for mut m in plugin.methods() {
@@ -70,7 +70,7 @@
 //! # use std::sync::Arc;
 //! # use secret_stack::keys::PublicKey;
 //! # use secret_stack::rpc::{LocalCaller, MethodTable, Permissions};
-//! # use secret_stack::{Plugin, PluginDescription};
+//! # use secret_stack::plugin::{Plugin, PluginDescription};
 //! # fn serve(plugin: Arc<dyn Plugin>, mount: &str, permissions: Permissions) -> LocalCaller {
 //! #     let mut table = MethodTable::new();
 //! #     for mut m in plugin.methods() {
@@ -146,7 +146,8 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use secret_stack::{PluginDescription, plugin};
+//! use secret_stack::plugin;
+//! use secret_stack::plugin::PluginDescription;
 //! use secret_stack::rpc::Permissions;
 //!
 //! pub struct Graph;

@@ -30,7 +30,7 @@
 
 pub use crate::keys::{AppKey, Keypair, PublicKey};
 pub use crate::multiserver::Scope;
-pub use crate::plugin::Plugin;
+pub use crate::plugin::{Plugin, PluginDescription};
 pub use crate::rpc::{CallContext, CallError, Caller, RemoteError, RpcError, Sink, Source};
 pub use crate::stack::{App, Config, Event, Peer, SecretStack};
 pub use secret_stack_macros::{plugin, remote};

@@ -12,11 +12,10 @@ pub use crate::rpc::typed::client::{
 };
 pub use crate::rpc::typed::encoding::{Encoding, JsonCodec, PickJson, PickWire, WireCodec};
 pub use crate::rpc::typed::server::{
-    manifest, method, method_error, reject, reply_async, reply_async_done, reply_async_source,
-    reply_done, reply_source, reply_value, result_value, sink_input, value,
+    IntoDone, IntoSource, manifest, method, method_error, reject, reply_async, reply_async_done,
+    reply_async_source, reply_done, reply_source, reply_value, result_value, sink_input, value,
 };
 pub use crate::rpc::typed::{
-    CallError, IntoSource, MethodResult, Sink, SinkItem, Source, TypedError, TypedFuture,
-    TypedStream,
+    CallError, MethodResult, Sink, SinkItem, Source, TypedError, TypedFuture, TypedStream,
 };
 pub use crate::rpc::{CallContext, CallKind, Caller, Incoming, Manifest, Method};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::{FutureExt, StreamExt, stream};
 use secret_stack::keys::PublicKey;
-use secret_stack::rpc::codec::PacketCodec;
+use secret_stack::rpc::PacketCodec;
 use secret_stack::rpc::{
     Body, CallContext, CallKind, Frame, Incoming, Method, MethodTable, Packet, Permissions, Reply,
     RpcConfig, RpcHandle,

@@ -9,8 +9,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures::{FutureExt, StreamExt, stream};
-use secret_stack::Plugin;
 use secret_stack::keys::{Keypair, PublicKey};
+use secret_stack::plugin::Plugin;
 use secret_stack::rpc::{
     Body, CallContext, CallKind, Incoming, Method, RemoteError, Reply, RpcError,
 };
@@ -53,8 +53,7 @@ pub fn config(n: u8, extra: Value) -> Config {
             "outgoing": {"net": [{"transform": "shs"}]}
         });
     }
-    secret_stack::stack::merge::deep_merge(&mut global, &extra);
-    Config::from_json(json!({ "global": global })).expect("config")
+    Config::with_defaults(json!({ "global": global }), json!({ "global": extra })).expect("config")
 }
 
 /// A plugin written by hand against the `Plugin` trait.

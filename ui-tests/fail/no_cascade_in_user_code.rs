@@ -10,7 +10,7 @@ impl P {
 }
 
 fn main() {
-    use secret_stack::Plugin;
+    use secret_stack::plugin::Plugin;
     let _ = P.name();
     let _ = PClient::new(());
 }

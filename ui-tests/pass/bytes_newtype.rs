@@ -1,7 +1,7 @@
 //! A newtype of `Bytes` travels as binary once it implements `BinaryValue`.
 use bytes::Bytes;
 use secret_stack::plugin;
-use secret_stack::rpc::typed::BinaryValue;
+use secret_stack::rpc::BinaryValue;
 use secret_stack::rpc::{Body, Sink, Source};
 
 pub struct Blob(Bytes);

@@ -18,7 +18,7 @@ pub trait Routed2 {
 }
 
 fn main() {
-    use secret_stack::Plugin;
+    use secret_stack::plugin::Plugin;
     assert_eq!(Routed.name(), "routed");
     assert_eq!(Routed2Client::<()>::MOUNT, "routed");
 }

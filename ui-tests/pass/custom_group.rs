@@ -22,7 +22,7 @@ impl Q {
 }
 
 fn main() {
-    use secret_stack::PluginDescription;
+    use secret_stack::plugin::PluginDescription;
     use std::sync::Arc;
     let groups = Arc::new(P).permissions();
     assert_eq!(groups["anonymus"], Permissions::allow(["hello"]));

@@ -75,7 +75,7 @@ impl All {
 }
 
 fn main() {
-    use secret_stack::{Plugin, PluginDescription};
+    use secret_stack::plugin::{Plugin, PluginDescription};
     let all = Arc::new(All::constructor());
     assert_eq!(All::LIMIT, 3);
     assert_eq!(all.needs(), &["other"]);

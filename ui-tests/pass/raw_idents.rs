@@ -14,7 +14,7 @@ impl Raw {
 }
 
 fn main() {
-    use secret_stack::PluginDescription;
+    use secret_stack::plugin::PluginDescription;
     assert_eq!(
         std::sync::Arc::new(Raw).manifest().to_json(),
         serde_json::json!({"type": "sync", "async": "async"})

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use futures::{StreamExt, stream};
 use secret_stack::keys::PublicKey;
 use secret_stack::rpc::{Body, CallContext, LocalCaller, MethodTable, Permissions, Sink, Source};
-use secret_stack::{Plugin, plugin, remote};
+use secret_stack::plugin::Plugin;
+use secret_stack::{plugin, remote};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -57,7 +58,7 @@ impl Impl {
 async fn main() {
     assert_eq!(
         JsOnlyClient::<()>::manifest(),
-        secret_stack::PluginDescription::manifest(&Arc::new(Impl))
+        secret_stack::plugin::PluginDescription::manifest(&Arc::new(Impl))
     );
     let mut table = MethodTable::new();
     for mut m in Arc::new(Impl).methods() {

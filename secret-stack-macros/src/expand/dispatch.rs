@@ -14,7 +14,7 @@ use super::Model;
 use super::codec::{Op, codec};
 use crate::model::{Receiver, Role, RpcMethod, Shape};
 
-/// `impl ::secret_stack::Plugin for #self_ty { ... }`.
+/// `impl ::secret_stack::plugin::Plugin for #self_ty { ... }`.
 pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
     let krate = &model.krate;
     let name = &model.name;

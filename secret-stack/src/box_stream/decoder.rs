@@ -11,7 +11,7 @@ use std::ops::Range;
 use super::cipher::{KEY_LEN, TAG_LEN, open_detached, open_detached_in_place};
 use super::error::{BoxStreamError, FramePart};
 use super::nonce::Nonce;
-use super::{BoxKey, HEADER_LEN};
+use super::{BoxKey, FRAME_HEADER_LEN};
 
 /// Length of the plaintext inside a header box: `u16_be(len) || body tag`.
 const PLAIN_HEADER_LEN: usize = 2 + TAG_LEN;
@@ -71,8 +71,8 @@ impl FrameDecoder {
     /// the stream has ended or failed.
     pub fn needed(&self) -> usize {
         match self.state {
-            State::Header => HEADER_LEN,
-            State::Body { len, .. } => HEADER_LEN + len,
+            State::Header => FRAME_HEADER_LEN,
+            State::Body { len, .. } => FRAME_HEADER_LEN + len,
             State::Finished | State::Failed(_) => 0,
         }
     }
@@ -101,14 +101,14 @@ impl FrameDecoder {
     /// [`BoxStreamError::EmptyBody`]; the decoder then stays failed and returns the same error.
     pub fn decode(&mut self, input: &mut [u8]) -> Result<Option<Decoded>, BoxStreamError> {
         if let State::Header = self.state {
-            let Some(header) = input.first_chunk::<HEADER_LEN>() else {
+            let Some(header) = input.first_chunk::<FRAME_HEADER_LEN>() else {
                 return Ok(None);
             };
             match self.open_header(header) {
                 Ok(HeaderKind::Goodbye) => {
                     self.state = State::Finished;
                     return Ok(Some(Decoded::Goodbye {
-                        consumed: HEADER_LEN,
+                        consumed: FRAME_HEADER_LEN,
                     }));
                 }
                 Ok(HeaderKind::Body { len, tag }) => self.state = State::Body { len, tag },
@@ -121,8 +121,8 @@ impl FrameDecoder {
             State::Failed(err) => Err(err.clone()),
             State::Body { len, tag } => {
                 let (len, tag) = (*len, *tag);
-                let consumed = HEADER_LEN + len;
-                let Some(body) = input.get_mut(HEADER_LEN..consumed) else {
+                let consumed = FRAME_HEADER_LEN + len;
+                let Some(body) = input.get_mut(FRAME_HEADER_LEN..consumed) else {
                     return Ok(None);
                 };
                 if !open_detached_in_place(&self.key, &self.nonce.next(), &tag, body) {
@@ -132,7 +132,7 @@ impl FrameDecoder {
                 self.state = State::Header;
                 Ok(Some(Decoded::Data {
                     consumed,
-                    plaintext: HEADER_LEN..consumed,
+                    plaintext: FRAME_HEADER_LEN..consumed,
                 }))
             }
         }
@@ -146,7 +146,7 @@ impl FrameDecoder {
     /// was, for [`decode`](Self::decode) to report.
     pub fn body_len(&mut self, input: &[u8]) -> Option<usize> {
         if let State::Header = self.state {
-            let header = input.first_chunk::<HEADER_LEN>()?;
+            let header = input.first_chunk::<FRAME_HEADER_LEN>()?;
             match self.open_header(header) {
                 Ok(HeaderKind::Body { len, tag }) => self.state = State::Body { len, tag },
                 Ok(HeaderKind::Goodbye) | Err(_) => return None,
@@ -176,9 +176,9 @@ impl FrameDecoder {
             return Ok(None);
         };
         let (len, tag) = (*len, *tag);
-        let consumed = HEADER_LEN + len;
+        let consumed = FRAME_HEADER_LEN + len;
         let (Some(ciphertext), Some(plaintext)) =
-            (input.get(HEADER_LEN..consumed), out.get_mut(..len))
+            (input.get(FRAME_HEADER_LEN..consumed), out.get_mut(..len))
         else {
             return Ok(None);
         };
@@ -202,11 +202,11 @@ impl FrameDecoder {
             State::Header => BoxStreamError::Truncated {
                 part: FramePart::Header,
                 got: buffered,
-                wanted: HEADER_LEN,
+                wanted: FRAME_HEADER_LEN,
             },
             State::Body { len, .. } => BoxStreamError::Truncated {
                 part: FramePart::Body,
-                got: buffered.saturating_sub(HEADER_LEN),
+                got: buffered.saturating_sub(FRAME_HEADER_LEN),
                 wanted: *len,
             },
         };
@@ -219,7 +219,7 @@ impl FrameDecoder {
         err
     }
 
-    fn open_header(&self, header: &[u8; HEADER_LEN]) -> Result<HeaderKind, BoxStreamError> {
+    fn open_header(&self, header: &[u8; FRAME_HEADER_LEN]) -> Result<HeaderKind, BoxStreamError> {
         let (tag, ciphertext) = header.split_at(TAG_LEN);
         let tag = tag
             .first_chunk::<TAG_LEN>()
@@ -284,7 +284,7 @@ mod tests {
             enc.encode_to_vec(chunk, &mut out).expect("encode");
         }
         if goodbye {
-            let mut bye = [0u8; HEADER_LEN];
+            let mut bye = [0u8; FRAME_HEADER_LEN];
             enc.seal_goodbye(&mut bye).expect("goodbye");
             out.extend_from_slice(&bye);
         }

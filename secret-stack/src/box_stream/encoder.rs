@@ -8,7 +8,7 @@
 use super::cipher::{KEY_LEN, TAG_LEN, seal_detached};
 use super::error::BoxStreamError;
 use super::nonce::Nonce;
-use super::{BoxKey, HEADER_LEN, MAX_BODY_LEN};
+use super::{BoxKey, FRAME_HEADER_LEN, MAX_BODY_LEN};
 
 /// Length of the plaintext inside a header box: `u16_be(len) || body tag`.
 const PLAIN_HEADER_LEN: usize = 2 + TAG_LEN;
@@ -30,12 +30,12 @@ pub fn seal_frame(
         .ok()
         .filter(|&l| l != 0 && usize::from(l) <= MAX_BODY_LEN)
         .ok_or(BoxStreamError::BadFrameLength { len })?;
-    let needed = HEADER_LEN + len;
+    let needed = FRAME_HEADER_LEN + len;
     let available = frame.len();
     let frame = frame
         .get_mut(..needed)
         .ok_or(BoxStreamError::OutputTooSmall { needed, available })?;
-    let (header, body) = frame.split_at_mut(HEADER_LEN);
+    let (header, body) = frame.split_at_mut(FRAME_HEADER_LEN);
 
     let body_tag = seal_detached(key, &nonce.next(), plaintext, body)?;
     let mut plain_header = [0u8; PLAIN_HEADER_LEN];
@@ -60,13 +60,13 @@ pub fn seal_goodbye(
 ) -> Result<usize, BoxStreamError> {
     let available = out.len();
     let out = out
-        .get_mut(..HEADER_LEN)
+        .get_mut(..FRAME_HEADER_LEN)
         .ok_or(BoxStreamError::OutputTooSmall {
-            needed: HEADER_LEN,
+            needed: FRAME_HEADER_LEN,
             available,
         })?;
     seal_header(key, nonce, &[0u8; PLAIN_HEADER_LEN], out)?;
-    Ok(HEADER_LEN)
+    Ok(FRAME_HEADER_LEN)
 }
 
 /// Boxes an 18-byte plaintext header into `out` (exactly 34 bytes): tag, then ciphertext.
@@ -136,7 +136,7 @@ impl FrameEncoder {
     ) -> Result<(), BoxStreamError> {
         for piece in plaintext.chunks(MAX_BODY_LEN) {
             let start = out.len();
-            out.resize(start + HEADER_LEN + piece.len(), 0);
+            out.resize(start + FRAME_HEADER_LEN + piece.len(), 0);
             let frame = out.get_mut(start..).unwrap_or_default();
             self.seal_frame(piece, frame)?;
         }
@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn frame_is_header_plus_body_and_nonce_moves_by_two() {
         let mut nonce = Nonce::new([0; 24]);
-        let mut frame = [0u8; HEADER_LEN + 5];
+        let mut frame = [0u8; FRAME_HEADER_LEN + 5];
         assert_eq!(seal_frame(&KEY, &mut nonce, b"hello", &mut frame), Ok(39));
         let mut two = [0; 24];
         two[23] = 2;
@@ -210,7 +210,7 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(enc.nonce(), &Nonce::new([0; 24]));
         enc.encode_to_vec(&[3; 4097], &mut out).expect("split");
-        assert_eq!(out.len(), 2 * HEADER_LEN + 4097);
+        assert_eq!(out.len(), 2 * FRAME_HEADER_LEN + 4097);
         let mut four = [0; 24];
         four[23] = 4;
         assert_eq!(enc.nonce(), &Nonce::new(four));

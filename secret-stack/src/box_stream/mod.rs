@@ -29,13 +29,13 @@ pub use reader::{BoxReader, INITIAL_READ_BUFFER};
 pub use writer::{BoxWriter, WRITE_BUFFER_CAPACITY};
 
 /// Length of a boxed header, and of the goodbye: 18 bytes of plaintext plus a 16-byte tag.
-pub const HEADER_LEN: usize = 34;
+pub const FRAME_HEADER_LEN: usize = 34;
 /// The most plaintext a writer puts in one frame.
 pub const MAX_BODY_LEN: usize = 4096;
 /// The longest body a reader accepts: anything a 16-bit length can say, as JS accepts.
 pub const MAX_ACCEPTED_BODY_LEN: usize = u16::MAX as usize;
 /// The longest frame a reader may have to hold at once.
-pub const MAX_FRAME_LEN: usize = HEADER_LEN + MAX_ACCEPTED_BODY_LEN;
+pub const MAX_FRAME_LEN: usize = FRAME_HEADER_LEN + MAX_ACCEPTED_BODY_LEN;
 
 /// The key and starting nonce of one direction of a box stream, as the handshake derives them.
 #[derive(Clone, PartialEq, Eq)]

@@ -226,7 +226,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-    use crate::box_stream::{BoxWriter, HEADER_LEN};
+    use crate::box_stream::{BoxWriter, FRAME_HEADER_LEN};
 
     fn key() -> BoxKey {
         BoxKey {
@@ -288,7 +288,7 @@ mod tests {
         );
         assert_eq!(
             reader.decoder.needed(),
-            HEADER_LEN,
+            FRAME_HEADER_LEN,
             "the next frame is left unopened while the caller has no room"
         );
         let mut short = vec![0u8; 4095];

@@ -22,21 +22,21 @@ use tokio::io::AsyncWrite;
 
 use super::encoder::FrameEncoder;
 use super::error::BoxStreamError;
-use super::{BoxKey, HEADER_LEN, MAX_BODY_LEN};
+use super::{BoxKey, FRAME_HEADER_LEN, MAX_BODY_LEN};
 
 /// Plaintext bytes whose sealed frames a [`BoxWriter`] holds before a write has to wait for the
 /// transport to take them.
 pub const WRITE_BUFFER_CAPACITY: usize = 64 * 1024;
 
 /// The longest frame a writer seals.
-const MAX_FRAME: usize = HEADER_LEN + MAX_BODY_LEN;
+const MAX_FRAME: usize = FRAME_HEADER_LEN + MAX_BODY_LEN;
 
 /// Sealed bytes the output buffer may hold before writes wait for the transport: the frames of
 /// [`WRITE_BUFFER_CAPACITY`] plaintext bytes.
 const OUT_LIMIT: usize = WRITE_BUFFER_CAPACITY.div_ceil(MAX_BODY_LEN) * MAX_FRAME;
 
 /// The most the output buffer ever holds: a full buffer of frames plus the goodbye.
-const OUT_CAPACITY: usize = OUT_LIMIT + HEADER_LEN;
+const OUT_CAPACITY: usize = OUT_LIMIT + FRAME_HEADER_LEN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WriterState {
@@ -199,7 +199,7 @@ impl<W: AsyncWrite + Unpin> BoxWriter<W> {
 
     /// Seals `piece` (1..=4096 bytes) as one frame at the end of `out`, which has room for it.
     fn seal(&mut self, piece: &[u8]) -> Result<(), BoxStreamError> {
-        self.ensure_out(self.out_filled + HEADER_LEN + piece.len());
+        self.ensure_out(self.out_filled + FRAME_HEADER_LEN + piece.len());
         let frame = self.out.get_mut(self.out_filled..).unwrap_or_default();
         self.out_filled += self.encoder.seal_frame(piece, frame)?;
         Ok(())
@@ -314,7 +314,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for BoxWriter<W> {
                         this.seal_plain()?;
                     }
                     // Frames are sealed only with room to spare, so the goodbye always fits.
-                    this.ensure_out(this.out_filled + HEADER_LEN);
+                    this.ensure_out(this.out_filled + FRAME_HEADER_LEN);
                     let slot = this.out.get_mut(this.out_filled..).unwrap_or_default();
                     this.out_filled += this.encoder.seal_goodbye(slot)?;
                     this.state = WriterState::Closing;
@@ -420,7 +420,7 @@ mod tests {
         let mut expected = Vec::new();
         let mut encoder = FrameEncoder::new(&key());
         encoder.encode_to_vec(&data, &mut expected).expect("encode");
-        let mut goodbye = [0u8; HEADER_LEN];
+        let mut goodbye = [0u8; FRAME_HEADER_LEN];
         encoder.seal_goodbye(&mut goodbye).expect("goodbye");
         expected.extend_from_slice(&goodbye);
         assert!(wire == expected, "the same frames as one sealed write");
@@ -452,6 +452,10 @@ mod tests {
         writer.flush().await.expect("flush");
         let gate = writer.get_ref();
         assert_eq!(gate.writes, 1, "one transport write");
-        assert_eq!(gate.data.len(), 10_000 + 3 * HEADER_LEN, "three frames");
+        assert_eq!(
+            gate.data.len(),
+            10_000 + 3 * FRAME_HEADER_LEN,
+            "three frames"
+        );
     }
 }

@@ -13,7 +13,7 @@ use tracing::{debug, warn};
 use super::limits::{ConnectionSlot, HandshakeSlot, IncomingGate};
 use super::registry::Established;
 use super::transform::DynTransform;
-use super::transport::{Connection, Listener};
+use super::transport::{ByteStream, Listener};
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again; doubled
 /// after each further failure in a row, up to [`ACCEPT_BACKOFF_MAX`].
@@ -93,7 +93,7 @@ pub(crate) async fn accept_loop(
 /// [`Server`](super::Server) with its connection slot; the handshake slot is released as soon as
 /// the transform is done.
 async fn secure_incoming(
-    connection: Connection,
+    connection: ByteStream,
     transform: Arc<dyn DynTransform>,
     suite: String,
     sender: mpsc::Sender<Established>,

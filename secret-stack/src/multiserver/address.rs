@@ -269,6 +269,13 @@ pub struct Multiaddress {
 }
 
 impl Multiaddress {
+    /// Splits a multiaddress text on its unescaped `;`, checking nothing else, so that each
+    /// alternative can be parsed (and rejected) on its own, as dialling does. Empty text gives no
+    /// alternative.
+    pub fn split_alternatives(text: &str) -> Vec<&str> {
+        split_alternatives(text)
+    }
+
     /// Builds a multiaddress from its alternatives; `None` if there are none.
     pub fn new(alternatives: Vec<Address>) -> Option<Multiaddress> {
         if alternatives.is_empty() {
@@ -311,7 +318,7 @@ impl FromStr for Multiaddress {
 
 /// Splits a multiaddress string on its unescaped `;`, without checking anything else, so that each
 /// alternative can be parsed (and rejected) on its own. Empty input gives no alternative.
-pub fn split_alternatives(s: &str) -> Vec<&str> {
+pub(crate) fn split_alternatives(s: &str) -> Vec<&str> {
     if s.is_empty() {
         return Vec::new();
     }

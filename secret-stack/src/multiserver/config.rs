@@ -84,7 +84,7 @@ pub struct Connections {
 
 /// A malformed `connections` config.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum ConnectionsError {
     /// A value had the wrong JSON type.
     #[error("connections.{path}: expected {expected}")]
     Type {
@@ -137,8 +137,8 @@ impl Connections {
     /// Transports come out in the order of the JSON object's keys as `serde_json` keeps them
     /// (sorted by name unless its `preserve_order` feature is on); build [`Connections`] directly
     /// to choose the order.
-    pub fn from_json(value: &Value) -> Result<Connections, ConfigError> {
-        let object = value.as_object().ok_or_else(|| ConfigError::Type {
+    pub fn from_json(value: &Value) -> Result<Connections, ConnectionsError> {
+        let object = value.as_object().ok_or_else(|| ConnectionsError::Type {
             path: String::new(),
             expected: "an object",
         })?;
@@ -173,22 +173,25 @@ impl Default for Connections {
 
 type Entry<'a> = (&'a str, usize, &'a Map<String, Value>);
 
-fn entries<'a>(object: &'a Map<String, Value>, key: &str) -> Result<Vec<Entry<'a>>, ConfigError> {
+fn entries<'a>(
+    object: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Vec<Entry<'a>>, ConnectionsError> {
     let Some(section) = object.get(key) else {
         return Ok(Vec::new());
     };
-    let section = section.as_object().ok_or_else(|| ConfigError::Type {
+    let section = section.as_object().ok_or_else(|| ConnectionsError::Type {
         path: key.to_owned(),
         expected: "an object of transport name to entries",
     })?;
     let mut out = Vec::new();
     for (transport, list) in section {
-        let list = list.as_array().ok_or_else(|| ConfigError::Type {
+        let list = list.as_array().ok_or_else(|| ConnectionsError::Type {
             path: format!("{key}.{transport}"),
             expected: "an array of entries",
         })?;
         for (index, entry) in list.iter().enumerate() {
-            let entry = entry.as_object().ok_or_else(|| ConfigError::Type {
+            let entry = entry.as_object().ok_or_else(|| ConnectionsError::Type {
                 path: format!("{key}.{transport}[{index}]"),
                 expected: "an object",
             })?;
@@ -198,12 +201,12 @@ fn entries<'a>(object: &'a Map<String, Value>, key: &str) -> Result<Vec<Entry<'a
     Ok(out)
 }
 
-fn transform_of(entry: &Map<String, Value>, path: &str) -> Result<String, ConfigError> {
+fn transform_of(entry: &Map<String, Value>, path: &str) -> Result<String, ConnectionsError> {
     entry
         .get("transform")
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| ConfigError::Type {
+        .ok_or_else(|| ConnectionsError::Type {
             path: format!("{path}.transform"),
             expected: "a transform name",
         })
@@ -213,16 +216,16 @@ fn listen_config(
     transport: &str,
     entry: &Map<String, Value>,
     path: &str,
-) -> Result<ListenConfig, ConfigError> {
+) -> Result<ListenConfig, ConnectionsError> {
     let mut config = ListenConfig::default();
     let scope_names = strings(entry.get("scope"), &format!("{path}.scope"))?;
     if scope_names.is_empty() {
-        return Err(ConfigError::MissingScope {
+        return Err(ConnectionsError::MissingScope {
             transport: transport.to_owned(),
         });
     }
     for name in scope_names {
-        let scope = name.parse().map_err(|source| ConfigError::Scope {
+        let scope = name.parse().map_err(|source| ConnectionsError::Scope {
             path: format!("{path}.scope"),
             source,
         })?;
@@ -262,16 +265,16 @@ fn listen_config(
     Ok(config)
 }
 
-fn type_error(path: &str, key: &str, expected: &'static str) -> ConfigError {
-    ConfigError::Type {
+fn type_error(path: &str, key: &str, expected: &'static str) -> ConnectionsError {
+    ConnectionsError::Type {
         path: format!("{path}.{key}"),
         expected,
     }
 }
 
 /// A string or an array of strings; absent or null → empty.
-fn strings(value: Option<&Value>, path: &str) -> Result<Vec<String>, ConfigError> {
-    let bad = || ConfigError::Type {
+fn strings(value: Option<&Value>, path: &str) -> Result<Vec<String>, ConnectionsError> {
+    let bad = || ConnectionsError::Type {
         path: path.to_owned(),
         expected: "a string or an array of strings",
     };

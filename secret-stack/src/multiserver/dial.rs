@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tracing::debug;
 
 use super::address::{Address, AddressError, Multiaddress, split_alternatives};
-use super::dial_error::{ConnectError, ParseFailures};
+use super::dial_error::{DialError, ParseFailures};
 use super::registry::{Established, Multiserver, suite_name};
 use super::transform::DynTransform;
 use super::transport::DynTransport;
@@ -45,8 +45,8 @@ impl fmt::Debug for Candidate {
 impl Multiserver {
     /// Matches each alternative of `address` with the first outgoing suite that parses it, in
     /// order; alternatives no suite parses are left out. Fails with
-    /// [`ConnectError::Unparseable`] when none is left.
-    pub fn plan(&self, address: &str) -> Result<Vec<Candidate>, ConnectError> {
+    /// [`DialError::Unparseable`] when none is left.
+    pub fn plan(&self, address: &str) -> Result<Vec<Candidate>, DialError> {
         let mut plan = Plan::default();
         for (index, text) in split_alternatives(address).into_iter().enumerate() {
             match text.parse::<Address>() {
@@ -58,10 +58,7 @@ impl Multiserver {
     }
 
     /// [`Multiserver::plan`] for an address already parsed.
-    pub fn plan_multiaddress(
-        &self,
-        address: &Multiaddress,
-    ) -> Result<Vec<Candidate>, ConnectError> {
+    pub fn plan_multiaddress(&self, address: &Multiaddress) -> Result<Vec<Candidate>, DialError> {
         let mut plan = Plan::default();
         for (index, alternative) in address.alternatives().iter().enumerate() {
             self.match_suite(index, alternative.clone(), &mut plan);
@@ -93,7 +90,7 @@ impl Multiserver {
 
     /// Dials `address` (a multiserver address string) and runs the transform's client side; see
     /// the module docs for the fallback across alternatives.
-    pub async fn connect(&self, address: &str) -> Result<Established, ConnectError> {
+    pub async fn connect(&self, address: &str) -> Result<Established, DialError> {
         dial_in_order(self.plan(address)?).await
     }
 
@@ -101,7 +98,7 @@ impl Multiserver {
     pub async fn connect_multiaddress(
         &self,
         address: &Multiaddress,
-    ) -> Result<Established, ConnectError> {
+    ) -> Result<Established, DialError> {
         dial_in_order(self.plan_multiaddress(address)?).await
     }
 }
@@ -118,9 +115,9 @@ impl Plan {
         self,
         address: impl FnOnce() -> String,
         registry: &Multiserver,
-    ) -> Result<Vec<Candidate>, ConnectError> {
+    ) -> Result<Vec<Candidate>, DialError> {
         if self.candidates.is_empty() {
-            return Err(ConnectError::Unparseable {
+            return Err(DialError::Unparseable {
                 address: address(),
                 suites: registry.suites(),
                 reasons: ParseFailures(self.reasons),
@@ -131,7 +128,7 @@ impl Plan {
 }
 
 /// Dials the candidates in order until one succeeds.
-async fn dial_in_order(candidates: Vec<Candidate>) -> Result<Established, ConnectError> {
+async fn dial_in_order(candidates: Vec<Candidate>) -> Result<Established, DialError> {
     let mut failures = Vec::new();
     for candidate in candidates {
         match dial(&candidate).await {
@@ -147,7 +144,7 @@ async fn dial_in_order(candidates: Vec<Candidate>) -> Result<Established, Connec
     {
         return Err(only);
     }
-    Err(ConnectError::Exhausted(failures))
+    Err(DialError::Exhausted(failures))
 }
 
 type Parsed = (Box<dyn Any + Send + Sync>, Box<dyn Any + Send + Sync>);
@@ -168,12 +165,12 @@ fn parse_with(
     Ok((transport.parse(first)?, transform.parse(second)?))
 }
 
-async fn dial(candidate: &Candidate) -> Result<Established, ConnectError> {
+async fn dial(candidate: &Candidate) -> Result<Established, DialError> {
     let connection = candidate
         .transport
         .connect(candidate.transport_address.as_ref())
         .await
-        .map_err(|source| ConnectError::Dial {
+        .map_err(|source| DialError::Dial {
             address: candidate.address.to_string(),
             source,
         })?;
@@ -182,7 +179,7 @@ async fn dial(candidate: &Candidate) -> Result<Established, ConnectError> {
         .transform
         .client(connection, candidate.transform_address.as_ref())
         .await
-        .map_err(|source| ConnectError::Transform {
+        .map_err(|source| DialError::Transform {
             address: candidate.address.to_string(),
             source,
         })?;

@@ -1,4 +1,4 @@
-//! Why [`Multiserver::connect`](super::Multiserver::connect) failed: [`ConnectError`], and the
+//! Why [`Multiserver::connect`](super::Multiserver::connect) failed: [`DialError`], and the
 //! reasons an address was not understood ([`ParseFailures`]).
 //!
 //! Each level of the error chain says one thing: the top says what failed and where (the JS text
@@ -15,7 +15,7 @@ use super::transform::TransformError;
 
 /// Why [`Multiserver::connect`](super::Multiserver::connect) failed.
 #[derive(Debug)]
-pub enum ConnectError {
+pub enum DialError {
     /// No alternative was understood by any outgoing suite. Displays as JS's text
     /// (`could not connect to:<address>, only know:<suites>`); its source lists why each
     /// alternative was not understood.
@@ -44,20 +44,20 @@ pub enum ConnectError {
     },
     /// Several alternatives were tried and all failed, in this order. Displays every failure with
     /// its reasons.
-    Exhausted(Vec<ConnectError>),
+    Exhausted(Vec<DialError>),
 }
 
-impl fmt::Display for ConnectError {
+impl fmt::Display for DialError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConnectError::Unparseable {
+            DialError::Unparseable {
                 address, suites, ..
             } => write!(f, "could not connect to:{address}, only know:{suites}"),
-            ConnectError::Dial { address, .. } => write!(f, "could not dial {address}"),
-            ConnectError::Transform { address, .. } => {
+            DialError::Dial { address, .. } => write!(f, "could not dial {address}"),
+            DialError::Transform { address, .. } => {
                 write!(f, "the handshake with {address} failed")
             }
-            ConnectError::Exhausted(failures) => {
+            DialError::Exhausted(failures) => {
                 write!(f, "all {} alternatives failed: ", failures.len())?;
                 for (i, failure) in failures.iter().enumerate() {
                     let separator = if i == 0 { "" } else { "; " };
@@ -69,13 +69,13 @@ impl fmt::Display for ConnectError {
     }
 }
 
-impl Error for ConnectError {
+impl Error for DialError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
-            ConnectError::Unparseable { reasons, .. } if !reasons.is_empty() => Some(reasons),
-            ConnectError::Dial { source, .. } => Some(source),
-            ConnectError::Transform { source, .. } => Some(source),
-            ConnectError::Unparseable { .. } | ConnectError::Exhausted(_) => None,
+            DialError::Unparseable { reasons, .. } if !reasons.is_empty() => Some(reasons),
+            DialError::Dial { source, .. } => Some(source),
+            DialError::Transform { source, .. } => Some(source),
+            DialError::Unparseable { .. } | DialError::Exhausted(_) => None,
         }
     }
 }

@@ -34,34 +34,34 @@
 //! # Ok(()) }
 //! ```
 
-mod accept;
-pub mod address;
-pub mod address_book;
-pub mod config;
-pub mod dial;
-mod dial_error;
-pub mod limits;
-pub mod net;
-pub mod noauth;
-pub mod object_address;
-pub mod onion;
-mod refusal_log;
-pub mod registry;
-pub mod scope;
-pub mod server;
-pub mod shs;
-pub mod transform;
-pub mod transport;
+pub(crate) mod accept;
+pub(crate) mod address;
+pub(crate) mod address_book;
+pub(crate) mod config;
+pub(crate) mod dial;
+pub(crate) mod dial_error;
+pub(crate) mod limits;
+pub(crate) mod net;
+pub(crate) mod noauth;
+pub(crate) mod object_address;
+pub(crate) mod onion;
+pub(crate) mod refusal_log;
+pub(crate) mod registry;
+pub(crate) mod scope;
+pub(crate) mod server;
+pub(crate) mod shs;
+pub(crate) mod transform;
+pub(crate) mod transport;
 #[cfg(all(unix, feature = "unix"))]
-pub mod unix;
+pub(crate) mod unix;
 #[cfg(feature = "ws")]
-pub mod ws;
+pub(crate) mod ws;
 
 pub use address::{Address, AddressError, Multiaddress, Protocol};
 pub use address_book::AddressBook;
-pub use config::{ConfigError, Connections, IncomingEntry, ListenConfig, OutgoingEntry};
+pub use config::{Connections, ConnectionsError, IncomingEntry, ListenConfig, OutgoingEntry};
 pub use dial::Candidate;
-pub use dial_error::{ConnectError, ParseFailures};
+pub use dial_error::{DialError, ParseFailures};
 pub use limits::{
     ConnectionSlot, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, IncomingGate, IncomingLimits,
     IncomingStats,
@@ -71,11 +71,11 @@ pub use noauth::NoAuth;
 pub use object_address::{ObjectKey, object_address};
 pub use onion::OnionAddress;
 pub use registry::{Established, Multiserver, RegistryError};
-pub use scope::Scope;
+pub use scope::{Scope, UnknownScope};
 pub use server::{ListenError, Server};
 pub use shs::{Authorize, Shs, ShsAddress};
 pub use transform::{Transform, TransformError, TransformInfo};
-pub use transport::{Announce, BoxReader, BoxWriter, Connection, Listener, Transport};
+pub use transport::{Announce, ByteReader, ByteStream, ByteWriter, Listener, Transport};
 #[cfg(all(unix, feature = "unix"))]
 pub use unix::{Unix, UnixAddress};
 #[cfg(feature = "ws")]

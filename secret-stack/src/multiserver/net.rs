@@ -13,7 +13,7 @@ use tracing::debug;
 use super::address::{AddressError, Protocol};
 use super::config::ListenConfig;
 use super::scope::Scope;
-use super::transport::{Announce, Connection, Listener, Transport, is_wildcard};
+use super::transport::{Announce, ByteStream, Listener, Transport, is_wildcard};
 
 /// A `net:<host>:<port>` section.
 ///
@@ -133,6 +133,14 @@ fn strip_zone(host: &str) -> &str {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Net;
 
+impl Net {
+    /// The `net` sections a listener bound to `port` prints for `scope` (JS net `stringify`): one per
+    /// host of [`Announce::hosts`], IPv6 zones dropped.
+    pub fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<Protocol> {
+        listener_addresses(announce, port, scope)
+    }
+}
+
 impl Transport for Net {
     type Address = NetAddress;
 
@@ -144,7 +152,7 @@ impl Transport for Net {
         NetAddress::from_protocol(section)
     }
 
-    fn connect<'a>(&'a self, address: &'a NetAddress) -> BoxFuture<'a, io::Result<Connection>> {
+    fn connect<'a>(&'a self, address: &'a NetAddress) -> BoxFuture<'a, io::Result<ByteStream>> {
         Box::pin(async move {
             let stream = dial(&address.host, address.port).await?;
             let peer = stream.peer_addr()?;
@@ -171,10 +179,10 @@ pub(crate) async fn dial(host: &str, port: u16) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
-/// A TCP connection as a [`Connection`] from `peer`.
-fn tcp_connection(stream: TcpStream, peer: SocketAddr) -> Connection {
+/// A TCP connection as a [`ByteStream`] from `peer`.
+fn tcp_connection(stream: TcpStream, peer: SocketAddr) -> ByteStream {
     let (reader, writer) = stream.into_split();
-    Connection::new(
+    ByteStream::new(
         reader,
         writer,
         NetAddress::from_socket(peer).to_string(),
@@ -243,7 +251,7 @@ async fn bind_all(port: u16) -> io::Result<TcpListener> {
 
 /// The `net` sections a listener bound to `port` prints for `scope` (JS net `stringify`): one per
 /// host of [`Announce::hosts`], IPv6 zones dropped.
-pub fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<Protocol> {
+pub(crate) fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<Protocol> {
     announce.sections(scope, "net", |host| NetAddress { host, port }.to_protocol())
 }
 
@@ -253,7 +261,7 @@ struct NetListener {
 }
 
 impl Listener for NetListener {
-    fn accept(&mut self) -> BoxFuture<'_, io::Result<Connection>> {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<ByteStream>> {
         Box::pin(async move {
             let (stream, peer) = self.bound.listener.accept().await?;
             stream.set_nodelay(true)?;

@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 
 use super::address::{AddressError, Protocol};
 use super::transform::{Transform, TransformError, TransformInfo};
-use super::transport::Connection;
+use super::transport::ByteStream;
 use crate::keys::PublicKey;
 use crate::rpc::Permissions;
 
@@ -65,16 +65,16 @@ impl Transform for NoAuth {
 
     fn client<'a>(
         &'a self,
-        connection: Connection,
+        connection: ByteStream,
         _address: &'a (),
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>> {
+    ) -> BoxFuture<'a, Result<(ByteStream, TransformInfo), TransformError>> {
         Box::pin(async move { Ok((connection, self.info())) })
     }
 
     fn server<'a>(
         &'a self,
-        connection: Connection,
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>> {
+        connection: ByteStream,
+    ) -> BoxFuture<'a, Result<(ByteStream, TransformInfo), TransformError>> {
         Box::pin(async move { Ok((connection, self.info())) })
     }
 

@@ -10,7 +10,7 @@ use tracing::warn;
 use super::config::OutgoingEntry;
 use super::limits::ConnectionSlot;
 use super::transform::{DynTransform, Transform, TransformInfo};
-use super::transport::{Connection, DynTransport, Transport};
+use super::transport::{ByteStream, DynTransport, Transport};
 
 /// Registration mistakes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,7 +34,7 @@ pub enum RegistryError {
 pub struct Established {
     /// The byte stream; its `address` is `<transport section>~<transform section>`, e.g.
     /// `net:127.0.0.1:8008~shs:<remote key>`.
-    pub connection: Connection,
+    pub connection: ByteStream,
     /// What the transform established (remote key, permissions it grants).
     pub info: TransformInfo,
     /// The suite that carried it, e.g. `net~shs`.

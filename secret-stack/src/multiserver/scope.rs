@@ -72,7 +72,7 @@ impl FromStr for Scope {
 }
 
 /// True for addresses only reachable on a local network: RFC 1918, link-local, unique-local IPv6.
-pub fn is_private(ip: IpAddr) -> bool {
+pub(crate) fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_private() || v4.is_link_local(),
         IpAddr::V6(v6) => {

@@ -17,7 +17,7 @@ use tokio::io::Join;
 use super::address::{AddressError, Protocol};
 use super::refusal_log::RefusalLog;
 use super::transform::{Transform, TransformError, TransformInfo};
-use super::transport::{BoxReader, BoxWriter, Connection};
+use super::transport::{ByteReader, ByteStream, ByteWriter};
 use crate::box_stream;
 use crate::handshake::{self, HandshakeError};
 use crate::keys::{AppKey, Keypair, PublicKey};
@@ -203,14 +203,14 @@ fn failed(error: HandshakeError) -> TransformError {
 /// A connection opened up for the handshake: its halves joined into one duplex stream, and what
 /// the secured connection keeps of it. The client and the server side both go through it.
 struct Opened {
-    duplex: Join<BoxReader, BoxWriter>,
+    duplex: Join<ByteReader, ByteWriter>,
     address: String,
     transport: String,
 }
 
 impl Opened {
-    fn new(connection: Connection) -> Opened {
-        let Connection {
+    fn new(connection: ByteStream) -> Opened {
+        let ByteStream {
             reader,
             writer,
             address,
@@ -224,7 +224,7 @@ impl Opened {
     }
 
     /// The secured connection: both halves wrapped in the box stream keyed by `session`.
-    fn seal(self, session: handshake::Session) -> (Connection, TransformInfo) {
+    fn seal(self, session: handshake::Session) -> (ByteStream, TransformInfo) {
         let (reader, writer) = self.duplex.into_inner();
         let (reader, writer) = box_stream::pair(reader, writer, session.encrypt, session.decrypt);
         let info = TransformInfo {
@@ -232,7 +232,7 @@ impl Opened {
             section: ShsAddress::new(session.remote).to_protocol(),
             permissions: None,
         };
-        let connection = Connection::new(reader, writer, self.address, self.transport);
+        let connection = ByteStream::new(reader, writer, self.address, self.transport);
         (connection, info)
     }
 }
@@ -250,9 +250,9 @@ impl Transform for Shs {
 
     fn client<'a>(
         &'a self,
-        connection: Connection,
+        connection: ByteStream,
         address: &'a ShsAddress,
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>> {
+    ) -> BoxFuture<'a, Result<(ByteStream, TransformInfo), TransformError>> {
         Box::pin(async move {
             let seeded = address.seed.map(|seed| Keypair::from_seed(&seed));
             let keys = seeded.as_ref().unwrap_or(&self.keys);
@@ -272,8 +272,8 @@ impl Transform for Shs {
 
     fn server<'a>(
         &'a self,
-        connection: Connection,
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>> {
+        connection: ByteStream,
+    ) -> BoxFuture<'a, Result<(ByteStream, TransformInfo), TransformError>> {
         Box::pin(async move {
             let mut opened = Opened::new(connection);
             let authorize = self.authorize.clone();

@@ -14,7 +14,7 @@ use std::io;
 use futures::future::BoxFuture;
 
 use super::address::{AddressError, Protocol};
-use super::transport::Connection;
+use super::transport::ByteStream;
 use crate::keys::PublicKey;
 use crate::rpc::Permissions;
 
@@ -89,15 +89,15 @@ pub trait Transform: Send + Sync + 'static {
     /// Runs the dialling side over `connection`.
     fn client<'a>(
         &'a self,
-        connection: Connection,
+        connection: ByteStream,
         address: &'a Self::Address,
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>>;
+    ) -> BoxFuture<'a, Result<(ByteStream, TransformInfo), TransformError>>;
 
     /// Runs the accepting side over `connection`.
     fn server<'a>(
         &'a self,
-        connection: Connection,
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>>;
+        connection: ByteStream,
+    ) -> BoxFuture<'a, Result<(ByteStream, TransformInfo), TransformError>>;
 
     /// The section this node prints after its listeners' transport sections (`shs:<our key>`,
     /// `noauth`).
@@ -116,13 +116,13 @@ pub(crate) trait DynTransform: Send + Sync {
     fn parse(&self, section: &Protocol) -> Result<Box<dyn Any + Send + Sync>, AddressError>;
     fn client<'a>(
         &'a self,
-        connection: Connection,
+        connection: ByteStream,
         address: &'a (dyn Any + Send + Sync),
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>>;
+    ) -> BoxFuture<'a, Result<(ByteStream, TransformInfo), TransformError>>;
     fn server<'a>(
         &'a self,
-        connection: Connection,
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>>;
+        connection: ByteStream,
+    ) -> BoxFuture<'a, Result<(ByteStream, TransformInfo), TransformError>>;
     fn local_section(&self) -> Protocol;
     fn requires_device_only(&self) -> bool;
 }
@@ -138,9 +138,9 @@ impl<T: Transform> DynTransform for T {
 
     fn client<'a>(
         &'a self,
-        connection: Connection,
+        connection: ByteStream,
         address: &'a (dyn Any + Send + Sync),
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>> {
+    ) -> BoxFuture<'a, Result<(ByteStream, TransformInfo), TransformError>> {
         match address.downcast_ref::<T::Address>() {
             Some(address) => Transform::client(self, connection, address),
             None => Box::pin(async {
@@ -153,8 +153,8 @@ impl<T: Transform> DynTransform for T {
 
     fn server<'a>(
         &'a self,
-        connection: Connection,
-    ) -> BoxFuture<'a, Result<(Connection, TransformInfo), TransformError>> {
+        connection: ByteStream,
+    ) -> BoxFuture<'a, Result<(ByteStream, TransformInfo), TransformError>> {
         Transform::server(self, connection)
     }
 

@@ -1,5 +1,5 @@
 //! The [`Transport`] plugin trait: a way to open byte streams to a peer (`net`, `unix`, `ws`, or one
-//! a plugin adds), and to listen for them, plus the [`Connection`] they produce.
+//! a plugin adds), and to listen for them, plus the [`ByteStream`] they produce.
 //!
 //! This is the Rust side of JS `app.multiserver.transport({name, create})`. A transport parses its
 //! own section of an address into a typed address, dials it, and listens according to a
@@ -19,16 +19,16 @@ use super::config::ListenConfig;
 use super::scope::Scope;
 
 /// The reading half of a byte stream.
-pub type BoxReader = Box<dyn AsyncRead + Send + Unpin>;
+pub type ByteReader = Box<dyn AsyncRead + Send + Unpin>;
 /// The writing half of a byte stream; `shutdown` ends our direction (EOF at the peer).
-pub type BoxWriter = Box<dyn AsyncWrite + Send + Unpin>;
+pub type ByteWriter = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// A duplex byte stream to a peer with what is known about it.
-pub struct Connection {
+pub struct ByteStream {
     /// Bytes from the peer. EOF when the peer shut its side down.
-    pub reader: BoxReader,
+    pub reader: ByteReader,
     /// Bytes to the peer.
-    pub writer: BoxWriter,
+    pub writer: ByteWriter,
     /// The peer's multiserver address as far as known: the transport section (e.g.
     /// `net:127.0.0.1:53712`), then, after transforms ran, `~` and each transform's section
     /// (e.g. `~shs:<remote key>`). This is JS's `stream.address`.
@@ -37,19 +37,19 @@ pub struct Connection {
     pub transport: String,
 }
 
-impl Connection {
+impl ByteStream {
     /// Wraps a reader and writer.
     pub fn new<R, W>(
         reader: R,
         writer: W,
         address: impl Into<String>,
         transport: impl Into<String>,
-    ) -> Connection
+    ) -> ByteStream
     where
         R: AsyncRead + Send + Unpin + 'static,
         W: AsyncWrite + Send + Unpin + 'static,
     {
-        Connection {
+        ByteStream {
             reader: Box::new(reader),
             writer: Box::new(writer),
             address: address.into(),
@@ -62,18 +62,18 @@ impl Connection {
         stream: S,
         address: impl Into<String>,
         transport: impl Into<String>,
-    ) -> Connection
+    ) -> ByteStream
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
         let (reader, writer) = tokio::io::split(stream);
-        Connection::new(reader, writer, address, transport)
+        ByteStream::new(reader, writer, address, transport)
     }
 }
 
-impl fmt::Debug for Connection {
+impl fmt::Debug for ByteStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection")
+        f.debug_struct("ByteStream")
             .field("address", &self.address)
             .field("transport", &self.transport)
             .finish_non_exhaustive()
@@ -94,9 +94,9 @@ pub trait Transport: Send + Sync + 'static {
     /// reject sections of other protocols with [`AddressError::WrongProtocol`].
     fn parse(&self, section: &Protocol) -> Result<Self::Address, AddressError>;
 
-    /// Opens a byte stream to `address`. The returned [`Connection::address`] is the transport
+    /// Opens a byte stream to `address`. The returned [`ByteStream::address`] is the transport
     /// section of the peer as this side sees it (JS records the remote IP and port for `net`).
-    fn connect<'a>(&'a self, address: &'a Self::Address) -> BoxFuture<'a, io::Result<Connection>>;
+    fn connect<'a>(&'a self, address: &'a Self::Address) -> BoxFuture<'a, io::Result<ByteStream>>;
 
     /// Starts listening as `config` says.
     fn listen<'a>(
@@ -110,7 +110,7 @@ pub trait Transport: Send + Sync + 'static {
 pub trait Listener: Send + 'static {
     /// Waits for the next incoming byte stream. An error is about this accept only (e.g. too many
     /// open files); the caller may keep accepting.
-    fn accept(&mut self) -> BoxFuture<'_, io::Result<Connection>>;
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<ByteStream>>;
 
     /// The scopes this listener serves.
     fn scopes(&self) -> &[Scope];
@@ -197,7 +197,7 @@ pub(crate) trait DynTransport: Send + Sync {
     fn connect<'a>(
         &'a self,
         address: &'a (dyn Any + Send + Sync),
-    ) -> BoxFuture<'a, io::Result<Connection>>;
+    ) -> BoxFuture<'a, io::Result<ByteStream>>;
     fn listen<'a>(
         &'a self,
         config: &'a ListenConfig,
@@ -216,7 +216,7 @@ impl<T: Transport> DynTransport for T {
     fn connect<'a>(
         &'a self,
         address: &'a (dyn Any + Send + Sync),
-    ) -> BoxFuture<'a, io::Result<Connection>> {
+    ) -> BoxFuture<'a, io::Result<ByteStream>> {
         match address.downcast_ref::<T::Address>() {
             Some(address) => Transport::connect(self, address),
             None => Box::pin(async {

@@ -18,7 +18,7 @@ use tracing::{debug, warn};
 use super::address::{AddressError, Protocol};
 use super::config::ListenConfig;
 use super::scope::Scope;
-use super::transport::{Connection, Listener, Transport, printable};
+use super::transport::{ByteStream, Listener, Transport, printable};
 
 /// A `unix:<path>` section; the path may contain `:` (the data fields are rejoined).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -93,12 +93,12 @@ impl Transport for Unix {
         UnixAddress::from_protocol(section)
     }
 
-    fn connect<'a>(&'a self, address: &'a UnixAddress) -> BoxFuture<'a, io::Result<Connection>> {
+    fn connect<'a>(&'a self, address: &'a UnixAddress) -> BoxFuture<'a, io::Result<ByteStream>> {
         Box::pin(async move {
             let stream = UnixStream::connect(&address.path).await?;
             debug!(path = %address.path.display(), "unix: connected");
             let (reader, writer) = stream.into_split();
-            Ok(Connection::new(reader, writer, address.to_string(), "unix"))
+            Ok(ByteStream::new(reader, writer, address.to_string(), "unix"))
         })
     }
 
@@ -173,12 +173,12 @@ struct UnixSocketListener {
 }
 
 impl Listener for UnixSocketListener {
-    fn accept(&mut self) -> BoxFuture<'_, io::Result<Connection>> {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<ByteStream>> {
         Box::pin(async move {
             let (stream, _) = self.listener.accept().await?;
             debug!(path = %self.address.path.display(), "unix: accepted");
             let (reader, writer) = stream.into_split();
-            Ok(Connection::new(
+            Ok(ByteStream::new(
                 reader,
                 writer,
                 self.address.to_string(),

@@ -29,7 +29,7 @@ use super::address::{AddressError, Protocol};
 use super::config::ListenConfig;
 use super::net::{BoundTcp, NetAddress, bind, dial};
 use super::scope::Scope;
-use super::transport::{Announce, Connection, Listener, Transport};
+use super::transport::{Announce, ByteStream, Listener, Transport};
 
 /// How long an accepted TCP connection may take to complete the WebSocket upgrade.
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -170,6 +170,14 @@ impl FromStr for WsAddress {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ws;
 
+impl Ws {
+    /// The `ws` sections a listener bound to `port` prints for `scope` (JS ws `stringify`): one per host
+    /// of [`Announce::hosts`], the port left out when it is 80.
+    pub fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<Protocol> {
+        listener_addresses(announce, port, scope)
+    }
+}
+
 impl Transport for Ws {
     type Address = WsAddress;
 
@@ -181,7 +189,7 @@ impl Transport for Ws {
         WsAddress::from_protocol(section)
     }
 
-    fn connect<'a>(&'a self, address: &'a WsAddress) -> BoxFuture<'a, io::Result<Connection>> {
+    fn connect<'a>(&'a self, address: &'a WsAddress) -> BoxFuture<'a, io::Result<ByteStream>> {
         Box::pin(async move {
             if address.secure {
                 return Err(io::Error::new(
@@ -201,7 +209,7 @@ impl Transport for Ws {
                 .await
                 .map_err(to_io)?;
             debug!(url = %address.url(), "ws: connected");
-            Ok(Connection::from_duplex(
+            Ok(ByteStream::from_duplex(
                 WsByteStream::new(ws),
                 address.to_string(),
                 "ws",
@@ -225,7 +233,7 @@ impl Transport for Ws {
 
 /// The `ws` sections a listener bound to `port` prints for `scope` (JS ws `stringify`): one per host
 /// of [`Announce::hosts`], the port left out when it is 80.
-pub fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<Protocol> {
+pub(crate) fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<Protocol> {
     announce.sections(scope, "ws", |host| {
         WsAddress {
             secure: false,
@@ -237,7 +245,7 @@ pub fn listener_addresses(announce: &Announce, port: u16, scope: Scope) -> Vec<P
     })
 }
 
-type Upgrade = BoxFuture<'static, io::Result<Connection>>;
+type Upgrade = BoxFuture<'static, io::Result<ByteStream>>;
 
 /// A TCP listener upgrading each connection to a WebSocket; upgrades run concurrently (up to
 /// [`MAX_UPGRADES`]) so a slow client does not hold up the others.
@@ -247,7 +255,7 @@ struct WsListener {
 }
 
 impl Listener for WsListener {
-    fn accept(&mut self) -> BoxFuture<'_, io::Result<Connection>> {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<ByteStream>> {
         Box::pin(async move {
             loop {
                 let room = self.upgrading.len() < MAX_UPGRADES;
@@ -281,7 +289,7 @@ impl Listener for WsListener {
     }
 }
 
-async fn upgrade(tcp: TcpStream, peer: std::net::SocketAddr) -> io::Result<Connection> {
+async fn upgrade(tcp: TcpStream, peer: std::net::SocketAddr) -> io::Result<ByteStream> {
     let ws = tokio::time::timeout(UPGRADE_TIMEOUT, tokio_tungstenite::accept_async(tcp))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "ws upgrade timed out"))?
@@ -294,7 +302,7 @@ async fn upgrade(tcp: TcpStream, peer: std::net::SocketAddr) -> io::Result<Conne
         path: "/".into(),
     };
     debug!(%peer, "ws: accepted");
-    Ok(Connection::from_duplex(
+    Ok(ByteStream::from_duplex(
         WsByteStream::new(ws),
         address.to_string(),
         "ws",

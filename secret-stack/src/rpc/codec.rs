@@ -25,7 +25,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use super::body::Body;
 use super::packet::{Frame, Packet};
-use super::wire::{self, BINARY, BODY_TYPE, END, GOODBYE, HEADER_LEN, JSON, STREAM, TEXT};
+use super::wire::{self, BINARY, BODY_TYPE, END, GOODBYE, JSON, PACKET_HEADER_LEN, STREAM, TEXT};
 
 /// The default limit on a received body: 8 MiB.
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
@@ -126,7 +126,7 @@ impl PacketCodec {
     /// Appends the frame of `packet` to `dst` (see the module docs for the empty-body rule).
     pub fn encode_packet(packet: &Packet, dst: &mut BytesMut) -> Result<(), CodecError> {
         let start = dst.len();
-        dst.reserve(HEADER_LEN + body_hint(&packet.body));
+        dst.reserve(PACKET_HEADER_LEN + body_hint(&packet.body));
         let mut flags = packet.flags();
         dst.put_u8(flags);
         dst.put_u32(0); // patched below once the body length is known
@@ -194,7 +194,7 @@ impl PacketCodec {
             len: body_len as u64,
             max: u32::MAX as usize,
         })?;
-        dst.reserve(HEADER_LEN);
+        dst.reserve(PACKET_HEADER_LEN);
         dst.put_u8(flags);
         dst.put_u32(len);
         dst.put_i32(req);
@@ -241,7 +241,7 @@ impl PacketCodec {
             src.clear();
             return Ok(None);
         }
-        let Some(header) = src.get(..HEADER_LEN) else {
+        let Some(header) = src.get(..PACKET_HEADER_LEN) else {
             return Ok(None);
         };
         let mut header = header;
@@ -261,18 +261,18 @@ impl PacketCodec {
             });
         }
         let len = len as usize;
-        if src.len() < HEADER_LEN + len {
+        if src.len() < PACKET_HEADER_LEN + len {
             if len >= LARGE_BODY {
                 // Make room for the rest of the frame now, so that the reader below fills it in
                 // few reads (a box stream opens its frames straight into that room), plus the
                 // start of the next frame; but never more than `RESERVE_AHEAD` bytes beyond what
                 // has arrived.
-                let missing = HEADER_LEN + len - src.len();
+                let missing = PACKET_HEADER_LEN + len - src.len();
                 src.reserve(missing.min(RESERVE_AHEAD) + NEXT_FRAME_ROOM);
             }
             return Ok(None);
         }
-        src.advance(HEADER_LEN);
+        src.advance(PACKET_HEADER_LEN);
         let body = src.split_to(len).freeze();
         Ok(Some(RawFrame::Packet { flags, req, body }))
     }
@@ -433,7 +433,7 @@ mod tests {
             ))[..100],
         );
         assert!(codec.decode(&mut buf).unwrap().is_none());
-        assert!(buf.capacity() >= HEADER_LEN + 20_000 + NEXT_FRAME_ROOM);
+        assert!(buf.capacity() >= PACKET_HEADER_LEN + 20_000 + NEXT_FRAME_ROOM);
 
         // A header announcing 8 MiB gets room for 64 KiB of it, not for all of it.
         let mut buf = BytesMut::from(&b"\x00\x00\x80\x00\x00\x00\x00\x00\x01"[..]);

@@ -3,28 +3,35 @@
 //! The data path, in the order the bytes travel: [`codec`] frames [`packet::Packet`]s, the engine
 //! routes them to calls and streams, and [`dispatch`] finds the plugin method that answers.
 
-pub mod body;
-pub mod caller;
-pub mod codec;
-pub mod connection;
-pub mod dispatch;
-pub mod error;
-pub mod local;
-pub mod manifest;
-pub mod packet;
-mod path_key;
-pub mod permissions;
-pub mod typed;
-mod wire;
+pub(crate) mod body;
+pub(crate) mod caller;
+pub(crate) mod codec;
+pub(crate) mod connection;
+pub(crate) mod dispatch;
+pub(crate) mod error;
+pub(crate) mod local;
+pub(crate) mod manifest;
+pub(crate) mod packet;
+pub(crate) mod path_key;
+pub(crate) mod permissions;
+pub(crate) mod typed;
+pub(crate) mod wire;
+
+pub use wire::PACKET_HEADER_LEN;
 
 pub use body::Body;
 pub use caller::Caller;
-pub use codec::{CodecError, PacketCodec};
+pub use codec::{CodecError, DEFAULT_MAX_BODY, PacketCodec};
 pub use connection::{BodySink, OverflowPolicy, RecvStream, RpcConfig, RpcHandle, SessionEnd};
-pub use dispatch::{CallContext, Incoming, Method, MethodTable, Outgoing, Reply};
+pub use dispatch::{
+    CallContext, DuplicateMethod, Handler, Incoming, Method, MethodTable, Outgoing, Reply,
+};
 pub use error::{RemoteError, RpcError};
 pub use local::LocalCaller;
-pub use manifest::{CallKind, Manifest};
+pub use manifest::{CallKind, Manifest, ManifestEntry, UnknownCallKind};
 pub use packet::{Frame, Packet};
 pub use permissions::{PermissionRefusal, PermissionTable, Permissions, RefusalRule};
-pub use typed::{CallError, Sink, Source, TypedFuture, TypedStream};
+pub use typed::{
+    BinaryValue, CallError, MethodResult, Sink, SinkItem, Source, ToRemoteError, TypedError,
+    TypedFuture, TypedStream, WireFormat,
+};

@@ -66,7 +66,7 @@ pub enum Frame {
 }
 
 /// The body of an end packet: `true`, or the error as `{"message","name","stack"}`.
-pub fn end_body(error: Option<&RemoteError>) -> Body {
+pub(crate) fn end_body(error: Option<&RemoteError>) -> Body {
     match error {
         None => Body::Json(Value::Bool(true)),
         Some(e) => Body::Json(error_json(e)),
@@ -79,7 +79,7 @@ pub fn end_body(error: Option<&RemoteError>) -> Body {
 ///
 /// `stack` is always there, because some clients refuse an error without it: it is the error's own
 /// stack text if one was set, else empty. The engine never puts a Rust backtrace or a file path in it.
-pub fn error_json(error: &RemoteError) -> Value {
+pub(crate) fn error_json(error: &RemoteError) -> Value {
     let mut map = serde_json::Map::new();
     map.insert("message".into(), Value::String(error.message.clone()));
     map.insert("name".into(), Value::String(error.name.clone()));
@@ -93,7 +93,7 @@ pub fn error_json(error: &RemoteError) -> Value {
 
 /// Reads an error body as JS would hand it to the caller: an object with a string `message` becomes
 /// that error; anything else is kept as text in the message, so nothing a peer sends is lost.
-pub fn parse_error(body: &Body) -> RemoteError {
+pub(crate) fn parse_error(body: &Body) -> RemoteError {
     if let Body::Json(Value::Object(map)) = body
         && let Some(Value::String(message)) = map.get("message")
     {
@@ -121,7 +121,7 @@ pub fn parse_error(body: &Body) -> RemoteError {
 }
 
 /// True if a stream end body means a normal end (JSON `true`), false if it carries an error.
-pub fn is_normal_end(body: &Body) -> bool {
+pub(crate) fn is_normal_end(body: &Body) -> bool {
     matches!(body, Body::Json(Value::Bool(true)))
 }
 

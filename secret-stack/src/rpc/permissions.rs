@@ -205,7 +205,7 @@ fn covers<S: AsRef<str>>(entry: &str, path: &[S]) -> bool {
 }
 
 /// A method path as JS prints it in error messages: the names joined with commas.
-pub fn join<S: AsRef<str>>(path: &[S]) -> String {
+pub(crate) fn join<S: AsRef<str>>(path: &[S]) -> String {
     path.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",")
 }
 

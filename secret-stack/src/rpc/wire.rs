@@ -11,10 +11,10 @@ use tokio_util::codec::Decoder;
 use super::codec::CodecError;
 
 /// The length of a frame header.
-pub(crate) const HEADER_LEN: usize = 9;
+pub const PACKET_HEADER_LEN: usize = 9;
 
 /// The goodbye frame: a header of zeros.
-pub(crate) const GOODBYE: [u8; HEADER_LEN] = [0; HEADER_LEN];
+pub(crate) const GOODBYE: [u8; PACKET_HEADER_LEN] = [0; PACKET_HEADER_LEN];
 
 /// The flag bit of a packet that belongs to a stream.
 pub(crate) const STREAM: u8 = 0x08;

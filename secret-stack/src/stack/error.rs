@@ -79,7 +79,7 @@ pub enum ConnectError {
     /// [`source`](std::error::Error::source) chain why (the address's faults; the I/O error; for
     /// a refused handshake the JS `shs.client: …` text and what happened).
     #[error(transparent)]
-    Dial(#[from] multiserver::ConnectError),
+    Dial(#[from] multiserver::DialError),
     /// The app is closing or closed.
     #[error("the app is closed")]
     Closed,

@@ -13,8 +13,8 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::multiserver::{
-    AddressBook, ConnectError, Established, IncomingEntry, IncomingGate, IncomingStats,
-    Multiaddress, Multiserver, Scope, Server,
+    AddressBook, DialError, Established, IncomingEntry, IncomingGate, IncomingStats, Multiaddress,
+    Multiserver, Scope, Server,
 };
 
 use super::app::Inner;
@@ -53,7 +53,7 @@ impl Listening {
     }
 
     /// Dials `address` through the registry's outgoing suites.
-    pub async fn dial(&self, address: &str) -> Result<Established, ConnectError> {
+    pub async fn dial(&self, address: &str) -> Result<Established, DialError> {
         self.multiserver.connect(address).await
     }
 

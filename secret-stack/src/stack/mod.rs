@@ -2,7 +2,7 @@
 //! `SecretStack(defaults).use(plugin)(config)`.
 //!
 //! ```no_run
-//! # async fn demo(plugin: impl secret_stack::Plugin) -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo(plugin: impl secret_stack::plugin::Plugin) -> Result<(), Box<dyn std::error::Error>> {
 //! use secret_stack::multiserver::Scope;
 //! use secret_stack::stack::{Config, SecretStack};
 //!
@@ -31,26 +31,29 @@
 //!   listening, shutdown — each with one owner among the modules above;
 //! - `peer`, `events`: [`Peer`], [`Event`].
 
-mod app;
-mod auth;
-pub mod builder;
-pub mod config;
-mod connections;
-mod core;
-mod error;
-mod events;
-mod inactivity;
-mod listen;
-pub mod merge;
-pub mod names;
-mod peer;
-mod plugins;
-mod shutdown;
+pub(crate) mod app;
+pub(crate) mod auth;
+pub(crate) mod builder;
+pub(crate) mod config;
+pub(crate) mod connections;
+pub(crate) mod core;
+pub(crate) mod error;
+pub(crate) mod events;
+pub(crate) mod inactivity;
+pub(crate) mod listen;
+pub(crate) mod merge;
+pub(crate) mod names;
+pub(crate) mod peer;
+pub(crate) mod plugins;
+pub(crate) mod shutdown;
 
 pub use app::App;
 pub use auth::{AuthDecision, AuthHook, AuthNext};
 pub use builder::{Builder, SecretStack};
-pub use config::{Config, ConfigError};
+pub use config::{
+    Caps, Config, ConfigError, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_INACTIVITY_TIMEOUT, Global,
+    KeySource, KeysConfig, Timers,
+};
 pub use error::{BoxError, ConnectError, StartError};
 pub use events::{DisconnectReason, EVENT_CAPACITY, Event};
 pub use names::mount_name;

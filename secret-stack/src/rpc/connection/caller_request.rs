@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::rpc::error::RpcError;
 use crate::rpc::manifest::CallKind;
-use crate::rpc::wire::{HEADER_LEN, JSON, STREAM};
+use crate::rpc::wire::{JSON, PACKET_HEADER_LEN, STREAM};
 
 /// How much the buffer takes at a time: room for dozens of ordinary requests.
 const CHUNK: usize = 2048;
@@ -62,7 +62,7 @@ impl RequestEncoder {
         let written = serde_json::to_writer((&mut self.buf).writer(), &body)
             .map_err(|e| e.to_string())
             .and_then(|()| {
-                let len = self.buf.len().saturating_sub(start + HEADER_LEN);
+                let len = self.buf.len().saturating_sub(start + PACKET_HEADER_LEN);
                 u32::try_from(len).map_err(|_| format!("a {len}-byte body does not fit a frame"))
             });
         let len = match written {

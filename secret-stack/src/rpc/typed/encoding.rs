@@ -43,7 +43,7 @@ pub trait WireFormat: Sized {
 ///
 /// ```
 /// use bytes::Bytes;
-/// use secret_stack::rpc::typed::{BinaryValue, WireFormat};
+/// use secret_stack::rpc::{BinaryValue, WireFormat};
 ///
 /// pub struct Blob(Bytes);
 /// impl From<Bytes> for Blob {

@@ -28,7 +28,7 @@ mod stream;
 pub use client::{CallError, TypedFuture, TypedStream};
 pub use encoding::{BinaryValue, WireFormat};
 pub use error::{MethodResult, ToRemoteError, TypedError};
-pub use server::{IntoDone, IntoSource};
+
 pub use stream::{Sink, SinkItem, Source};
 
 use super::body::Body;
