@@ -4,7 +4,7 @@
 #   benches/vs-js.sh [--runs N] [--seconds S] [--idle N] [--out FILE] [--no-build] [--awake]
 #
 # Starts the Rust interop peer (release build) and tests/interop/peer.js (with
-# --nodelay, so both peers run with TCP_NODELAY, PERFORMANCE-NOTES.md), then:
+# --nodelay, so both peers run with TCP_NODELAY), then:
 #  1. idle memory: opens N (default 1000) idle authenticated connections to each
 #     peer with the Rust bench client and reads the peer's VmRSS before/after;
 #  2. runs the five figures (examples/bench.rs, tests/interop/bench.js) for the

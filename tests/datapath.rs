@@ -1,4 +1,4 @@
-//! The bulk data path without plaintext copies (PERFORMANCE-NOTES.md): box-stream frames sealed
+//! The bulk data path without plaintext copies: box-stream frames sealed
 //! straight from the writer's caller's buffer and opened straight into the reader's caller's
 //! buffer, and large RPC bodies written from their own buffers by vectored writes.
 //!

@@ -1,4 +1,4 @@
-//! Secret-handshake vectors (§2): every recorded run replayed byte for byte through the client and
+//! Secret-handshake vectors: every recorded run replayed byte for byte through the client and
 //! server state machines, every failure case rejected with the right error, and real handshakes
 //! (and failures, timeouts, truncations) over an in-process duplex pipe.
 

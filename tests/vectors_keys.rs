@@ -1,4 +1,4 @@
-//! Identity vectors (`keys.json`, §1): seeds, ids, ssb-keys objects, string seeds, secret files,
+//! Identity vectors (`keys.json`): seeds, ids, ssb-keys objects, string seeds, secret files,
 //! Curve25519 conversions and keys that must not convert; plus real key-file create/reload.
 
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! Multiserver address vectors (`multiserver-address.json`, PROTOCOL.md §7): plugin parsing, suite
+//! Multiserver address vectors (`multiserver-address.json`): plugin parsing, suite
 //! parsing, alternative selection, printing, the formal grammar and secret-stack's object addresses.
 //!
 //! Where JS behaviour is deliberately not copied, the case says why and asserts ours instead.

@@ -2,7 +2,7 @@
 //! frames of 4096 bytes (header box + body, as a writer emits them under bulk traffic).
 //!
 //! A `source` stream between two processes cannot beat the seal rate of the sending core nor the
-//! open rate of the receiving one (PERFORMANCE-NOTES.md), so `benches/vs-js.sh` reports these next
+//! open rate of the receiving one, so `benches/vs-js.sh` reports these next
 //! to `source`, measured in the same run on the same machine.
 
 use std::hint::black_box;

@@ -1,6 +1,6 @@
 //! The interop peer: a secret-stack app ([`SecretStack::builder`]) serving the
 //! [`test`](crate::test_plugin) plugin over `net` + `shs` on 127.0.0.1 only, with the permissions
-//! JS `tests/interop/peer.js` gives (PROTOCOL.md §6.3).
+//! JS `tests/interop/peer.js` gives.
 //!
 //! Its own key and the configured masters (`global.master`) get full access; anyone else gets the
 //! app's merged `anonymous` group: `manifest` plus every `test.*` method except `test.secret` — an
@@ -26,7 +26,7 @@ use tracing::{debug, info};
 
 use crate::test_plugin::Test;
 
-/// The handshake timeout of a JS node whose config has `timers` (PROTOCOL.md §8.7).
+/// The handshake timeout of a JS node whose config has `timers`.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The inactivity timeout of `peer.js` (`global.timers.inactivity`).

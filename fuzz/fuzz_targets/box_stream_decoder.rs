@@ -1,4 +1,4 @@
-//! Box-stream input (PROTOCOL.md §3) through `FrameDecoder` and `BoxReader`.
+//! Box-stream input through `FrameDecoder` and `BoxReader`.
 //!
 //! Input: a mode byte, then
 //! * mode 0 (raw): key (32) ‖ nonce (24) ‖ schedule seed (8) ‖ arbitrary ciphertext. The vector

@@ -1,4 +1,4 @@
-//! The client side of the secret handshake (PROTOCOL.md §2) against any server bytes.
+//! The client side of the secret handshake against any server bytes.
 //!
 //! Input: a mode byte, then
 //! * mode 0 (raw): msg2 (64) ‖ msg4 (80) to the state machine holding the client keys of the

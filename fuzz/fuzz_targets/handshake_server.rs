@@ -1,4 +1,4 @@
-//! The server side of the secret handshake (PROTOCOL.md §2) against any client bytes.
+//! The server side of the secret handshake against any client bytes.
 //!
 //! Input: a mode byte, then
 //! * mode 0 (raw): msg1 (64) ‖ msg3 (112) ‖ more, to the state machine holding the keys of the

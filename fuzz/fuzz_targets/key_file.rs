@@ -1,4 +1,4 @@
-//! Identity text from anywhere (PROTOCOL.md §1): the whole input, as text, through the secret-file
+//! Identity text from anywhere: the whole input, as text, through the secret-file
 //! parser, the key-object parser, feed ids, bare base64 keys, app keys and string seeds.
 //!
 //! Besides never panicking, whatever parses must survive the round trip through its own rendering

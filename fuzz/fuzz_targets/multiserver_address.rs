@@ -1,4 +1,4 @@
-//! Multiserver addresses (PROTOCOL.md §7) from any text: the grammar, the typed section views and
+//! Multiserver addresses from any text: the grammar, the typed section views and
 //! the dialling plan of a registry with every built-in transport and transform.
 //!
 //! Whatever parses must print back to exactly the input (the grammar promises it), and every

@@ -1,4 +1,4 @@
-//! packet-stream-codec frames (PROTOCOL.md §4) from any bytes.
+//! packet-stream-codec frames from any bytes.
 //!
 //! Input: a byte choosing the body limit, 8 bytes of schedule seed, then the stream. The decoder
 //! fed everything at once and fed in scheduled pieces must yield the same frames and the same

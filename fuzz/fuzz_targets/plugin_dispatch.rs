@@ -1,4 +1,4 @@
-//! Argument decoding of a `#[plugin]`-generated dispatch (PROTOCOL.md §5.5, §6.1): any method path,
+//! Argument decoding of a `#[plugin]`-generated dispatch: any method path,
 //! call kind and JSON arguments (and, for sinks and duplexes, input items) through
 //! `MethodTable::dispatch` of the vectors' callee, each reply driven to its end.
 //!

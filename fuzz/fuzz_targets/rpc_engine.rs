@@ -1,4 +1,4 @@
-//! muxrpc request handling on a live engine (PROTOCOL.md §5): whatever a peer sends, as the peer's
+//! muxrpc request handling on a live engine: whatever a peer sends, as the peer's
 //! half of one connection, to `RpcHandle::start` serving the vectors' callee (a `#[plugin]`).
 //!
 //! Input: a byte choosing the peer's permissions, 8 bytes of schedule seed, then the bytes the

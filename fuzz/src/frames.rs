@@ -1,6 +1,6 @@
 //! Box streams built piece by piece with a record of what each piece is, so a target knows exactly
 //! what a correct reader must deliver: the plaintext of every intact data frame up to the first
-//! piece that is not, then the goodbye, an error, or a hangup (PROTOCOL.md §3).
+//! piece that is not, then the goodbye, an error, or a hangup.
 //!
 //! Frames of 1..=4096 bytes are sealed by secret-stack's own `seal_frame`; other announced lengths
 //! (0, 4097..=65535, or a length that disagrees with the body) are sealed here with dryoc directly.

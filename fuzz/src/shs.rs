@@ -1,4 +1,4 @@
-//! The secret handshake computed from the outside (PROTOCOL.md §2), with the primitives taken from
+//! The secret handshake computed from the outside, with the primitives taken from
 //! the crypto crates directly rather than from secret-stack, so the targets can forge any message a
 //! peer could send (a valid MAC over a chosen key, a box of chosen plaintext) and check what the
 //! state machines accept against an independent derivation.
@@ -98,7 +98,7 @@ pub fn open<const OUT: usize>(key: &[u8; 32], boxed: &[u8]) -> Option<[u8; OUT]>
 }
 
 /// One handshake between two key pairs whose four secrets the harness knows, derived once, step
-/// by step as §2.4 describes.
+/// by step as the handshake is specified.
 #[derive(Clone)]
 pub struct Transcript {
     /// The network key.
@@ -211,7 +211,7 @@ impl Transcript {
         seal(&self.key4, plaintext)
     }
 
-    /// The session the client must end with (§2.5).
+    /// The session the client must end with.
     pub fn client_session(&self) -> Session {
         let secret = sha256(&[&self.key4]);
         Session {

@@ -1,4 +1,4 @@
-//! Box-stream throughput against the cipher's own ceiling (PERFORMANCE-NOTES.md).
+//! Box-stream throughput against the cipher's own ceiling.
 //!
 //! * `cipher/*`: one 4 KiB secretbox seal or open on one core — dryoc (what we use) and RustCrypto
 //!   `crypto_secretbox` for comparison.

@@ -152,7 +152,7 @@ async function run (rpc, master) {
   })
   await check('unknown method', async () => {
     const err = await expectError(t.nope())
-    // JS renders the method path joined with commas (PROTOCOL.md §5.5).
+    // JS renders the method path joined with commas.
     const want = master ? 'no async:test,nope' : 'method:test,nope is not in list of allowed methods'
     assert.strictEqual(err.message, want)
   })

@@ -11,7 +11,7 @@ const DEFAULT_APP_KEY = 'SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg='
 
 // Manifest of the `test` plugin. `client.js` uses the same one so that its
 // rpc object gets a proxy for every method (secret-stack assumes the remote
-// runs the same manifest as itself, PROTOCOL.md §8.9).
+// runs the same manifest as itself).
 const TEST_MANIFEST = {
   hello: 'async',
   add: 'sync',

@@ -1,6 +1,6 @@
 // Turns TCP_NODELAY on for every TCP socket this Node process creates or
 // accepts, so a JS node is measured with the same socket options as the Rust
-// one (PERFORMANCE-NOTES.md: with Nagle on, muxrpc's several small writes per
+// one (with Nagle on, muxrpc's several small writes per
 // message cost ~88 ms per round trip).
 //
 // secret-stack 8.1.0 reaches TCP only through multiserver's `net` plugin,

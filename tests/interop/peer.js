@@ -42,10 +42,10 @@ function main () {
         global: {
           keys,
           // A `timers` object switches the inactivity default from 5 s to
-          // 10 minutes (PROTOCOL.md §8.7); the handshake timeout stays 15 s.
+          // 10 minutes; the handshake timeout stays 15 s.
           timers: { inactivity: 10 * 60 * 1000 },
           connections: {
-            // An explicit scope is required (§8.6); a single-scope entry with
+            // An explicit scope is required; a single-scope entry with
             // a host makes the net transport bind exactly that address.
             incoming: { net: [{ scope: 'device', transform: 'shs', host: '127.0.0.1', port }] },
             outgoing: { net: [{ transform: 'shs' }] }
@@ -65,7 +65,7 @@ function main () {
     })
 
     app.once('multiserver:listening', () => {
-      // multiserver reports "listening" even when listen() failed (§8.6):
+      // multiserver reports "listening" even when listen() failed:
       // make sure the port is really taken before announcing it.
       const probe = net.createServer()
       probe.once('error', () => announce())

@@ -1,7 +1,7 @@
 //! Opening frames: the sync half of the reader, usable without any I/O (tests, fuzzers).
 //!
 //! The decoder is fed the unconsumed input, which always starts at a frame boundary, and opens one
-//! whole frame at a time (PROTOCOL.md §3.2): in place with [`FrameDecoder::decode`], or with
+//! whole frame at a time: in place with [`FrameDecoder::decode`], or with
 //! [`FrameDecoder::body_len`] then [`FrameDecoder::decode_into`] straight into another buffer,
 //! leaving the input as it was. It never allocates: the caller owns the buffers, and a frame needs
 //! at most `34 + 65535` contiguous bytes.

@@ -2,7 +2,7 @@
 //!
 //! A frame for a piece `p` of 1..=4096 bytes with nonce `n` is
 //! `box(u16_be(len(p)) || tag, n)` (34 bytes) followed by the body ciphertext without its tag,
-//! where `tag || body = box(p, n + 1)`; the nonce then moves on by two (PROTOCOL.md §3.1).
+//! where `tag || body = box(p, n + 1)`; the nonce then moves on by two.
 //! The goodbye is `box(18 zero bytes, n)`.
 
 use super::cipher::{KEY_LEN, TAG_LEN, seal_detached};

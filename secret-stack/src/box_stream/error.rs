@@ -43,7 +43,7 @@ pub enum BoxStreamError {
     #[error("invalid header: zero-length body with a non-zero tag")]
     EmptyBody,
     /// The input ended at a frame boundary without the authenticated goodbye: the peer hung up
-    /// (or, on muxrpc connections, closed after its RPC goodbye — see PROTOCOL.md §3.4).
+    /// (or, on muxrpc connections, closed after its RPC goodbye —).
     #[error("unexpected hangup: stream ended without the box-stream goodbye")]
     MissingGoodbye,
     /// The input ended inside a frame.

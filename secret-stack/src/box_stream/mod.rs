@@ -1,5 +1,5 @@
 //! The box stream: encrypted, authenticated framing of each direction after the handshake
-//! (PROTOCOL.md §3).
+//!.
 //!
 //! Each direction is a sequence of frames sealed with XSalsa20-Poly1305 under the key and starting
 //! nonce the handshake derived ([`BoxKey`]): a 34-byte header box holding the body length and the
@@ -53,7 +53,7 @@ impl std::fmt::Debug for BoxKey {
 }
 
 /// Wraps the two halves of a transport: a reader opening with `decrypt` and a writer sealing with
-/// `encrypt` (PROTOCOL.md §2.5 says which handshake keys go where).
+/// `encrypt` (the handshake's [`Session`](crate::handshake::Session) says which key is which).
 pub fn pair<R, W>(
     reader: R,
     writer: W,

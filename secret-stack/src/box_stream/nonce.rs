@@ -12,7 +12,7 @@ pub const NONCE_LEN: usize = 24;
 /// A 24-byte secretbox nonce treated as an unsigned big-endian integer.
 ///
 /// It is a plain value (`Copy`): a stream keeps its own copy and never aliases the caller's buffer
-/// (see PROTOCOL.md §9 pitfall 25, where a shared, mutated nonce buffer broke a JS implementation).
+/// (a shared, mutated nonce buffer is a known way to break a box-stream implementation).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Nonce([u8; NONCE_LEN]);
 

@@ -32,7 +32,7 @@ pub const INITIAL_READ_BUFFER: usize = 1024;
 /// * An end of input without the goodbye is an error of kind `UnexpectedEof` wrapping
 ///   [`BoxStreamError::MissingGoodbye`] (at a frame boundary) or [`BoxStreamError::Truncated`].
 ///   On muxrpc connections JS normally closes the socket right after its RPC goodbye without a
-///   box goodbye (PROTOCOL.md §3.4): the RPC layer, knowing whether it saw that goodbye, decides
+///   box goodbye: the RPC layer, knowing whether it saw that goodbye, decides
 ///   whether a `MissingGoodbye` is a normal close.
 /// * A frame that fails to authenticate is an error of kind `InvalidData` wrapping
 ///   [`BoxStreamError::InvalidHeader`] or [`BoxStreamError::InvalidPacket`]. A header announcing

@@ -2,7 +2,7 @@
 //! and sends them when flushed.
 //!
 //! Written bytes are cut into frames of 4096 bytes counted from the last flush; a flush ends the
-//! current frame early (frame boundaries carry no meaning for the reader, PROTOCOL.md §3.3). Every
+//! current frame early (frame boundaries carry no meaning for the reader). Every
 //! whole 4096-byte piece of a caller's buffer is sealed straight from that buffer into one reused
 //! output buffer — the plaintext is never copied — and only the bytes of a frame that is not yet
 //! whole (fewer than 4096) wait in a small plaintext buffer, where small writes coalesce. The
@@ -57,7 +57,7 @@ enum WriterState {
 /// of their concatenation.
 ///
 /// Transport errors are returned as they are. While saying goodbye to a JS peer they are
-/// expected — JS tears the socket down right after its RPC goodbye (PROTOCOL.md §3.4) — and a
+/// expected — JS tears the socket down right after its RPC goodbye — and a
 /// caller closing the connection should ignore them.
 pub struct BoxWriter<W> {
     inner: W,

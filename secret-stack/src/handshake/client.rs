@@ -1,4 +1,4 @@
-//! The client side of the handshake (§2.4 steps 1, 3 and 6): a pure state machine that turns the
+//! The client side of the handshake: a pure state machine that turns the
 //! server's messages into ours, and the async [`client`] that runs it over a stream.
 
 use std::fmt;

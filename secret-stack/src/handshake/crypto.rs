@@ -1,4 +1,4 @@
-//! The primitives of the handshake (§2.1): HMAC-SHA-512-256, SHA-256, X25519 with a low-order check,
+//! The primitives of the handshake: HMAC-SHA-512-256, SHA-256, X25519 with a low-order check,
 //! the zero-nonce secretbox of messages 3 and 4, the ephemeral key pair, and [`PeerKey`] (a peer's
 //! long-term key, checked once, verifying its signature and doing X25519 with it).
 //!
@@ -174,7 +174,7 @@ pub(crate) fn open<const OUT: usize>(key: &[u8; 32], boxed: &[u8]) -> Option<[u8
     Some(out)
 }
 
-/// A one-connection X25519 key pair (`a` or `b` of §2.2).
+/// A one-connection X25519 key pair (the `a` or `b` of the handshake's key exchange).
 ///
 /// Any fresh X25519 pair is indistinguishable on the wire; [`EphemeralKey::from_ed25519_seed`]
 /// reproduces the JS derivation so tests can replay recorded runs. `Debug` hides the secret.
@@ -202,7 +202,7 @@ impl EphemeralKey {
         }
     }
 
-    /// The JS way: an Ed25519 key pair from `seed`, both halves converted to Curve25519 (§1.4).
+    /// The JS way: an Ed25519 key pair from `seed`, both halves converted to Curve25519.
     pub fn from_ed25519_seed(seed: &[u8; 32]) -> Self {
         Self::from_secret(&Keypair::from_seed(seed).to_curve25519())
     }

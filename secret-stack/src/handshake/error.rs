@@ -1,4 +1,4 @@
-//! Why a handshake failed: which phase, which side, and the JS wording where JS has one (§2.6).
+//! Why a handshake failed: which phase, which side, and the JS wording where JS has one.
 
 use std::fmt;
 use std::io;

@@ -1,4 +1,4 @@
-//! Exact-size message reads and writes of the handshake, each bounded by its own timeout (§2.7).
+//! Exact-size message reads and writes of the handshake, each bounded by its own timeout.
 
 use std::time::Duration;
 

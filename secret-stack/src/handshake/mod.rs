@@ -1,4 +1,4 @@
-//! The secret handshake (SHS v1, §2): four messages of mutual authentication bound to an app key.
+//! The secret handshake (SHS v1): four messages of mutual authentication bound to an app key.
 //!
 //! ```text
 //! client                                         server
@@ -70,7 +70,7 @@ fn split_challenge(msg: &[u8; CHALLENGE_LEN]) -> ([u8; MAC_LEN], [u8; 32]) {
     (mac, key)
 }
 
-/// The box-stream keys of §2.5: we encrypt with `sha256(S ‖ remote)` starting from the first 24
+/// The box-stream keys the handshake derives: we encrypt with `sha256(S ‖ remote)` starting from the first 24
 /// bytes of the peer's hmac, and decrypt with `sha256(S ‖ local)` from our own hmac's prefix.
 fn session(
     key4: &[u8; 32],

@@ -1,4 +1,4 @@
-//! The server side of the handshake (§2.4 steps 2, 4 and 5): a pure state machine that checks the
+//! The server side of the handshake: a pure state machine that checks the
 //! client's messages and produces ours, and the async [`server`] that runs it over a stream with an
 //! authorisation callback.
 

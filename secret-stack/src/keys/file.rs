@@ -1,4 +1,4 @@
-//! `ssb-keys` secret files (§1.2): a JSON key object between `#` comment blocks.
+//! `ssb-keys` secret files: a JSON key object between `#` comment blocks.
 //!
 //! Loading follows ssb-keys 8.5.0: every run of whitespace followed by `#` and the rest of its line
 //! is removed, empty lines are dropped, the rest is joined and parsed as JSON. Writing produces the

@@ -1,5 +1,5 @@
 //! Our own identity: an Ed25519 key pair, derived from a 32-byte seed like libsodium's
-//! `crypto_sign_seed_keypair` and stored in libsodium's 64-byte `seed ‖ public` layout (§1.1).
+//! `crypto_sign_seed_keypair` and stored in libsodium's 64-byte `seed ‖ public` layout.
 
 use std::fmt;
 

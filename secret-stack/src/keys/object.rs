@@ -1,4 +1,4 @@
-//! The `ssb-keys` JSON key object `{curve, public, private, id}` (§1.2), its parsing and rendering.
+//! The `ssb-keys` JSON key object `{curve, public, private, id}`, its parsing and rendering.
 
 use std::fmt;
 

@@ -1,5 +1,5 @@
 //! A peer's identity: its Ed25519 public key, the `@<base64>.ed25519` id, signature checks and the
-//! Curve25519 form the handshake needs (§1.1, §1.4).
+//! Curve25519 form the handshake needs.
 
 use std::fmt;
 use std::str::FromStr;

@@ -6,7 +6,7 @@
 //! goodbye, whatever its other fields (that is how every JS reader treats it).
 //!
 //! Two rules keep peers safe:
-//! - **No zero-length bodies are ever written** (§9 item 8): a JS peer would read one as the goodbye
+//! - **No zero-length bodies are ever written**: a JS peer would read one as the goodbye
 //!   and drop the whole session. An empty [`Body::Text`] or empty [`Body::Binary`] is written as the
 //!   JSON string `""` (type 2, 2 bytes) instead. A JS receiver then sees the empty string: for text
 //!   that is exactly the value sent; for binary it is the closest value JS can receive at all (an

@@ -143,7 +143,7 @@ impl MethodTable {
     /// permission error for a restricted peer), then the manifest entry and its kind, then the
     /// handler. `kind` is `Async` for every non-stream request (sync methods answer those too).
     ///
-    /// The error messages are the exact JS ones (PROTOCOL.md §5.5).
+    /// The error messages are the exact JS ones.
     pub fn dispatch<S: AsRef<str>>(
         &self,
         ctx: CallContext,

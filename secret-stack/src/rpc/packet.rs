@@ -1,4 +1,4 @@
-//! One muxrpc packet as it travels in a packet-stream-codec frame (PROTOCOL.md §4): a request number,
+//! One muxrpc packet as it travels in a packet-stream-codec frame: a request number,
 //! the stream and end/error flags, and a [`Body`].
 
 use serde_json::Value;
@@ -10,7 +10,7 @@ use super::wire;
 /// A decoded (or to-be-encoded) RPC packet.
 ///
 /// `req > 0` is sent by the side that opened the call, `req < 0` by the side answering it, `req == 0`
-/// is a one-way message that muxrpc 8 ignores (§4.3).
+/// is a one-way message that muxrpc 8 ignores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packet {
     /// The request number (two's complement on the wire).

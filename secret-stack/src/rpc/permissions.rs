@@ -1,4 +1,4 @@
-//! Per-connection permissions: muxrpc's `{allow, deny}` lists, matched by path prefix (PROTOCOL.md §6.1).
+//! Per-connection permissions: muxrpc's `{allow, deny}` lists, matched by path prefix.
 
 use std::fmt;
 

@@ -2,7 +2,7 @@
 //! calling the method through [`MethodTable::dispatch`], and wiring its [`Reply`] to the wire.
 //!
 //! The request's shape is checked first (`callee_request.rs`), then permissions, the manifest entry and
-//! its kind (inside `dispatch`), with JS's error messages (PROTOCOL.md §5.2, §5.5). Beyond
+//! its kind (inside `dispatch`), with JS's error messages. Beyond
 //! [`max_incoming_streams`](super::RpcConfig::max_incoming_streams) a stream is refused at once.
 //! A method that panics, at once or while its future or stream is polled, answers with an error;
 //! the connection keeps serving.

@@ -1,7 +1,7 @@
 //! Reading a peer's request `{"name":…,"args":[…],"type":…}`: the checks JS muxrpc 8 makes, with
 //! its exact error messages, and the method path lent out as `&[&str]` without copying a segment.
 //!
-//! Checks, in order (PROTOCOL.md §5.2, §5.5): for async/sync, `args` must be an array (`invalid
+//! Checks, in order: for async/sync, `args` must be an array (`invalid
 //! request, args should be array, was: <body>`), then `name`; for streams, `type` must be source,
 //! sink or duplex (`unsupported stream type: <type>`), then `args`, then `name`. `name` may be an
 //! array of strings or one string.

@@ -294,7 +294,7 @@ impl RpcHandle {
         self.closed().await
     }
 
-    /// Closes at once (PROTOCOL.md §5.7 forced close): every outstanding call and stream fails
+    /// Closes at once (a forced close): every outstanding call and stream fails
     /// locally with `error`, no stream end packets are sent, and the goodbye is still sent unless
     /// a write was in progress and had to be abandoned.
     pub fn close_now(&self, error: RpcError) {

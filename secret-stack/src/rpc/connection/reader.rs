@@ -1,4 +1,4 @@
-//! The reader task: decodes frames and routes each one (PROTOCOL.md §5.1).
+//! The reader task: decodes frames and routes each one.
 //!
 //! | stream | req | meaning                                                        |
 //! |--------|-----|----------------------------------------------------------------|

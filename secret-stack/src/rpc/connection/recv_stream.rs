@@ -3,7 +3,7 @@
 //!
 //! The same type is the [`Incoming`](crate::rpc::Incoming) of a sink or duplex method and the stream
 //! returned to a caller of a source or duplex. A caller dropping it before the end aborts the stream:
-//! the engine sends our end (`true`) so the peer stops producing (PROTOCOL.md §5.4).
+//! the engine sends our end (`true`) so the peer stops producing.
 
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
