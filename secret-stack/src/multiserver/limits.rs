@@ -1,27 +1,5 @@
-//! Caps on incoming connections (a Rust extension: JS secret-stack and multiserver have none), so
-//! that a flood of sockets, or of peers stalling mid-handshake, cannot grow memory and tasks
-//! without bound.
-//!
-//! An [`IncomingGate`] is shared by every listener of a [`Server`](super::Server) (and, in the
-//! stack, by every listener of an app). Each accepted byte stream goes through it twice:
-//!
-//! 1. **Connection cap** ([`IncomingLimits::max_connections`]): the stream takes a
-//!    [`ConnectionSlot`], held from accept until the connection ends (handshake, wait in the
-//!    accept queue, RPC session). With none free, the stream is **closed at once**: a slot only
-//!    frees when some session ends, which may take hours, so making the client wait would only
-//!    hang it; closing lets it fail fast (its handshake reads EOF) and try elsewhere or later. The
-//!    first refusal of a burst is logged at `warn`, the others at `debug`, and the end of the burst
-//!    at `info` with how many were refused.
-//! 2. **Handshake cap** ([`IncomingLimits::max_handshakes`]): the transform (the `shs` secret
-//!    handshake) runs only while holding a handshake slot. With none free, **accepting pauses**
-//!    until one frees: every handshake ends within its timeout, so the wait is short, and the
-//!    sockets meanwhile wait in the kernel's listen backlog, which bounds them without any memory
-//!    of ours. An honest burst (a pub restarting and all its peers reconnecting) is then served in
-//!    order instead of being refused, and established sessions are not affected at all (they do
-//!    not go through the accept loop).
-//!
-//! Outgoing connections ([`Multiserver::connect`](super::Multiserver::connect), `App::connect`)
-//! take no slot and are not capped.
+//! Caps on incoming connections and handshakes in progress: the limits, the shared gate that
+//! enforces them across listeners, and its counters. How they work is on [`IncomingLimits`].
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -46,7 +24,32 @@ pub const DEFAULT_MAX_CONNECTIONS: NonZeroUsize = NonZeroUsize::MIN.saturating_a
 /// under a MiB.
 pub const DEFAULT_MAX_HANDSHAKES: NonZeroUsize = NonZeroUsize::MIN.saturating_add(127);
 
-/// How many incoming connections a node serves at once; see the [module docs](self).
+/// How many incoming connections a node serves at once.
+///
+///  Caps on incoming connections (a Rust extension: JS secret-stack and multiserver have none), so
+///  that a flood of sockets, or of peers stalling mid-handshake, cannot grow memory and tasks
+///  without bound.
+///
+///  An [`IncomingGate`] is shared by every listener of a [`Server`](crate::multiserver::Server) (and, in the
+///  stack, by every listener of an app). Each accepted byte stream goes through it twice:
+///
+///  1. **Connection cap** ([`IncomingLimits::max_connections`]): the stream takes a
+///     [`ConnectionSlot`], held from accept until the connection ends (handshake, wait in the
+///     accept queue, RPC session). With none free, the stream is **closed at once**: a slot only
+///     frees when some session ends, which may take hours, so making the client wait would only
+///     hang it; closing lets it fail fast (its handshake reads EOF) and try elsewhere or later. The
+///     first refusal of a burst is logged at `warn`, the others at `debug`, and the end of the burst
+///     at `info` with how many were refused.
+///  2. **Handshake cap** ([`IncomingLimits::max_handshakes`]): the transform (the `shs` secret
+///     handshake) runs only while holding a handshake slot. With none free, **accepting pauses**
+///     until one frees: every handshake ends within its timeout, so the wait is short, and the
+///     sockets meanwhile wait in the kernel's listen backlog, which bounds them without any memory
+///     of ours. An honest burst (a pub restarting and all its peers reconnecting) is then served in
+///     order instead of being refused, and established sessions are not affected at all (they do
+///     not go through the accept loop).
+///
+///  Outgoing connections ([`Multiserver::connect`](crate::multiserver::Multiserver::connect), `App::connect`)
+///  take no slot and are not capped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IncomingLimits {
     /// Incoming connections held at once, from accept to the end of the session (handshake
@@ -113,7 +116,7 @@ struct Shared {
 }
 
 /// The shared state that enforces [`IncomingLimits`] across listeners. Cheap to clone (clones
-/// share the counters); see the [module docs](self).
+/// share the counters); how the caps work is on [`IncomingLimits`].
 #[derive(Debug, Clone)]
 pub struct IncomingGate {
     shared: Arc<Shared>,

@@ -1,6 +1,7 @@
 //! Multiserver: how peers find and reach each other.
 //!
-//! - [`address`]: the address grammar — `;` alternatives of `~`-joined sections, `!` escapes.
+//! - [`Multiaddress`] and [`Address`]: the address grammar — `;` alternatives of `~`-joined
+//!   sections, `!` escapes.
 //! - Typed views of sections: [`NetAddress`], [`UnixAddress`], [`WsAddress`], [`ShsAddress`],
 //!   [`OnionAddress`] (parse only).
 //! - [`object_address()`]: secret-stack's `{host, port, key}` form.
@@ -8,12 +9,12 @@
 //!   them before RPC: [`Shs`], [`NoAuth`]...), like JS `app.multiserver.transport/transform`.
 //! - Built-in transports: [`Net`] (TCP), [`Unix`] (Unix sockets, feature `unix`), [`Ws`]
 //!   (WebSocket, feature `ws`); both features are on by default.
-//! - [`Multiserver`] ([`registry`]): transports, transforms and outgoing suites by name;
-//!   [`dial`]: planning and dialling an address through the outgoing suites (falling back across
-//!   alternatives); [`server`]: a [`Server`] of listeners started from [`Connections`] incoming
-//!   entries; [`address_book`]: the addresses those listeners announce ([`AddressBook`]).
-//! - [`limits`]: caps on incoming connections and handshakes in progress ([`IncomingLimits`], a
-//!   Rust extension).
+//! - [`Multiserver`]: transports, transforms and outgoing suites by name; planning and dialling
+//!   an address through the outgoing suites (falling back across alternatives); a [`Server`] of
+//!   listeners started from [`Connections`] incoming entries; the addresses those listeners
+//!   announce ([`AddressBook`]).
+//! - [`IncomingLimits`]: caps on incoming connections and handshakes in progress (a Rust
+//!   extension).
 //!
 //! ```no_run
 //! # async fn demo(key: secret_stack::keys::PublicKey) -> Result<(), Box<dyn std::error::Error>> {

@@ -1,7 +1,8 @@
 //! muxrpc: many concurrent calls and streams over one connection, in both directions.
 //!
-//! The data path, in the order the bytes travel: [`codec`] frames [`packet::Packet`]s, the engine
-//! routes them to calls and streams, and [`dispatch`] finds the plugin method that answers.
+//! The data path, in the order the bytes travel: [`PacketCodec`] frames [`Packet`]s, the engine
+//! ([`RpcHandle`]) routes them to calls and streams, and a [`MethodTable`] finds the plugin method
+//! that answers.
 
 pub(crate) mod body;
 pub(crate) mod caller;

@@ -58,7 +58,8 @@ impl SecretStack {
     }
 }
 
-/// Collects what apps are made of; see the [module docs](self).
+/// Collects what apps are made of: plugins, transports, transforms, hooks and defaults; see the
+/// [`stack`](crate::stack) docs.
 #[derive(Clone)]
 pub struct Builder {
     defaults: Value,
@@ -217,7 +218,7 @@ impl Builder {
     /// Default: 1024 connections, 128 handshakes in progress
     /// ([`IncomingLimits::default`]). Over the connection cap a new connection is closed at once;
     /// at the handshake cap accepting pauses until a handshake ends (see
-    /// [`multiserver::limits`](crate::multiserver::limits)). Connections the app dials
+    /// [`IncomingLimits`]). Connections the app dials
     /// ([`App::connect`]) are not counted. Each app built gets its own counters
     /// ([`App::incoming_stats`]).
     pub fn incoming_limits(mut self, limits: IncomingLimits) -> Self {

@@ -18,8 +18,8 @@
 //! ```
 //!
 //! The pieces, one file each:
-//! - [`config`], [`merge`], [`names`]: the config in JS's shape, JS's two merge rules, mount names;
-//! - [`builder`]: [`SecretStack::builder`], plugins, transports, hooks, start-up checks;
+//! - `config`, `merge`, `names`: the config in JS's shape, JS's config merge rule, mount names;
+//! - `builder`: [`SecretStack::builder`], plugins, transports, hooks, start-up checks;
 //! - `plugins`: mounting (manifest and permission merge, method table) and [`PluginInit`];
 //! - `core`: the methods every app serves (`manifest`, `address`, `auth`, `multiserver.*`);
 //! - `auth`: the auth chain ([`AuthDecision`], hooks);
