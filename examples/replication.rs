@@ -124,7 +124,11 @@ async fn show_corrupt_log(a_dir: &Path, root: &Path) -> Result<(), Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    secret_stack_examples::logging::init();
+    // Logs to stderr; `RUST_LOG=secret_stack=debug` shows connections and calls.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args = Args::parse();
     let started = Instant::now();
     let (root, temporary) = match args.dir {

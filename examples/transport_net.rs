@@ -15,7 +15,11 @@ const APP_KEY: AppKey = AppKey([1; 32]);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    secret_stack_examples::logging::init();
+    // Logs to stderr; `RUST_LOG=secret_stack=debug` shows connections and calls.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
 
     // Listen with net~shs on 127.0.0.1 (port chosen by the system), dial with net~shs.
     let config = Config::from_json(json!({

@@ -42,7 +42,11 @@ async fn start(dir: &std::path::Path) -> Result<App, Box<dyn std::error::Error>>
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    secret_stack_examples::logging::init();
+    // Logs to stderr; `RUST_LOG=secret_stack=debug` shows connections and calls.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
 
     let root = std::env::temp_dir().join(format!("secret-stack-unix-{}", std::process::id()));
     let result = run(&root).await;

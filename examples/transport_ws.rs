@@ -17,7 +17,11 @@ const APP_KEY: AppKey = AppKey([2; 32]);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    secret_stack_examples::logging::init();
+    // Logs to stderr; `RUST_LOG=secret_stack=debug` shows connections and calls.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
 
     // Listen with ws~shs only (no TCP listener at all), dial with ws~shs.
     let config = Config::from_json(json!({

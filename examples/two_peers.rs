@@ -104,7 +104,11 @@ async fn start(name: &str, greeting: &str) -> Result<App, Box<dyn std::error::Er
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    secret_stack_examples::logging::init();
+    // Logs to stderr; `RUST_LOG=secret_stack=debug` shows connections and calls.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
 
     let alice = start("Alice", "Hello").await?;
     let bob = start("Bob", "Howdy").await?;

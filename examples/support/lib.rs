@@ -11,7 +11,6 @@ pub mod checks;
 pub mod client;
 pub mod engine_pair;
 pub mod greet;
-pub mod logging;
 pub mod peer;
 pub mod replication;
 pub mod test_client;

@@ -75,6 +75,159 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## In `Cargo.toml`
+//!
+//! ```toml
+//! [dependencies]
+//! secret-stack = "0.1"
+//! tokio = { version = "1", features = ["macros", "rt-multi-thread"] }
+//! serde = { version = "1", features = ["derive"] } # for your own argument and answer types
+//! futures = "0.3"                                  # to read streams (`StreamExt`)
+//! ```
+//!
+//! The `ws` and `unix` transports are default features; `default-features = false` leaves `net`.
+//!
+//! ## A config without JSON
+//!
+//! [`stack::Config`] reads the JS shape from JSON or TOML ([`stack::Config::from_json`],
+//! [`stack::Config::from_file`]), but its common fields are typed, so a program can build one
+//! directly:
+//!
+//! ```
+//! use secret_stack::prelude::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = Config::default();
+//! config.global.host = Some("127.0.0.1".into()); // listen on loopback only
+//! config.global.port = Some(0); // any free port
+//! let app = SecretStack::builder()
+//!     .app_key(AppKey([7; 32]))
+//!     .keypair(Keypair::generate())
+//!     .start(config)
+//!     .await?;
+//! println!("listening at {}", app.address(Scope::Device));
+//! app.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Errors with `?`
+//!
+//! Every error type of the crate implements [`std::error::Error`] + `Send` + `Sync`, so `?` turns
+//! them into a `Box<dyn Error>`; a method's own error type needs `Serialize`, `Deserialize` and
+//! `Display` to travel to a typed client:
+//!
+//! ```
+//! use secret_stack::prelude::*;
+//!
+//! #[derive(Debug, serde::Serialize, serde::Deserialize, thiserror::Error)]
+//! pub enum BoardError {
+//!     #[error("the board is full")]
+//!     Full,
+//! }
+//!
+//! pub struct Board;
+//!
+//! #[plugin(name = "board", permission = "anonymous")]
+//! impl Board {
+//!     async fn post(&self, text: String) -> Result<usize, BoardError> {
+//!         if text.len() > 100 { Err(BoardError::Full) } else { Ok(text.len()) }
+//!     }
+//! }
+//!
+//! async fn post(app: &App) -> Result<usize, Box<dyn std::error::Error>> {
+//!     let board = BoardClient::new(app.local());
+//!     Ok(board.post("hello".into()).await?) // CallError<BoardError> -> Box<dyn Error>
+//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let mut config = Config::default();
+//! # config.global.host = Some("127.0.0.1".into());
+//! # let app = SecretStack::builder().app_key(AppKey([7; 32])).plugin(Board).start(config).await?;
+//! # assert_eq!(post(&app).await?, 5);
+//! # app.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Ending live sources when the app closes
+//!
+//! [`stack::App::close`] waits (up to its deadline, 5 s by default) for the calls it is serving to
+//! end. A plugin that serves endless ("live") sources ends them itself when the app closes: keep a
+//! shutdown signal in the plugin, make each live source end when it fires, and fire it from a close
+//! hook ([`stack::Builder::close_hook`]), which runs as soon as closing starts:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use futures::StreamExt;
+//! use secret_stack::prelude::*;
+//! use tokio::sync::watch;
+//!
+//! pub struct Ticker {
+//!     closing: watch::Receiver<bool>,
+//! }
+//!
+//! #[plugin(name = "ticker", permission = "anonymous")]
+//! impl Ticker {
+//!     fn ticks(&self) -> Source<u64> {
+//!         let mut closing = self.closing.clone();
+//!         let ticks = futures::stream::unfold(0u64, |n| async move {
+//!             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+//!             Some((n, n + 1))
+//!         });
+//!         // The stream ends at the first tick after closing starts.
+//!         Source::new(ticks.take_until(async move {
+//!             let _ = closing.wait_for(|closing| *closing).await;
+//!         }))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let (close_tx, close_rx) = watch::channel(false);
+//! let close_tx = Arc::new(close_tx);
+//! let mut config = Config::default();
+//! config.global.host = Some("127.0.0.1".into());
+//! let app = SecretStack::builder()
+//!     .app_key(AppKey([7; 32]))
+//!     .plugin(Ticker { closing: close_rx })
+//!     .close_hook(move |_app| {
+//!         let close_tx = Arc::clone(&close_tx);
+//!         async move {
+//!             let _ = close_tx.send(true);
+//!         }
+//!     })
+//!     .start(config)
+//!     .await?;
+//! app.close().await; // returns at once: no live source holds it up
+//! # Ok(()) }
+//! ```
+//!
+//! ## Logging
+//!
+//! The crate logs through [`tracing`](https://docs.rs/tracing) under the target `secret_stack`;
+//! nothing is printed until the program installs a subscriber, for example with
+//! `tracing-subscriber` (features `fmt` and `env-filter`):
+//!
+//! ```
+//! tracing_subscriber::fmt()
+//!     .with_env_filter(tracing_subscriber::EnvFilter::from_default_env()) // reads RUST_LOG
+//!     .with_writer(std::io::stderr)
+//!     .init();
+//! ```
+//!
+//! Then `RUST_LOG=secret_stack=info` (or `debug`, …) picks what shows:
+//!
+//! | level | what it shows |
+//! |---|---|
+//! | `warn` | something failed that the node survived: a method or close hook panicked, a frame could not be sent, a listener could not start, a burst of refused incoming connections, an unknown config key |
+//! | `info` | the node's life: listening (with its address), each connection made and ended (peer id, direction, reason), a client refused for using another app key (once per host per minute), a connection refused by the auth hook, the app closing and closed |
+//! | `debug` | each connection's and call's details: handshake failures, session ends, refused calls and streams, the caps' counters |
+//! | `trace` | frames and stream bookkeeping |
+//!
+//! Every event of a connection is inside a `connection` span (peer id, address, direction) and,
+//! while a request is dispatched, a `call` span (method, kind, request number), so
+//! `RUST_LOG=secret_stack=debug` lets one peer's traffic be followed.
+
 #![warn(missing_docs)]
 
 // Lets code generated by `#[plugin]` (which names `::secret_stack`) compile inside this crate too.

@@ -17,10 +17,12 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = Config::default(); // no JSON needed: the fields are typed
+//! config.global.host = Some("127.0.0.1".into());
 //! let app = SecretStack::builder()
 //!     .app_key(AppKey([7; 32]))
 //!     .plugin(Hello)
-//!     .start(Config::default())
+//!     .start(config)
 //!     .await?;
 //! let hello = HelloClient::new(app.local());
 //! assert_eq!(hello.greet("you".into()).await?, format!("hello you, you are {}", app.id()));

@@ -18,7 +18,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use tokio::sync::broadcast;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info};
+use tracing::{Instrument, debug, info, info_span};
 
 use crate::keys::PublicKey;
 use crate::multiserver::{ConnectionSlot, Established};
@@ -145,6 +145,15 @@ pub(crate) fn attach(
         .filter(|_| remote != inner.identity.id())
         .map(|timeout| (Activity::new(), timeout));
     let table = Arc::clone(inner.api.table());
+    // Everything this connection logs, from its engine's tasks to its supervisor, is in this span.
+    let span = info_span!(
+        "connection",
+        peer = %remote,
+        address = %connection.address,
+        direction = if is_client { "out" } else { "in" },
+        n = number,
+    );
+    let entered = span.enter();
     let handle = match &watch {
         Some((activity, _)) => rpc::RpcHandle::start(
             ActivityReader::new(connection.reader, Arc::clone(activity)),
@@ -161,6 +170,7 @@ pub(crate) fn attach(
             this.rpc_config.clone(),
         ),
     };
+    drop(entered);
     let peer = Peer::new(
         remote,
         connection.address,
@@ -184,13 +194,14 @@ pub(crate) fn attach(
         peer: peer.clone(),
         is_client,
     });
-    this.tasks.spawn(supervise(
+    let supervisor = supervise(
         peer.clone(),
         watch,
         Arc::clone(&this.peers),
         inner.events.clone(),
         slot,
-    ));
+    );
+    this.tasks.spawn(supervisor.instrument(span));
     Ok(peer)
 }
 

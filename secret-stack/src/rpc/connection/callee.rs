@@ -1,11 +1,14 @@
 //! The callee side of the engine: reading a peer's request, checking it the way JS muxrpc 8 does,
 //! calling the method through [`MethodTable::dispatch`], and wiring its [`Reply`] to the wire.
 //!
-//! The request's shape is checked first (`callee_request.rs`), then permissions, the manifest entry and
-//! its kind (inside `dispatch`), with JS's error messages. Beyond
+//! The request's shape is checked first (`callee_request.rs`), then permissions, the manifest
+//! entry and its kind (inside `dispatch`), with JS's error messages. Beyond
 //! [`max_incoming_streams`](super::RpcConfig::max_incoming_streams) a stream is refused at once.
 //! A method that panics, at once or while its future or stream is polled, answers with an error;
 //! the connection keeps serving.
+//!
+//! Each call is dispatched inside a `call` span (method, kind, request number), which also covers
+//! an async answer computed on a task of its own, so its log lines can be told apart.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tracing::{debug, trace, warn};
+use tracing::{Instrument, Span, debug, debug_span, trace, warn};
 
 use super::callee_request::{PeerRequest, parse_stream};
 use super::recv_stream::RecvStream;
@@ -55,12 +58,13 @@ impl Callee {
         request: Result<PeerRequest, RemoteError>,
         permit: OwnedSemaphorePermit,
     ) {
-        let reply = request.and_then(|PeerRequest { name, args }| {
-            name.with_path(|path| {
+        let (span, reply) = match request {
+            Ok(PeerRequest { name, args }) => name.with_path(|path| {
                 trace!(req, ?path, "incoming call");
-                self.invoke(path, CallKind::Async, args, None)
-            })
-        });
+                self.invoke(req, path, CallKind::Async, args, None)
+            }),
+            Err(e) => (Span::none(), Err(e)),
+        };
         let future = match reply {
             Ok(Reply::Value(future)) => future,
             Ok(_) => {
@@ -78,7 +82,7 @@ impl Callee {
         }
         shared.lock().owed += 1;
         let shared = Arc::clone(shared);
-        tokio::spawn(async move {
+        let task = async move {
             let outcome = tokio::select! {
                 biased;
                 r = future => r,
@@ -89,7 +93,8 @@ impl Callee {
             st.owed = st.owed.saturating_sub(1);
             shared.send_reply(&st, reply_packet(req, result), permit);
             shared.maybe_goodbye(&mut st);
-        });
+        };
+        tokio::spawn(task.instrument(span));
     }
 
     /// True when the peer has as many streams open as it may: a new one is refused.
@@ -134,19 +139,20 @@ impl Callee {
             },
         );
         drop(st);
-        let reply = parsed.and_then(|(kind, PeerRequest { name, args })| {
-            name.with_path(|path| {
+        let (span, reply) = match parsed {
+            Ok((kind, PeerRequest { name, args })) => name.with_path(|path| {
                 trace!(req = id.num, ?path, %kind, "incoming stream");
-                self.invoke(path, kind, args, incoming)
-            })
-        });
+                self.invoke(id.num, path, kind, args, incoming)
+            }),
+            Err(e) => (Span::none(), Err(e)),
+        };
         match (kind, reply) {
             (CallKind::Source | CallKind::Duplex, Ok(Reply::Stream(producer))) => {
                 shared.push(WriterCmd::Produce { id, producer });
             }
             (CallKind::Sink, Ok(Reply::Done(future))) => {
                 let shared = Arc::clone(shared);
-                tokio::spawn(async move {
+                let task = async move {
                     let outcome = tokio::select! {
                         biased;
                         r = AssertUnwindSafe(future).catch_unwind() => r,
@@ -159,7 +165,8 @@ impl Callee {
                     };
                     let mut st = shared.lock();
                     shared.end_ours(&mut st, id, error);
-                });
+                };
+                tokio::spawn(task.instrument(span));
             }
             (_, reply) => {
                 let error = match reply {
@@ -176,23 +183,45 @@ impl Callee {
         }
     }
 
-    /// PendingCalls `dispatch`, turning a panic into an error reply.
+    /// Calls `dispatch` for request `req` inside the call's span (returned, for the rest of the
+    /// call), turning a panic into an error reply. The span costs nothing unless `debug` events of
+    /// this crate are enabled.
     fn invoke(
         &self,
+        req: i32,
         path: &[&str],
         kind: CallKind,
         args: Vec<Value>,
         input: Option<Incoming>,
-    ) -> Result<Reply, RemoteError> {
+    ) -> (Span, Result<Reply, RemoteError>) {
+        let span = debug_span!("call", method = %DottedPath(path), %kind, req);
         let ctx = self.ctx.clone();
-        catch_unwind(AssertUnwindSafe(|| {
-            self.methods.dispatch(ctx, path, kind, args, input)
-        }))
-        .unwrap_or_else(|panic| {
-            let message = panic_message(panic.as_ref());
-            warn!(path = ?path, "{message}");
-            Err(RemoteError::new(message))
-        })
+        let reply = span.in_scope(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                self.methods.dispatch(ctx, path, kind, args, input)
+            }))
+            .unwrap_or_else(|panic| {
+                let message = panic_message(panic.as_ref());
+                warn!(path = ?path, "{message}");
+                Err(RemoteError::new(message))
+            })
+        });
+        (span, reply)
+    }
+}
+
+/// A method path as JS users write it, `a.b.c`, formatted only when a span or event is logged.
+struct DottedPath<'a>(&'a [&'a str]);
+
+impl std::fmt::Display for DottedPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, segment) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            f.write_str(segment)?;
+        }
+        Ok(())
     }
 }
 

@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, oneshot};
-use tracing::debug;
+use tracing::{Instrument, debug};
 
 use super::callee::Callee;
 use super::config::RpcConfig;
@@ -103,9 +103,16 @@ impl RpcHandle {
         let max_calls = config.max_incoming_calls;
         let shared = Arc::new(Shared::new(config, tx));
         debug!("rpc session starts");
-        tokio::spawn(Writer::new(writer, rx, Arc::clone(&shared)).run());
+        // The tasks log inside the caller's span (the stack's `connection` span), if any.
+        let span = tracing::Span::current();
+        let writer = Writer::new(writer, rx, Arc::clone(&shared)).run();
+        tokio::spawn(writer.instrument(span.clone()));
         let callee = Callee::new(methods, callee_ctx, max_calls);
-        tokio::spawn(Reader::new(reader, Arc::clone(&shared), callee).run());
+        tokio::spawn(
+            Reader::new(reader, Arc::clone(&shared), callee)
+                .run()
+                .instrument(span),
+        );
         RpcHandle::new(shared)
     }
 

@@ -81,10 +81,49 @@ impl<E> From<RpcError> for CallError<E> {
     }
 }
 
-/// The answer of a typed async, sync or sink call.
+/// The answer of a typed async, sync or sink call: what a generated client's method returns.
+///
+/// It is a boxed [`Future`](std::future::Future) (`Send + 'static`, so it can be spawned) whose
+/// output is `Result<T, CallError<E>>`: `T` is the method's answer as its Rust type (`()` for a
+/// sink), `E` the method's own error type (`Infallible` for a method that cannot fail), and
+/// [`CallError::Rpc`] the failures of the call itself (connection lost, a refused permission,
+/// an answer that does not decode). Await it; dropping it before the answer forgets the call.
+///
+/// ```
+/// # use secret_stack::prelude::*;
+/// # pub struct Hello;
+/// # #[plugin(name = "hello")]
+/// # impl Hello { async fn greet(&self, name: String) -> String { format!("hello {name}") } }
+/// # async fn demo(peer: Peer) -> Result<(), Box<dyn std::error::Error>> {
+/// let answer: secret_stack::rpc::TypedFuture<String, std::convert::Infallible> =
+///     HelloClient::new(peer).greet("you".into());
+/// assert_eq!(answer.await?, "hello you");
+/// # Ok(()) }
+/// ```
 pub type TypedFuture<T, E> = BoxFuture<'static, Result<T, CallError<E>>>;
 
-/// The items of a typed source or duplex call.
+/// The items of a typed source or duplex call: what a generated client's streaming method
+/// returns.
+///
+/// It is a boxed [`Stream`](futures::Stream) (`Send + 'static`) of `Result<T, CallError<E>>`:
+/// each item is one value the peer sent, decoded as `T`; an `Err` item is the stream's end with
+/// an error (the method's own `E`, or [`CallError::Rpc`]), after which the stream yields nothing.
+/// A clean end is the stream's end. Dropping it before the end aborts the call, so the peer stops
+/// producing.
+///
+/// ```
+/// # use secret_stack::prelude::*;
+/// use futures::StreamExt;
+/// # pub struct Count;
+/// # #[plugin(name = "count")]
+/// # impl Count { fn up_to(&self, n: u32) -> Source<u32> { Source::iter(0..n) } }
+/// # async fn demo(peer: Peer) -> Result<(), Box<dyn std::error::Error>> {
+/// let mut items = CountClient::new(peer).up_to(3);
+/// while let Some(item) = items.next().await {
+///     println!("{}", item?);
+/// }
+/// # Ok(()) }
+/// ```
 pub type TypedStream<T, E> = BoxStream<'static, Result<T, CallError<E>>>;
 
 /// Reads the method's typed error out of an error object's `data`, when it has one that decodes.
