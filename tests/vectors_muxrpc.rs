@@ -37,7 +37,7 @@ type Log = Arc<Mutex<Vec<String>>>;
 fn method(
     path: &[&str],
     kind: CallKind,
-    f: impl Fn(Vec<Value>, Option<secret_stack::rpc::Incoming>) -> Reply + Send + Sync + 'static,
+    f: impl Fn(Vec<Value>, Option<secret_stack::rpc::MethodInput>) -> Reply + Send + Sync + 'static,
 ) -> Method {
     Method {
         path: path.iter().map(|s| s.to_string()).collect(),

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use libfuzzer_sys::fuzz_target;
 use secret_stack::rpc::WireFormat as _;
-use secret_stack::rpc::{Body, CallKind, Incoming, RemoteError, Reply, RpcError};
+use secret_stack::rpc::{Body, CallKind, MethodInput, RemoteError, Reply, RpcError};
 use secret_stack_fuzz::callee::{self, MAX_ITEMS, Point};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -74,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
     let streaming = matches!(kind, CallKind::Sink | CallKind::Duplex);
     // A source sends at most MAX_ITEMS; a duplex echoes at most its input.
     let most_items = MAX_ITEMS as usize + values.len();
-    let (args, input): (Vec<Value>, Option<Incoming>) = if streaming {
+    let (args, input): (Vec<Value>, Option<MethodInput>) = if streaming {
         let mut items: Vec<Result<Body, RpcError>> =
             values.into_iter().map(|v| Ok(Body::from_json(v))).collect();
         if kind_choice & 0x80 != 0 {

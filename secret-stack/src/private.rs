@@ -18,4 +18,4 @@ pub use crate::rpc::typed::server::{
 pub use crate::rpc::typed::{
     CallError, MethodResult, Sink, SinkItem, Source, TypedError, TypedFuture, TypedStream,
 };
-pub use crate::rpc::{CallContext, CallKind, Caller, Incoming, Manifest, Method};
+pub use crate::rpc::{CallContext, CallKind, Caller, Manifest, Method, MethodInput};

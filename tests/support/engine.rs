@@ -10,8 +10,8 @@ use futures::{FutureExt, StreamExt, stream};
 use secret_stack::keys::PublicKey;
 use secret_stack::rpc::PacketCodec;
 use secret_stack::rpc::{
-    Body, CallContext, CallKind, Frame, Incoming, Method, MethodTable, Packet, Permissions, Reply,
-    RpcConfig, RpcHandle,
+    Body, CallContext, CallKind, Frame, Method, MethodInput, MethodTable, Packet, Permissions,
+    Reply, RpcConfig, RpcHandle,
 };
 use secret_stack_examples::checks::CheckResult;
 use secret_stack_examples::test_plugin;
@@ -73,7 +73,7 @@ pub fn pair() -> (RpcHandle, RpcHandle) {
 pub fn method(
     path: &str,
     kind: CallKind,
-    f: impl Fn(Vec<Value>, Option<Incoming>) -> Reply + Send + Sync + 'static,
+    f: impl Fn(Vec<Value>, Option<MethodInput>) -> Reply + Send + Sync + 'static,
 ) -> Method {
     Method {
         path: path.split('.').map(str::to_owned).collect(),

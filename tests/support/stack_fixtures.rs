@@ -12,7 +12,7 @@ use futures::{FutureExt, StreamExt, stream};
 use secret_stack::keys::{Keypair, PublicKey};
 use secret_stack::plugin::Plugin;
 use secret_stack::rpc::{
-    Body, CallContext, CallKind, Incoming, Method, RemoteError, Reply, RpcError,
+    Body, CallContext, CallKind, Method, MethodInput, RemoteError, Reply, RpcError,
 };
 use secret_stack::stack::{App, Builder, Config, Event, SecretStack};
 use serde_json::{Value, json};
@@ -90,7 +90,7 @@ impl Plugin for HandPlugin {
 }
 
 /// A method handler.
-pub type Handler = Arc<dyn Fn(CallContext, Vec<Value>, Option<Incoming>) -> Reply + Send + Sync>;
+pub type Handler = Arc<dyn Fn(CallContext, Vec<Value>, Option<MethodInput>) -> Reply + Send + Sync>;
 
 /// A method at the dotted `path`.
 pub fn method(path: &str, kind: CallKind, handler: Handler) -> Method {

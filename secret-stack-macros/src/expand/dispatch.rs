@@ -89,7 +89,7 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
             &[#(#groups),*],
             move |__ss_ctx: #krate::__private::CallContext,
                   __ss_args: ::std::vec::Vec<#private::Value>,
-                  __ss_input: ::core::option::Option<#krate::__private::Incoming>| {
+                  __ss_input: ::core::option::Option<#krate::__private::MethodInput>| {
                 #fresh
                 let #mutability __ss_reader = #private::ArgsReader::new(#label, __ss_args);
                 #(#bindings)*

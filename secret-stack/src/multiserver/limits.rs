@@ -24,32 +24,31 @@ pub const DEFAULT_MAX_CONNECTIONS: NonZeroUsize = NonZeroUsize::MIN.saturating_a
 /// under a MiB.
 pub const DEFAULT_MAX_HANDSHAKES: NonZeroUsize = NonZeroUsize::MIN.saturating_add(127);
 
-/// How many incoming connections a node serves at once.
+/// How many incoming connections a node serves at once (a Rust extension: JS secret-stack and
+/// multiserver have no caps), so that a flood of sockets, or of peers stalling mid-handshake,
+/// cannot grow memory and tasks without bound.
 ///
-///  Caps on incoming connections (a Rust extension: JS secret-stack and multiserver have none), so
-///  that a flood of sockets, or of peers stalling mid-handshake, cannot grow memory and tasks
-///  without bound.
+/// An [`IncomingGate`] is shared by every listener of a [`Server`](crate::multiserver::Server)
+/// (and, in the stack, by every listener of an app). Each accepted byte stream goes through it
+/// twice:
 ///
-///  An [`IncomingGate`] is shared by every listener of a [`Server`](crate::multiserver::Server) (and, in the
-///  stack, by every listener of an app). Each accepted byte stream goes through it twice:
+/// 1. **Connection cap** ([`IncomingLimits::max_connections`]): the stream takes a
+///    [`ConnectionSlot`], held from accept until the connection ends (handshake, wait in the
+///    accept queue, RPC session). With none free, the stream is **closed at once**: a slot only
+///    frees when some session ends, which may take hours, so making the client wait would only
+///    hang it; closing lets it fail fast (its handshake reads EOF) and try elsewhere or later. The
+///    first refusal of a burst is logged at `warn`, the others at `debug`, and the end of the burst
+///    at `info` with how many were refused.
+/// 2. **Handshake cap** ([`IncomingLimits::max_handshakes`]): the transform (the `shs` secret
+///    handshake) runs only while holding a handshake slot. With none free, **accepting pauses**
+///    until one frees: every handshake ends within its timeout, so the wait is short, and the
+///    sockets meanwhile wait in the kernel's listen backlog, which bounds them without any memory
+///    of ours. An honest burst (a pub restarting and all its peers reconnecting) is then served in
+///    order instead of being refused, and established sessions are not affected at all (they do
+///    not go through the accept loop).
 ///
-///  1. **Connection cap** ([`IncomingLimits::max_connections`]): the stream takes a
-///     [`ConnectionSlot`], held from accept until the connection ends (handshake, wait in the
-///     accept queue, RPC session). With none free, the stream is **closed at once**: a slot only
-///     frees when some session ends, which may take hours, so making the client wait would only
-///     hang it; closing lets it fail fast (its handshake reads EOF) and try elsewhere or later. The
-///     first refusal of a burst is logged at `warn`, the others at `debug`, and the end of the burst
-///     at `info` with how many were refused.
-///  2. **Handshake cap** ([`IncomingLimits::max_handshakes`]): the transform (the `shs` secret
-///     handshake) runs only while holding a handshake slot. With none free, **accepting pauses**
-///     until one frees: every handshake ends within its timeout, so the wait is short, and the
-///     sockets meanwhile wait in the kernel's listen backlog, which bounds them without any memory
-///     of ours. An honest burst (a pub restarting and all its peers reconnecting) is then served in
-///     order instead of being refused, and established sessions are not affected at all (they do
-///     not go through the accept loop).
-///
-///  Outgoing connections ([`Multiserver::connect`](crate::multiserver::Multiserver::connect), `App::connect`)
-///  take no slot and are not capped.
+/// Outgoing connections ([`Multiserver::connect`](crate::multiserver::Multiserver::connect),
+/// `App::connect`) take no slot and are not capped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IncomingLimits {
     /// Incoming connections held at once, from accept to the end of the session (handshake

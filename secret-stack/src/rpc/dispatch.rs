@@ -2,8 +2,8 @@
 //!
 //! A connection that receives a request checks permissions, looks the path up here, checks the
 //! kind, then runs the [`Method`]'s handler with a [`CallContext`], the JSON `args` and, for sinks
-//! and duplexes, the [`Incoming`] stream of the caller's values. The handler's [`Reply`] says what
-//! to send back. The `#[plugin]` macro generates these handlers; hand-written ones work the same.
+//! and duplexes, the [`MethodInput`] stream of the caller's values. The handler's [`Reply`] says
+//! what to send back. The `#[plugin]` macro generates these handlers; hand-written ones work the same.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -57,25 +57,26 @@ impl CallContext {
     }
 }
 
-/// The stream of values the caller sends to a sink or duplex method. It ends with `None` after the
-/// caller's normal end, or yields one `Err` if the caller ended with an error or the connection died.
-pub type Incoming = Pin<Box<dyn Stream<Item = Result<Body, RpcError>> + Send + 'static>>;
+/// The stream of values the caller sends to a sink or duplex method. It ends with `None` after
+/// the caller's normal end, or yields one `Err` if the caller ended with an error or the
+/// connection died.
+pub type MethodInput = Pin<Box<dyn Stream<Item = Result<Body, RpcError>> + Send + 'static>>;
 
 /// The values a source or duplex method sends; an `Err` item ends the stream with that error.
-pub type Outgoing = Pin<Box<dyn Stream<Item = Result<Body, RemoteError>> + Send + 'static>>;
+pub type MethodOutput = Pin<Box<dyn Stream<Item = Result<Body, RemoteError>> + Send + 'static>>;
 
 /// What a method gives back to the connection.
 pub enum Reply {
     /// async and sync: one value or one error.
     Value(BoxFuture<'static, Result<Body, RemoteError>>),
     /// source and duplex: values to send, polled only when the connection has room.
-    Stream(Outgoing),
-    /// sink: resolves when the method has finished consuming its [`Incoming`] stream.
+    Stream(MethodOutput),
+    /// sink: resolves when the method has finished consuming its [`MethodInput`] stream.
     Done(BoxFuture<'static, Result<(), RemoteError>>),
 }
 
 /// A method implementation: called once per request.
-pub type Handler = Arc<dyn Fn(CallContext, Vec<Value>, Option<Incoming>) -> Reply + Send + Sync>;
+pub type Handler = Arc<dyn Fn(CallContext, Vec<Value>, Option<MethodInput>) -> Reply + Send + Sync>;
 
 /// One callable method: where it lives, its kind, and the code that answers it.
 #[derive(Clone)]
@@ -150,7 +151,7 @@ impl MethodTable {
         path: &[S],
         kind: CallKind,
         args: Vec<Value>,
-        input: Option<Incoming>,
+        input: Option<MethodInput>,
     ) -> Result<Reply, RemoteError> {
         ctx.permissions.check(path)?;
         let method = self.get(path).filter(|m| match kind {

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::body::Body;
 use super::caller::Caller;
-use super::dispatch::{CallContext, Incoming, MethodTable, Reply};
+use super::dispatch::{CallContext, MethodInput, MethodTable, Reply};
 use super::error::{RemoteError, RpcError};
 use super::manifest::CallKind;
 
@@ -41,7 +41,7 @@ impl LocalCaller {
         path: &[&str],
         kind: CallKind,
         args: Vec<Value>,
-        input: Option<Incoming>,
+        input: Option<MethodInput>,
     ) -> Result<Reply, RemoteError> {
         tracing::trace!(path = ?path, %kind, "local call");
         self.table
@@ -67,7 +67,7 @@ fn wrong_reply(path: &[&str], kind: CallKind) -> RpcError {
     ))
 }
 
-fn incoming(items: BoxStream<'static, Body>) -> Incoming {
+fn incoming(items: BoxStream<'static, Body>) -> MethodInput {
     Box::pin(items.map(Ok))
 }
 

@@ -25,7 +25,7 @@ pub use caller::Caller;
 pub use codec::{CodecError, DEFAULT_MAX_BODY, PacketCodec};
 pub use connection::{BodySink, OverflowPolicy, RecvStream, RpcConfig, RpcHandle, SessionEnd};
 pub use dispatch::{
-    CallContext, DuplicateMethod, Handler, Incoming, Method, MethodTable, Outgoing, Reply,
+    CallContext, DuplicateMethod, Handler, Method, MethodInput, MethodOutput, MethodTable, Reply,
 };
 pub use error::{RemoteError, RpcError};
 pub use local::LocalCaller;

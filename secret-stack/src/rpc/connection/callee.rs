@@ -23,7 +23,7 @@ use super::recv_stream::RecvStream;
 use super::state::{Shared, StreamEntry, StreamId};
 use super::writer::{WriterCmd, panic_message};
 use crate::rpc::body::Body;
-use crate::rpc::dispatch::{CallContext, Incoming, MethodTable, Reply};
+use crate::rpc::dispatch::{CallContext, MethodInput, MethodTable, Reply};
 use crate::rpc::error::RemoteError;
 use crate::rpc::manifest::CallKind;
 use crate::rpc::packet::{Packet, error_json};
@@ -121,7 +121,7 @@ impl Callee {
         let wants_input = matches!(kind, CallKind::Sink | CallKind::Duplex) && parsed.is_ok();
         let (inbound, outcome, incoming) = if wants_input {
             let (tx, slot, rx) = RecvStream::channel(shared.config.stream_buffer);
-            (Some(tx), Some(slot), Some(Box::pin(rx) as Incoming))
+            (Some(tx), Some(slot), Some(Box::pin(rx) as MethodInput))
         } else {
             (None, None, None)
         };
@@ -192,7 +192,7 @@ impl Callee {
         path: &[&str],
         kind: CallKind,
         args: Vec<Value>,
-        input: Option<Incoming>,
+        input: Option<MethodInput>,
     ) -> (Span, Result<Reply, RemoteError>) {
         let span = debug_span!("call", method = %DottedPath(path), %kind, req);
         let ctx = self.ctx.clone();

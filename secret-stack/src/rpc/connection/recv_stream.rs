@@ -1,9 +1,9 @@
 //! The receiving half of a stream as the local side sees it: a bounded queue of the peer's values,
 //! then the end or one error.
 //!
-//! The same type is the [`Incoming`](crate::rpc::Incoming) of a sink or duplex method and the stream
-//! returned to a caller of a source or duplex. A caller dropping it before the end aborts the stream:
-//! the engine sends our end (`true`) so the peer stops producing.
+//! The same type is the [`MethodInput`](crate::rpc::MethodInput) of a sink or duplex method and
+//! the stream returned to a caller of a source or duplex. A caller dropping it before the end
+//! aborts the stream: the engine sends our end (`true`) so the peer stops producing.
 
 use std::pin::Pin;
 use std::sync::{Arc, Weak};

@@ -1,7 +1,7 @@
 //! The writer task: the only code that writes to the transport.
 //!
 //! It takes frames from a command queue (requests, replies, stream ends: small and bounded by the
-//! number of calls in flight) and values from stream producers (a method's [`Outgoing`] or a
+//! number of calls in flight) and values from stream producers (a method's [`MethodOutput`] or a
 //! caller's items). Producers are polled only here, and only while the current batch has room, so
 //! a producer runs no further ahead than one batch: when the transport pushes back (`write_all`
 //! waits), nobody polls them and no queue grows. Control frames go first in every batch, then the

@@ -16,7 +16,7 @@ use super::error::{MethodResult, ToRemoteError};
 use super::stream::{Sink, Source};
 use serde_json::Value;
 
-use crate::rpc::dispatch::{CallContext, Incoming, Method, Reply};
+use crate::rpc::dispatch::{CallContext, Method, MethodInput, Reply};
 use crate::rpc::error::RemoteError;
 use crate::rpc::manifest::{CallKind, Manifest};
 
@@ -191,7 +191,7 @@ fn encode_error(method: &str, error: &str) -> RemoteError {
 /// The `Sink<T>` argument of a sink or duplex method: the caller's values of a call to `method`,
 /// each decoded with `decode`.
 pub fn sink_input<T>(
-    input: Option<Incoming>,
+    input: Option<MethodInput>,
     method: &'static str,
     decode: fn(Body) -> Result<T, String>,
 ) -> Sink<T> {
@@ -201,7 +201,7 @@ pub fn sink_input<T>(
 /// A method from its relative path, kind, permission groups and handler.
 pub fn method<F>(path: &[&str], kind: CallKind, groups: &[&str], handler: F) -> Method
 where
-    F: Fn(CallContext, Vec<Value>, Option<Incoming>) -> Reply + Send + Sync + 'static,
+    F: Fn(CallContext, Vec<Value>, Option<MethodInput>) -> Reply + Send + Sync + 'static,
 {
     Method {
         path: path.iter().map(|&p| p.to_owned()).collect(),

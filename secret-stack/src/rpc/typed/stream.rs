@@ -9,7 +9,7 @@ use futures::stream::{self, BoxStream, Stream, StreamExt};
 
 use super::Body;
 use super::error::ToRemoteError;
-use crate::rpc::dispatch::{Incoming, Outgoing};
+use crate::rpc::dispatch::{MethodInput, MethodOutput};
 use crate::rpc::error::{RemoteError, RpcError};
 
 /// The values a source (or duplex) method sends to its caller, then an end or one error.
@@ -71,7 +71,7 @@ impl<T: Send + 'static> Source<T> {
         self,
         method: &'static str,
         encode: fn(T) -> Result<Body, String>,
-    ) -> Outgoing {
+    ) -> MethodOutput {
         Box::pin(self.inner.map(move |item| {
             item.and_then(|value| {
                 encode(value).map_err(|e| {
@@ -117,7 +117,7 @@ impl<T> fmt::Debug for Source<T> {
 /// with an error, the connection was lost, or an item could not be decoded into `T` (the message
 /// then names the method and the item's position). Dropping it tells the caller to stop.
 pub struct Sink<T> {
-    input: Option<Incoming>,
+    input: Option<MethodInput>,
     method: &'static str,
     decode: fn(Body) -> Result<T, String>,
     received: u64,
@@ -126,7 +126,7 @@ pub struct Sink<T> {
 impl<T> Sink<T> {
     /// Wraps the caller's values of a call to `method`, decoding each with `decode`.
     pub(crate) fn new(
-        input: Option<Incoming>,
+        input: Option<MethodInput>,
         method: &'static str,
         decode: fn(Body) -> Result<T, String>,
     ) -> Self {
@@ -201,7 +201,7 @@ mod tests {
 
     #[tokio::test]
     async fn sink_decodes_and_names_bad_items() {
-        let input: Incoming = Box::pin(stream::iter(vec![
+        let input: MethodInput = Box::pin(stream::iter(vec![
             Ok(Body::Json(1.into())),
             Ok(Body::Text("x".into())),
         ]));
@@ -221,7 +221,7 @@ mod tests {
 
     #[tokio::test]
     async fn source_from_sink_echoes_the_error() {
-        let input: Incoming = Box::pin(stream::iter(vec![
+        let input: MethodInput = Box::pin(stream::iter(vec![
             Ok(Body::Text("a".into())),
             Err(RpcError::ConnectionLost),
         ]));
