@@ -220,7 +220,7 @@ impl Builder {
     /// at the handshake cap accepting pauses until a handshake ends (see
     /// [`multiserver::limits`](crate::multiserver::limits)). Connections the app dials
     /// ([`App::connect`]) are not counted. Each app built gets its own counters
-    /// ([`App::incoming_stats`]).
+    /// ([`App::incoming_stats`]). Keys of the config's `global.incomingLimits` override these.
     pub fn incoming_limits(mut self, limits: IncomingLimits) -> Self {
         self.incoming_limits = limits;
         self
@@ -254,6 +254,7 @@ impl Builder {
         };
         let masters = config.masters()?;
         let connections = config.connections()?;
+        let incoming_limits = config.incoming_limits(self.incoming_limits)?;
         let inactivity = config.inactivity_timeout();
 
         // Plugins, in order.
@@ -344,7 +345,7 @@ impl Builder {
             table: Arc::new(table),
             multiserver,
             incoming: connections.incoming,
-            gate: IncomingGate::new(self.incoming_limits),
+            gate: IncomingGate::new(incoming_limits),
             addresses,
             auth,
             events,
