@@ -12,6 +12,7 @@ pub mod client;
 pub mod engine_pair;
 pub mod greet;
 pub mod logging;
+pub mod netsim;
 pub mod peer;
 pub mod replication;
 pub mod test_client;
