@@ -191,7 +191,7 @@ async fn run(config: PeerConfig) -> Result<(), Error> {
     tasks.spawn(append_loop(
         app.clone(),
         Arc::clone(&arrivals),
-        config_append(&config),
+        AppendPlan::of(&config),
     ));
 
     let mut term = signal(SignalKind::terminate())?;
@@ -218,13 +218,15 @@ struct AppendPlan {
     content_bytes: usize,
 }
 
-fn config_append(config: &PeerConfig) -> AppendPlan {
-    AppendPlan {
-        index: config.index,
-        every: Duration::from_millis(config.append_interval_ms.max(1)),
-        from_us: config.append_from_us,
-        until_us: config.append_until_us,
-        content_bytes: config.content_bytes,
+impl AppendPlan {
+    fn of(config: &PeerConfig) -> AppendPlan {
+        AppendPlan {
+            index: config.index,
+            every: Duration::from_millis(config.append_interval_ms.max(1)),
+            from_us: config.append_from_us,
+            until_us: config.append_until_us,
+            content_bytes: config.content_bytes,
+        }
     }
 }
 

@@ -238,6 +238,8 @@ def cmd_report(a):
     figures["latency_histogram_ms"] = plot.histogram([x / 1000 for x in lat])
     write_outputs(a.out, figures, markdown(figures), plot.peers_svg(rows, run.faults, begin, figures))
     print(summary(figures))
+    if figures["lost"]:
+        sys.exit(1)
 
 
 def summary(f):

@@ -70,7 +70,7 @@ def peers_svg(rows, faults, begin, figures):
         out.append(_text(x0 + (i + 1) * bw, TOP + PANEL_H + 14, label, 9, "middle"))
     out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="#d08020" stroke-width="2"/>')
     out.append(_text(x0 + w / 2, TOP + PANEL_H + 32, "append -> arrival latency, bucket upper bound (ms)", 11, "middle"))
-    out.append(_text(x0 + 4, TOP + 14, f"bars: deliveries per bucket (max {peak}); line: cumulative share", 10))
+    out.append(_text(x0, TOP - 6, f"bars: deliveries per bucket (max {peak}); line: cumulative share", 10))
     for share in (0.5, 0.99):
         y = TOP + PANEL_H - share * PANEL_H
         out.append(f'<line x1="{x0}" x2="{x0 + w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d08020" stroke-dasharray="3,3"/>')

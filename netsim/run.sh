@@ -4,10 +4,11 @@
 #
 #   sudo netsim/run.sh smoke|steady|churn|partition|crowd|ci
 #
-# Scale and timing come from environment variables (defaults per scenario below): PEERS, HOSTS,
-# FOLLOWS, WARMUP (seconds between starting the peers and their first append), SECONDS_APPEND, CHURN_EVERY, CHURN_PERCENT, DOWN_FOR, PARTITION_SECONDS, SETTLE,
-# POLL_MS, BANDWIDTH (an htb rate such as 20mbit on every host's link), CROWD, CROWD_STEADY,
-# CROWD_IMPLS ("rust js"), PROFILE (release|debug), RESULTS_DIR, KEEP=1 (keep the run directory).
+# Scale and timing come from environment variables (defaults per scenario below; netsim/README.md
+# says what each does): PEERS, HOSTS, FOLLOWS, SEED, WARMUP, SECONDS_APPEND, POLL_MS, SETTLE,
+# CHURN_EVERY, CHURN_PERCENT, DOWN_FOR, PARTITION_SECONDS, BANDWIDTH (an htb rate such as 20mbit
+# on every host's link), CROWD, CROWD_RAMP, CROWD_STEADY, CROWD_IMPLS ("rust js"),
+# CROWD_NODE_ARGS (flags for our crowd node), PROFILE (release|debug), RESULTS_DIR, KEEP=1.
 # The last line printed is the run's one-line summary, with `lost N`.
 set -euo pipefail
 
@@ -209,11 +210,13 @@ churn_until() { # from 5 s in, every CHURN_EVERY s: kill CHURN_PERCENT % of the 
   local until=$1 n victims i
   n=$(((PEERS * CHURN_PERCENT + 99) / 100))
   sleep 5
-  while [ $(($(now_us) + (DOWN_FOR + 2) * 1000000)) -le "$until" ]; do
+  while :; do
     victims=$(pick "$n")
     for i in $victims; do stop_peer "$i" KILL; fault kill "$i"; done
     sleep "$DOWN_FOR"
     for i in $victims; do start_peer "$i"; fault restart "$i"; done
+    # Churn stops with the last restart if another round would not fit.
+    [ $(($(now_us) + CHURN_EVERY * 1000000)) -le "$until" ] || break
     sleep $((CHURN_EVERY - DOWN_FOR))
   done
   fault churn-stop
@@ -242,8 +245,9 @@ crowd_one() { # crowd_one rust|js
   mkfifo "$out/stdin"
   exec 7<>"$out/stdin"
   if [ "$impl" = rust ]; then
+    # shellcheck disable=SC2086 # CROWD_NODE_ARGS is a list of flags
     ip netns exec "$(host_ns 0)" "$bin/netsim_crowd" node --host "$(host_ip 0)" --port 9000 \
-      <&7 >"$out/node.out" 2>"$out/node.log" &
+      ${CROWD_NODE_ARGS:-} <&7 >"$out/node.out" 2>"$out/node.log" &
   else
     [ -d "$repo/tests/interop/node_modules" ] || (cd "$repo/tests/interop" && npm ci --no-audit --no-fund >&2)
     ip netns exec "$(host_ns 0)" node "$repo/tests/interop/peer.js" --host "$(host_ip 0)" \
