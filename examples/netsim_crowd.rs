@@ -27,8 +27,9 @@ use std::time::Duration;
 use clap::Parser;
 use secret_stack::keys::{AppKey, Keypair};
 use secret_stack::multiserver::{Multiserver, Net, Scope, Shs};
-use secret_stack::rpc::{Body, CallContext, Connection, MethodTable, Permissions, RpcConfig};
+use secret_stack::rpc::{Body, Permissions};
 use secret_stack::stack::{Config, SecretStack};
+use secret_stack_examples::bench::serve_nothing;
 use secret_stack_examples::netsim::EventLog;
 use secret_stack_examples::test_plugin::Test;
 use serde_json::json;
@@ -274,19 +275,10 @@ async fn dial(plan: &Plan) -> Result<secret_stack::rpc::RpcHandle, Error> {
         .and_then(|m| m.add_transform(shs))
         .and_then(|m| m.add_outgoing("net", "shs"))?;
     let established = ms.connect(&plan.target).await?;
-    // We serve nothing: an empty allow-list refuses every call the node might make.
-    let ctx = CallContext::new(
-        established.info.remote,
+    // An empty allow-list refuses every call the node might make.
+    Ok(serve_nothing(
+        established,
         Permissions::allow(Vec::<String>::new()),
-        1,
-    );
-    let connection = established.connection;
-    Ok(Connection::start(
-        connection.reader,
-        connection.writer,
-        Arc::new(MethodTable::new()),
-        ctx,
-        RpcConfig::default(),
     ))
 }
 
