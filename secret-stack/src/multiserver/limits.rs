@@ -25,9 +25,9 @@
 //! either, a new stream from that address is **closed at once** (pausing the accept loop for one
 //! address would let it stall everyone else). The address is the transport's remote IP (`net`,
 //! `ws`); streams of transports without one (`unix`, custom ones) are not counted per IP. A per-IP
-//! cap at or above its global twin has no effect, which is the default: JS has no such caps, and
-//! peers on one machine or behind one NAT share an address. A public node should set them lower
-//! (`global.incomingLimits` in the config, or [`IncomingLimits`] in the builder).
+//! cap at or above its global twin has no effect. By default there is none ([`NO_PER_IP_CAP`]): JS has
+//! no such caps, and peers on one machine or behind one NAT share an address. A public node should
+//! set them (`global.incomingLimits` in the config, or [`IncomingLimits`] in the builder).
 //!
 //! Outgoing connections ([`Multiserver::connect`](super::Multiserver::connect), `App::connect`)
 //! take no slot and are not capped.
@@ -57,6 +57,9 @@ pub const DEFAULT_MAX_CONNECTIONS: NonZeroUsize = NonZeroUsize::MIN.saturating_a
 /// under a MiB.
 pub const DEFAULT_MAX_HANDSHAKES: NonZeroUsize = NonZeroUsize::MIN.saturating_add(127);
 
+/// The default of both per-IP caps: none (the largest `usize`, so only the global caps apply).
+pub const NO_PER_IP_CAP: NonZeroUsize = NonZeroUsize::MAX;
+
 /// How many incoming connections a node serves at once; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IncomingLimits {
@@ -67,12 +70,12 @@ pub struct IncomingLimits {
     /// Default [`DEFAULT_MAX_HANDSHAKES`].
     pub max_handshakes: NonZeroUsize,
     /// Incoming connections held at once from one IP address. Beyond it new ones from that
-    /// address are closed at once. At or above `max_connections` (the default,
-    /// [`DEFAULT_MAX_CONNECTIONS`]) it has no effect.
+    /// address are closed at once. At or above `max_connections` it has no effect. Default
+    /// [`NO_PER_IP_CAP`].
     pub max_connections_per_ip: NonZeroUsize,
     /// Handshakes in progress at once from one IP address. Beyond it new connections from that
     /// address are closed at once (accepting does not pause for them). At or above
-    /// `max_handshakes` (the default, [`DEFAULT_MAX_HANDSHAKES`]) it has no effect.
+    /// `max_handshakes` it has no effect. Default [`NO_PER_IP_CAP`].
     pub max_handshakes_per_ip: NonZeroUsize,
 }
 
@@ -81,21 +84,20 @@ impl Default for IncomingLimits {
         IncomingLimits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_handshakes: DEFAULT_MAX_HANDSHAKES,
-            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS,
-            max_handshakes_per_ip: DEFAULT_MAX_HANDSHAKES,
+            max_connections_per_ip: NO_PER_IP_CAP,
+            max_handshakes_per_ip: NO_PER_IP_CAP,
         }
     }
 }
 
 impl IncomingLimits {
-    /// Limits with both global caps given and no per-IP caps (each per-IP cap equal to its global
-    /// twin).
+    /// Limits with both global caps given and no per-IP caps.
     pub fn new(max_connections: NonZeroUsize, max_handshakes: NonZeroUsize) -> IncomingLimits {
         IncomingLimits {
             max_connections,
             max_handshakes,
-            max_connections_per_ip: max_connections,
-            max_handshakes_per_ip: max_handshakes,
+            max_connections_per_ip: NO_PER_IP_CAP,
+            max_handshakes_per_ip: NO_PER_IP_CAP,
         }
     }
 
@@ -494,6 +496,7 @@ mod tests {
         let l = IncomingLimits::default();
         assert_eq!(l.max_connections.get(), 1024);
         assert_eq!(l.max_handshakes.get(), 128);
+        assert!(!l.counts_connections_per_ip() && !l.counts_handshakes_per_ip());
     }
 
     #[test]
@@ -592,7 +595,14 @@ mod tests {
 
     #[test]
     fn per_ip_caps_at_or_above_the_global_ones_count_nothing() {
-        let gate = IncomingGate::new(IncomingLimits::default());
+        // Raising a global cap above what was the default leaves the per-IP caps off.
+        let raised = IncomingLimits {
+            max_handshakes: nz(512),
+            max_connections: nz(20_000),
+            ..IncomingLimits::default()
+        };
+        assert!(!raised.counts_connections_per_ip() && !raised.counts_handshakes_per_ip());
+        let gate = IncomingGate::new(IncomingLimits::default().per_ip(nz(1024), nz(128)));
         let slot = gate.admit("net:10.0.0.1:1");
         let handshake = slot.as_ref().and_then(|s| gate.admit_handshake(s));
         assert!(handshake.is_some());

@@ -52,7 +52,7 @@ pub use address::{Address, AddressError, Multiaddress, Protocol};
 pub use config::{ConfigError, Connections, IncomingEntry, ListenConfig, OutgoingEntry};
 pub use limits::{
     ConnectionSlot, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, IncomingGate, IncomingLimits,
-    IncomingStats,
+    IncomingStats, NO_PER_IP_CAP,
 };
 pub use net::{Net, NetAddress};
 pub use noauth::NoAuth;
