@@ -32,14 +32,15 @@
 //! Outgoing connections ([`Multiserver::connect`](super::Multiserver::connect), `App::connect`)
 //! take no slot and are not capped.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
+
+use super::per_ip::{Held, PerIpCounts, ip_of, note_refusal};
 
 /// Default [`IncomingLimits::max_connections`]: 1024.
 ///
@@ -142,13 +143,6 @@ pub struct IncomingStats {
     pub refused_handshakes_per_ip: u64,
 }
 
-/// What one IP address holds now (only addresses holding something are kept).
-#[derive(Debug, Default, Clone, Copy)]
-struct PerIp {
-    connections: usize,
-    handshakes: usize,
-}
-
 /// The counters of one gate.
 #[derive(Debug)]
 struct Shared {
@@ -165,79 +159,9 @@ struct Shared {
     /// Refusals in the current burst.
     burst: AtomicU64,
     /// Per IP address, what it holds; empty unless a per-IP cap is in force.
-    per_ip: Mutex<HashMap<IpAddr, PerIp>>,
+    per_ip: PerIpCounts,
     refused_per_ip: AtomicU64,
     refused_handshakes_per_ip: AtomicU64,
-}
-
-impl Shared {
-    fn per_ip(&self) -> MutexGuard<'_, HashMap<IpAddr, PerIp>> {
-        // Every change is a counter update: a panic elsewhere leaves nothing half-done.
-        self.per_ip.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Takes one of `ip`'s places counted by `field` if it holds fewer than `max`.
-    fn take_per_ip(&self, ip: IpAddr, max: usize, field: fn(&mut PerIp) -> &mut usize) -> bool {
-        let mut map = self.per_ip();
-        let held = map.entry(ip).or_default();
-        let count = field(held);
-        if *count >= max {
-            return false;
-        }
-        *count += 1;
-        true
-    }
-
-    /// Gives back one of `ip`'s places counted by `field`; forgets the address once it holds
-    /// nothing.
-    fn release_per_ip(&self, ip: IpAddr, field: fn(&mut PerIp) -> &mut usize) {
-        let mut map = self.per_ip();
-        if let Some(held) = map.get_mut(&ip) {
-            let count = field(held);
-            *count = count.saturating_sub(1);
-            if held.connections == 0 && held.handshakes == 0 {
-                map.remove(&ip);
-            }
-        }
-    }
-}
-
-/// Counts a per-IP refusal; logs the first and then every power of two (bounded log volume under
-/// a flood).
-fn note_per_ip_refusal(counter: &AtomicU64, ip: IpAddr, max: usize, what: &str) {
-    let n = counter.fetch_add(1, Ordering::AcqRel) + 1;
-    if n.is_power_of_two() {
-        warn!(%ip, max, refused = n, "{what}: closed ({n} refused so far)");
-    } else {
-        debug!(%ip, max, "{what}: closed");
-    }
-}
-
-fn connections_of(p: &mut PerIp) -> &mut usize {
-    &mut p.connections
-}
-
-fn handshakes_of(p: &mut PerIp) -> &mut usize {
-    &mut p.handshakes
-}
-
-/// The remote IP address of a transport address (`net:10.0.0.2:5000`, `net:fe80::1:5000`,
-/// `ws://10.0.0.2:5000/`, `ws://[::1]:5000`, with or without `~transform` sections after it);
-/// `None` for transports without one (`unix:…`) or anything unparsable.
-pub(crate) fn ip_of(address: &str) -> Option<IpAddr> {
-    let section = address.split('~').next()?;
-    let (_, rest) = section.split_once(':')?;
-    let rest = rest.trim_start_matches('/');
-    let authority = rest.split('/').next()?;
-    if let Some(bracketed) = authority.strip_prefix('[') {
-        return bracketed.split(']').next()?.parse().ok();
-    }
-    // The last `:` part is the port (`net` always has one, and an IPv6 host of `net` is not
-    // bracketed); an address without a port is the host alone.
-    match authority.rsplit_once(':') {
-        Some((host, port)) if port.parse::<u16>().is_ok() => host.parse().ok(),
-        _ => authority.parse().ok(),
-    }
 }
 
 /// The shared state that enforces [`IncomingLimits`] across listeners. Cheap to clone (clones
@@ -270,7 +194,7 @@ impl IncomingGate {
                 deferred: AtomicU64::new(0),
                 refusing: AtomicBool::new(false),
                 burst: AtomicU64::new(0),
-                per_ip: Mutex::new(HashMap::new()),
+                per_ip: PerIpCounts::default(),
                 refused_per_ip: AtomicU64::new(0),
                 refused_handshakes_per_ip: AtomicU64::new(0),
             }),
@@ -311,9 +235,9 @@ impl IncomingGate {
         let counted = match ip {
             Some(ip) if per_ip => {
                 let max = s.limits.max_connections_per_ip.get();
-                if !s.take_per_ip(ip, max, connections_of) {
+                if !s.per_ip.take(ip, max, Held::Connections) {
                     let what = "at the per-IP incoming connection cap";
-                    note_per_ip_refusal(&s.refused_per_ip, ip, max, what);
+                    note_refusal(&s.refused_per_ip, ip, max, what);
                     return None;
                 }
                 Some(ip)
@@ -324,7 +248,7 @@ impl IncomingGate {
         if slot.is_none()
             && let Some(ip) = counted
         {
-            s.release_per_ip(ip, connections_of);
+            s.per_ip.release(ip, Held::Connections);
         }
         slot
     }
@@ -391,9 +315,9 @@ impl IncomingGate {
             return Some(IpHandshakeSlot { held: None });
         };
         let max = s.limits.max_handshakes_per_ip.get();
-        if !s.take_per_ip(ip, max, handshakes_of) {
+        if !s.per_ip.take(ip, max, Held::Handshakes) {
             let what = "at the per-IP handshake cap";
-            note_per_ip_refusal(&s.refused_handshakes_per_ip, ip, max, what);
+            note_refusal(&s.refused_handshakes_per_ip, ip, max, what);
             return None;
         }
         Some(IpHandshakeSlot {
@@ -451,7 +375,7 @@ impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.shared.connections.fetch_sub(1, Ordering::AcqRel);
         if let Some(ip) = self.counted {
-            self.shared.release_per_ip(ip, connections_of);
+            self.shared.per_ip.release(ip, Held::Connections);
         }
     }
 }
@@ -465,7 +389,7 @@ pub(crate) struct IpHandshakeSlot {
 impl Drop for IpHandshakeSlot {
     fn drop(&mut self) {
         if let Some((shared, ip)) = self.held.take() {
-            shared.release_per_ip(ip, handshakes_of);
+            shared.per_ip.release(ip, Held::Handshakes);
         }
     }
 }
@@ -524,21 +448,6 @@ mod tests {
     }
 
     #[test]
-    fn ip_of_reads_the_transport_address() {
-        let v4: IpAddr = "10.0.0.2".parse().unwrap();
-        let v6: IpAddr = "fe80::1".parse().unwrap();
-        assert_eq!(ip_of("net:10.0.0.2:5000"), Some(v4));
-        assert_eq!(ip_of("net:10.0.0.2:5000~shs:abc"), Some(v4));
-        assert_eq!(ip_of("net:fe80::1:5000"), Some(v6));
-        assert_eq!(ip_of("ws://10.0.0.2:5000/"), Some(v4));
-        assert_eq!(ip_of("ws://[fe80::1]:5000"), Some(v6));
-        assert_eq!(ip_of("ws://10.0.0.2"), Some(v4));
-        assert_eq!(ip_of("unix:/tmp/x/socket"), None);
-        assert_eq!(ip_of("net:example.org:5000"), None);
-        assert_eq!(ip_of("garbage"), None);
-    }
-
-    #[test]
     fn per_ip_connection_cap_refuses_that_address_only() {
         let limits = IncomingLimits::new(nz(10), nz(10)).per_ip(nz(2), nz(10));
         let gate = IncomingGate::new(limits);
@@ -558,7 +467,7 @@ mod tests {
         drop((a2, a3, b, u));
         assert_eq!(gate.stats().connections, 0);
         assert!(
-            gate.shared.per_ip().is_empty(),
+            gate.shared.per_ip.is_empty(),
             "addresses holding nothing are forgotten"
         );
     }
@@ -571,7 +480,7 @@ mod tests {
         assert!(a.is_some());
         assert!(gate.admit("net:10.0.0.2:1").is_none());
         drop(a);
-        assert!(gate.shared.per_ip().is_empty());
+        assert!(gate.shared.per_ip.is_empty());
         assert!(gate.admit("net:10.0.0.2:2").is_some());
     }
 
@@ -606,7 +515,7 @@ mod tests {
         let slot = gate.admit("net:10.0.0.1:1");
         let handshake = slot.as_ref().and_then(|s| gate.admit_handshake(s));
         assert!(handshake.is_some());
-        assert!(gate.shared.per_ip().is_empty());
+        assert!(gate.shared.per_ip.is_empty());
     }
 
     #[tokio::test]

@@ -39,6 +39,7 @@ pub mod net;
 pub mod noauth;
 pub mod object_address;
 pub mod onion;
+mod per_ip;
 pub mod registry;
 pub mod scope;
 pub mod shs;
