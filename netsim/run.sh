@@ -46,6 +46,8 @@ cleanup() {
   done
   for pid in "${pids[@]}"; do [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true; done
   for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  # A namespace goes away in the background: take its link out of the root namespace now.
+  for ((h = 0; h < ${#namespaces[@]}; h++)); do ip link del "$(host_link $h)" 2>/dev/null || true; done
   ip link del "$bridge" 2>/dev/null || true
   if [ "${KEEP:-0}" = 1 ]; then echo "run directory kept: $run" >&2; else rm -rf "$run"; fi
   exit "$status"
