@@ -236,6 +236,8 @@ def cmd_report(a):
     figures["rss_mib_per_peer"] = spread([p["rss_mib"] for p in procs])
     figures["bytes_sent_per_s_per_peer"] = spread([round(v) for v in sent.values()])
     figures["latency_histogram_ms"] = plot.histogram([x / 1000 for x in lat])
+    figures["per_peer"] = procs
+    figures["bytes_sent_per_s_per_peer_by_host"] = {str(h): round(v) for h, v in sorted(sent.items())}
     write_outputs(a.out, figures, markdown(figures), plot.peers_svg(rows, run.faults, begin, figures))
     print(summary(figures))
     if figures["lost"]:
