@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt, stream};
 use secret_stack::keys::{AppKey, Keypair};
-use secret_stack::multiserver::{DialError, Multiserver, Net, RegistryError, Shs};
+use secret_stack::multiserver::{DialError, Established, Multiserver, Net, RegistryError, Shs};
 use secret_stack::rpc::{
     Body, CallContext, MethodTable, Permissions, RpcConfig, RpcError, RpcHandle,
 };
@@ -116,20 +116,8 @@ impl Dialer {
     /// Dials, shakes hands and starts RPC (serving nothing, like [`crate::client`]).
     pub async fn connect(&self) -> Result<RpcHandle, BenchError> {
         let established = self.ms.connect(&self.address).await?;
-        let ctx = CallContext::new(
-            established.info.remote,
-            // We serve nothing; a peer we dialled may call only `manifest`, as in secret-stack.
-            Permissions::allow(["manifest"]),
-            CallContext::next_connection_id(),
-        );
-        let connection = established.connection;
-        Ok(RpcHandle::start(
-            connection.reader,
-            connection.writer,
-            Arc::new(MethodTable::new()),
-            ctx,
-            RpcConfig::default(),
-        ))
+        // A peer we dialled may call only `manifest`, as in secret-stack.
+        Ok(serve_nothing(established, Permissions::allow(["manifest"])))
     }
 
     /// Runs one figure for about `seconds`.
@@ -331,4 +319,22 @@ pub fn rss_kib(pid: u32) -> Result<u64, BenchError> {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| fail("no VmRSS line".into()))
+}
+
+/// Starts RPC on a dialled connection, serving no method (the remote's calls are refused unless
+/// `permissions` lets them reach the core's, such as `manifest`): a bare client.
+pub fn serve_nothing(established: Established, permissions: Permissions) -> RpcHandle {
+    let ctx = CallContext::new(
+        established.info.remote,
+        permissions,
+        CallContext::next_connection_id(),
+    );
+    let connection = established.connection;
+    RpcHandle::start(
+        connection.reader,
+        connection.writer,
+        Arc::new(MethodTable::new()),
+        ctx,
+        RpcConfig::default(),
+    )
 }

@@ -11,6 +11,7 @@ pub mod checks;
 pub mod client;
 pub mod engine_pair;
 pub mod greet;
+pub mod netsim;
 pub mod peer;
 pub mod replication;
 pub mod test_client;

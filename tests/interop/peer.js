@@ -1,8 +1,9 @@
 // A secret-stack 8.1.0 node serving the `test` plugin, for the interop tests.
 //
-//   node peer.js [--port N] [--app-key B64] [--keys FILE] [--master @ID]... [--nodelay]
+//   node peer.js [--port N] [--host IP] [--app-key B64] [--keys FILE] [--master @ID]... [--nodelay]
 //
-// Listens on 127.0.0.1 only. Once listening it prints exactly one JSON line on
+// Listens on 127.0.0.1 only, or on --host (the network simulator's crowd puts
+// it on a namespace's address). Once listening it prints exactly one JSON line on
 // stdout: {"address":"net:127.0.0.1:PORT~shs:KEY","id":"@KEY.ed25519"}.
 // Everything else goes to stderr. Exits on SIGTERM/SIGINT or when stdin closes.
 // --nodelay turns TCP_NODELAY on for its sockets (see nodelay.js; for benchmarks).
@@ -18,7 +19,7 @@ const { DEFAULT_APP_KEY, parseArgs, loadKeys, testPlugin, onShutdown, log } = re
 
 function main () {
   const args = parseArgs(process.argv.slice(2), {
-    options: ['port', 'app-key', 'keys'],
+    options: ['port', 'host', 'app-key', 'keys'],
     flags: ['nodelay'],
     repeatable: ['master']
   })
@@ -27,13 +28,14 @@ function main () {
   const keys = loadKeys(args.keys)
   const masters = new Set([keys.id, ...args.master])
 
+  const host = args.host || '127.0.0.1'
   const port = args.port !== undefined ? Number(args.port) : null
   if (port !== null && !(Number.isInteger(port) && port >= 0 && port < 65536)) {
     throw new Error(`bad --port ${args.port}`)
   }
   // multiserver's net transport treats port 0 as "pick a random port in
   // 49152-65535" (which can collide), so ask the OS for a free one instead.
-  if (port === null || port === 0) freePort(start)
+  if (port === null || port === 0) freePort(host, start)
   else start(port)
 
   function start (port) {
@@ -47,7 +49,7 @@ function main () {
           connections: {
             // An explicit scope is required; a single-scope entry with
             // a host makes the net transport bind exactly that address.
-            incoming: { net: [{ scope: 'device', transform: 'shs', host: '127.0.0.1', port }] },
+            incoming: { net: [{ scope: 'device', transform: 'shs', host, port }] },
             outgoing: { net: [{ transform: 'shs' }] }
           }
         }
@@ -69,16 +71,16 @@ function main () {
       // make sure the port is really taken before announcing it.
       const probe = net.createServer()
       probe.once('error', () => announce())
-      probe.listen(port, '127.0.0.1', () => {
+      probe.listen(port, host, () => {
         probe.close()
-        log(`failed to listen on 127.0.0.1:${port}`)
+        log(`failed to listen on ${host}:${port}`)
         process.exit(1)
       })
     })
 
     function announce () {
       const address = app.getAddress('device')
-      const expected = `net:127.0.0.1:${port}~shs:${app.id.slice(1, -'.ed25519'.length)}`
+      const expected = `net:${host}:${port}~shs:${app.id.slice(1, -'.ed25519'.length)}`
       if (address !== expected) log(`note: getAddress gave ${address}, announcing ${expected}`)
       process.stdout.write(JSON.stringify({ address: expected, id: app.id }) + '\n')
       log(`listening on ${expected}`)
@@ -92,10 +94,10 @@ function main () {
   }
 }
 
-// Asks the OS for a free TCP port on 127.0.0.1.
-function freePort (cb) {
+// Asks the OS for a free TCP port on `host`.
+function freePort (host, cb) {
   const srv = net.createServer()
-  srv.listen(0, '127.0.0.1', () => {
+  srv.listen(0, host, () => {
     const { port } = srv.address()
     srv.close(() => cb(port))
   })

@@ -1,6 +1,6 @@
 //! The accept loop of one listener of a [`Server`](super::Server): each incoming byte stream
-//! passes the [`IncomingGate`] (closed at once over the connection cap; accepting pauses at the
-//! handshake cap, see [`super::limits`]), then the transform's server side runs in its own task
+//! passes the [`IncomingGate`] (closed at once over the connection cap or a per-IP cap; accepting
+//! pauses at the handshake cap, see [`super::limits`]), then the transform's server side runs in its own task
 //! and the secured connection is queued for [`Server::accept`](super::Server::accept).
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
-use super::limits::{ConnectionSlot, HandshakeSlot, IncomingGate};
+use super::limits::{ConnectionSlot, HandshakeSlot, IncomingGate, IpHandshakeSlot};
 use super::registry::Established;
 use super::transform::DynTransform;
 use super::transport::{ByteStream, Listener};
@@ -23,8 +23,8 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Accepts from one listener until the [`Server`](super::Server) is gone, running the transform's
 /// server side of each connection in its own task (aborted with this one), under `gate`'s caps: a
-/// connection over the connection cap is closed at once; at the handshake cap, accepting pauses
-/// until a handshake ends (see [`super::limits`]).
+/// connection over the connection cap, or over a per-IP cap of its address, is closed at once; at
+/// the handshake cap, accepting pauses until a handshake ends (see [`super::limits`]).
 pub(crate) async fn accept_loop(
     mut listener: Box<dyn Listener>,
     transform: Arc<dyn DynTransform>,
@@ -52,8 +52,11 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
-        // Over the connection cap: dropping the connection closes it.
+        // Over the connection cap, or a per-IP cap: dropping the connection closes it.
         let Some(slot) = gate.admit(&connection.address) else {
+            continue;
+        };
+        let Some(ip_handshake) = gate.admit_handshake(&slot) else {
             continue;
         };
         let handshake = match gate.try_handshake() {
@@ -84,21 +87,21 @@ pub(crate) async fn accept_loop(
             suite.clone(),
             sender.clone(),
             slot,
-            handshake,
+            (ip_handshake, handshake),
         ));
     }
 }
 
 /// Runs the transform's server side on an accepted connection, then hands it to the
-/// [`Server`](super::Server) with its connection slot; the handshake slot is released as soon as
-/// the transform is done.
+/// [`Server`](super::Server) with its connection slot; the handshake slots (per IP and global)
+/// are released as soon as the transform is done.
 async fn secure_incoming(
     connection: ByteStream,
     transform: Arc<dyn DynTransform>,
     suite: String,
     sender: mpsc::Sender<Established>,
     slot: ConnectionSlot,
-    handshake: HandshakeSlot,
+    handshake: (IpHandshakeSlot, HandshakeSlot),
 ) {
     let transport_address = connection.address.clone();
     let secured = transform.server(connection).await;

@@ -1,12 +1,15 @@
 //! Caps on incoming connections and handshakes in progress: the limits, the shared gate that
 //! enforces them across listeners, and its counters. How they work is on [`IncomingLimits`].
 
+use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, warn};
+
+use super::per_ip::{Held, PerIpCounts, ip_of, note_refusal};
 
 /// Default [`IncomingLimits::max_connections`]: 1024.
 ///
@@ -23,6 +26,9 @@ pub const DEFAULT_MAX_CONNECTIONS: NonZeroUsize = NonZeroUsize::MIN.saturating_a
 /// sees at once, and 128 stalled ones (each cut by the handshake timeout, 15 s by default) pin
 /// under a MiB.
 pub const DEFAULT_MAX_HANDSHAKES: NonZeroUsize = NonZeroUsize::MIN.saturating_add(127);
+
+/// The default of both per-IP caps: none (the largest `usize`, so only the global caps apply).
+pub const NO_PER_IP_CAP: NonZeroUsize = NonZeroUsize::MAX;
 
 /// How many incoming connections a node serves at once (a Rust extension: JS secret-stack and
 /// multiserver have no caps), so that a flood of sockets, or of peers stalling mid-handshake,
@@ -47,6 +53,16 @@ pub const DEFAULT_MAX_HANDSHAKES: NonZeroUsize = NonZeroUsize::MIN.saturating_ad
 ///    order instead of being refused, and established sessions are not affected at all (they do
 ///    not go through the accept loop).
 ///
+/// Both have a **per-IP** twin ([`IncomingLimits::max_connections_per_ip`],
+/// [`IncomingLimits::max_handshakes_per_ip`]), so that one address cannot take every place: over
+/// either, a new stream from that address is **closed at once** (pausing the accept loop for one
+/// address would let it stall everyone else). The address is the transport's remote IP (`net`,
+/// `ws`); streams of transports without one (`unix`, custom ones) are not counted per IP. A per-IP
+/// cap at or above its global twin has no effect. By default there is none ([`NO_PER_IP_CAP`]):
+/// JS has no such caps, and peers on one machine or behind one NAT share an address. A public
+/// node should set them (`global.incomingLimits` in the config, or [`IncomingLimits`] in the
+/// builder).
+///
 /// Outgoing connections ([`Multiserver::connect`](crate::multiserver::Multiserver::connect),
 /// `App::connect`) take no slot and are not capped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +73,14 @@ pub struct IncomingLimits {
     /// Handshakes (transforms) in progress at once. At the cap, accepting pauses until one ends.
     /// Default [`DEFAULT_MAX_HANDSHAKES`].
     pub max_handshakes: NonZeroUsize,
+    /// Incoming connections held at once from one IP address. Beyond it new ones from that
+    /// address are closed at once. At or above `max_connections` it has no effect. Default
+    /// [`NO_PER_IP_CAP`].
+    pub max_connections_per_ip: NonZeroUsize,
+    /// Handshakes in progress at once from one IP address. Beyond it new connections from that
+    /// address are closed at once (accepting does not pause for them). At or above
+    /// `max_handshakes` it has no effect. Default [`NO_PER_IP_CAP`].
+    pub max_handshakes_per_ip: NonZeroUsize,
 }
 
 impl Default for IncomingLimits {
@@ -64,17 +88,38 @@ impl Default for IncomingLimits {
         IncomingLimits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_handshakes: DEFAULT_MAX_HANDSHAKES,
+            max_connections_per_ip: NO_PER_IP_CAP,
+            max_handshakes_per_ip: NO_PER_IP_CAP,
         }
     }
 }
 
 impl IncomingLimits {
-    /// Limits with both caps given.
+    /// Limits with both global caps given and no per-IP caps.
     pub fn new(max_connections: NonZeroUsize, max_handshakes: NonZeroUsize) -> IncomingLimits {
         IncomingLimits {
             max_connections,
             max_handshakes,
+            max_connections_per_ip: NO_PER_IP_CAP,
+            max_handshakes_per_ip: NO_PER_IP_CAP,
         }
+    }
+
+    /// The same with per-IP caps.
+    pub fn per_ip(mut self, connections: NonZeroUsize, handshakes: NonZeroUsize) -> IncomingLimits {
+        self.max_connections_per_ip = connections;
+        self.max_handshakes_per_ip = handshakes;
+        self
+    }
+
+    /// True when the per-IP connection cap can be reached before the global one.
+    fn counts_connections_per_ip(&self) -> bool {
+        self.max_connections_per_ip < self.max_connections
+    }
+
+    /// True when the per-IP handshake cap can be reached before the global one.
+    fn counts_handshakes_per_ip(&self) -> bool {
+        self.max_handshakes_per_ip < self.max_handshakes
     }
 }
 
@@ -95,6 +140,10 @@ pub struct IncomingStats {
     pub refused: u64,
     /// Accepted connections whose handshake had to wait for a free slot (accepting paused).
     pub deferred: u64,
+    /// Connections closed at once because their IP address was at its connection cap.
+    pub refused_per_ip: u64,
+    /// Connections closed at once because their IP address was at its handshake cap.
+    pub refused_handshakes_per_ip: u64,
 }
 
 /// The counters of one gate.
@@ -112,6 +161,10 @@ struct Shared {
     refusing: AtomicBool,
     /// Refusals in the current burst.
     burst: AtomicU64,
+    /// Per IP address, what it holds; empty unless a per-IP cap is in force.
+    per_ip: PerIpCounts,
+    refused_per_ip: AtomicU64,
+    refused_handshakes_per_ip: AtomicU64,
 }
 
 /// The shared state that enforces [`IncomingLimits`] across listeners. Cheap to clone (clones
@@ -144,6 +197,9 @@ impl IncomingGate {
                 deferred: AtomicU64::new(0),
                 refusing: AtomicBool::new(false),
                 burst: AtomicU64::new(0),
+                per_ip: PerIpCounts::default(),
+                refused_per_ip: AtomicU64::new(0),
+                refused_handshakes_per_ip: AtomicU64::new(0),
             }),
         }
     }
@@ -164,12 +220,49 @@ impl IncomingGate {
             peak_handshakes: s.peak_handshakes.load(Ordering::Acquire),
             refused: s.refused.load(Ordering::Acquire),
             deferred: s.deferred.load(Ordering::Acquire),
+            refused_per_ip: s.refused_per_ip.load(Ordering::Acquire),
+            refused_handshakes_per_ip: s.refused_handshakes_per_ip.load(Ordering::Acquire),
         }
     }
 
-    /// Takes a connection slot for the stream from `from`, or says no (and logs it) when the
-    /// connection cap is reached.
+    /// Takes a connection slot for the stream from `from` (a transport address), or says no (and
+    /// logs it) when the connection cap, or that of `from`'s IP address, is reached.
     pub(crate) fn admit(&self, from: &str) -> Option<ConnectionSlot> {
+        let s = &self.shared;
+        let per_ip = s.limits.counts_connections_per_ip();
+        let ip = if per_ip || s.limits.counts_handshakes_per_ip() {
+            ip_of(from)
+        } else {
+            None
+        };
+        let counted = match ip {
+            Some(ip) if per_ip => {
+                let max = s.limits.max_connections_per_ip.get();
+                if !s.per_ip.take(ip, max, Held::Connections) {
+                    let what = "at the per-IP incoming connection cap";
+                    note_refusal(&s.refused_per_ip, ip, max, what);
+                    return None;
+                }
+                Some(ip)
+            }
+            _ => None,
+        };
+        let slot = self.admit_global(from, ip, counted);
+        if slot.is_none()
+            && let Some(ip) = counted
+        {
+            s.per_ip.release(ip, Held::Connections);
+        }
+        slot
+    }
+
+    /// The global half of [`IncomingGate::admit`]; the slot gives back `counted`'s place too.
+    fn admit_global(
+        &self,
+        from: &str,
+        ip: Option<IpAddr>,
+        counted: Option<IpAddr>,
+    ) -> Option<ConnectionSlot> {
         let s = &self.shared;
         let max = s.limits.max_connections.get();
         let taken = s
@@ -190,6 +283,8 @@ impl IncomingGate {
                 }
                 Some(ConnectionSlot {
                     shared: Arc::clone(s),
+                    ip,
+                    counted,
                 })
             }
             Err(_) => {
@@ -207,6 +302,30 @@ impl IncomingGate {
                 None
             }
         }
+    }
+
+    /// A place among the handshakes of the connection's IP address, or `None` when that address
+    /// is at its handshake cap (the connection is then to be closed). Connections without an IP
+    /// address, or with the per-IP handshake cap not in force, always get one.
+    pub(crate) fn admit_handshake(&self, connection: &ConnectionSlot) -> Option<IpHandshakeSlot> {
+        let s = &self.shared;
+        let ip = if s.limits.counts_handshakes_per_ip() {
+            connection.ip
+        } else {
+            None
+        };
+        let Some(ip) = ip else {
+            return Some(IpHandshakeSlot { held: None });
+        };
+        let max = s.limits.max_handshakes_per_ip.get();
+        if !s.per_ip.take(ip, max, Held::Handshakes) {
+            let what = "at the per-IP handshake cap";
+            note_refusal(&s.refused_handshakes_per_ip, ip, max, what);
+            return None;
+        }
+        Some(IpHandshakeSlot {
+            held: Some((Arc::clone(s), ip)),
+        })
     }
 
     /// A handshake slot if one is free now.
@@ -249,11 +368,32 @@ impl IncomingGate {
 #[derive(Debug)]
 pub struct ConnectionSlot {
     shared: Arc<Shared>,
+    /// The remote IP address, when a per-IP cap is in force and the transport has one.
+    ip: Option<IpAddr>,
+    /// The address counted under the per-IP connection cap, if that cap is in force.
+    counted: Option<IpAddr>,
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.shared.connections.fetch_sub(1, Ordering::AcqRel);
+        if let Some(ip) = self.counted {
+            self.shared.per_ip.release(ip, Held::Connections);
+        }
+    }
+}
+
+/// A handshake's place under [`IncomingLimits::max_handshakes_per_ip`]; frees when dropped.
+#[derive(Debug)]
+pub(crate) struct IpHandshakeSlot {
+    held: Option<(Arc<Shared>, IpAddr)>,
+}
+
+impl Drop for IpHandshakeSlot {
+    fn drop(&mut self) {
+        if let Some((shared, ip)) = self.held.take() {
+            shared.per_ip.release(ip, Held::Handshakes);
+        }
     }
 }
 
@@ -283,6 +423,7 @@ mod tests {
         let l = IncomingLimits::default();
         assert_eq!(l.max_connections.get(), 1024);
         assert_eq!(l.max_handshakes.get(), 128);
+        assert!(!l.counts_connections_per_ip() && !l.counts_handshakes_per_ip());
     }
 
     #[test]
@@ -307,6 +448,77 @@ mod tests {
         drop((b, e));
         let s = gate.stats();
         assert_eq!((s.connections, s.peak_connections, s.refused), (0, 2, 2));
+    }
+
+    #[test]
+    fn per_ip_connection_cap_refuses_that_address_only() {
+        let limits = IncomingLimits::new(nz(10), nz(10)).per_ip(nz(2), nz(10));
+        let gate = IncomingGate::new(limits);
+        let a1 = gate.admit("net:10.0.0.1:1");
+        let a2 = gate.admit("net:10.0.0.1:2");
+        assert!(a1.is_some() && a2.is_some());
+        assert!(gate.admit("net:10.0.0.1:3").is_none());
+        // Another address, and a transport without one, are not held back.
+        let b = gate.admit("net:10.0.0.2:1");
+        let u = gate.admit("unix:/tmp/socket");
+        assert!(b.is_some() && u.is_some());
+        let s = gate.stats();
+        assert_eq!((s.connections, s.refused, s.refused_per_ip), (4, 0, 1));
+        drop(a1);
+        let a3 = gate.admit("net:10.0.0.1:4");
+        assert!(a3.is_some());
+        drop((a2, a3, b, u));
+        assert_eq!(gate.stats().connections, 0);
+        assert!(
+            gate.shared.per_ip.is_empty(),
+            "addresses holding nothing are forgotten"
+        );
+    }
+
+    #[test]
+    fn a_global_refusal_gives_back_the_per_ip_place() {
+        let limits = IncomingLimits::new(nz(1), nz(10)).per_ip(nz(1), nz(10));
+        let gate = IncomingGate::new(limits);
+        let a = gate.admit("net:10.0.0.1:1");
+        assert!(a.is_some());
+        assert!(gate.admit("net:10.0.0.2:1").is_none());
+        drop(a);
+        assert!(gate.shared.per_ip.is_empty());
+        assert!(gate.admit("net:10.0.0.2:2").is_some());
+    }
+
+    #[test]
+    fn per_ip_handshake_cap_refuses_that_address_only() {
+        let limits = IncomingLimits::new(nz(10), nz(10)).per_ip(nz(10), nz(1));
+        let gate = IncomingGate::new(limits);
+        let slots: Vec<_> = ["net:10.0.0.1:1", "net:10.0.0.1:2", "net:10.0.0.2:1"]
+            .iter()
+            .filter_map(|a| gate.admit(a))
+            .collect();
+        assert_eq!(slots.len(), 3, "the per-IP connection cap is not in force");
+        let first = gate.admit_handshake(&slots[0]);
+        assert!(first.is_some());
+        assert!(gate.admit_handshake(&slots[1]).is_none());
+        assert!(gate.admit_handshake(&slots[2]).is_some());
+        assert_eq!(gate.stats().refused_handshakes_per_ip, 1);
+        drop(first);
+        assert!(gate.admit_handshake(&slots[1]).is_some());
+    }
+
+    #[test]
+    fn per_ip_caps_at_or_above_the_global_ones_count_nothing() {
+        // Raising a global cap above what was the default leaves the per-IP caps off.
+        let raised = IncomingLimits {
+            max_handshakes: nz(512),
+            max_connections: nz(20_000),
+            ..IncomingLimits::default()
+        };
+        assert!(!raised.counts_connections_per_ip() && !raised.counts_handshakes_per_ip());
+        let gate = IncomingGate::new(IncomingLimits::default().per_ip(nz(1024), nz(128)));
+        let slot = gate.admit("net:10.0.0.1:1");
+        let handshake = slot.as_ref().and_then(|s| gate.admit_handshake(s));
+        assert!(handshake.is_some());
+        assert!(gate.shared.per_ip.is_empty());
     }
 
     #[tokio::test]

@@ -46,6 +46,7 @@ pub(crate) mod net;
 pub(crate) mod noauth;
 pub(crate) mod object_address;
 pub(crate) mod onion;
+pub(crate) mod per_ip;
 pub(crate) mod refusal_log;
 pub(crate) mod registry;
 pub(crate) mod scope;
@@ -65,7 +66,7 @@ pub use dial::Candidate;
 pub use dial_error::{DialError, ParseFailures};
 pub use limits::{
     ConnectionSlot, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, IncomingGate, IncomingLimits,
-    IncomingStats,
+    IncomingStats, NO_PER_IP_CAP,
 };
 pub use net::{Net, NetAddress};
 pub use noauth::NoAuth;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use tokio::net::{TcpListener, TcpStream};
@@ -172,9 +173,22 @@ impl Transport for Net {
     }
 }
 
-/// Opens a TCP connection with TCP_NODELAY set.
+/// How long a TCP connect may wait for the other side's answer: as long as the default handshake
+/// timeout. A host that is cut off (its link down, its packets dropped) never answers, and the
+/// kernel alone would keep retrying for about two minutes, longer than any caller waits.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Opens a TCP connection with TCP_NODELAY set, giving up after [`DIAL_TIMEOUT`].
 pub(crate) async fn dial(host: &str, port: u16) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect((host, port)).await?;
+    let connect = TcpStream::connect((host, port));
+    let stream = tokio::time::timeout(DIAL_TIMEOUT, connect)
+        .await
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no answer from {host}:{port} within {DIAL_TIMEOUT:?}: the host is down or cut off"),
+            )
+        })??;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
@@ -286,6 +300,37 @@ impl Listener for NetListener {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connect that gets no answer (a host cut off) fails after DIAL_TIMEOUT instead of the
+    /// kernel's two minutes. The silent host is a loopback listener that never accepts, its accept
+    /// queue full: the kernel then drops further SYNs, as a dead link would.
+    #[tokio::test]
+    async fn a_dial_nobody_answers_gives_up_after_the_dial_timeout() {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        let patience = std::time::Duration::from_millis(300);
+        while let Ok(stream) = std::net::TcpStream::connect_timeout(&address, patience) {
+            queued.push(stream);
+            assert!(queued.len() < 64, "the accept queue never filled");
+        }
+        tokio::time::pause();
+        let started = tokio::time::Instant::now();
+        // Without the dial timeout this guard fires first (the connect would wait for minutes).
+        let dialled = tokio::time::timeout(DIAL_TIMEOUT * 2, dial("127.0.0.1", address.port()))
+            .await
+            .expect("the dial did not give up within its timeout");
+        let error = dialled.expect_err("a dial to a listener that drops SYNs succeeded");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut, "{error}");
+        assert!(
+            error.to_string().contains("no answer from 127.0.0.1"),
+            "{error}"
+        );
+        assert!(started.elapsed() >= DIAL_TIMEOUT);
+        drop((listener, queued));
+    }
 
     #[test]
     fn parses_like_multiserver() {

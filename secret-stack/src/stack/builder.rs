@@ -220,7 +220,7 @@ impl Builder {
     /// at the handshake cap accepting pauses until a handshake ends (see
     /// [`IncomingLimits`]). Connections the app dials
     /// ([`App::connect`]) are not counted. Each app built gets its own counters
-    /// ([`App::incoming_stats`]).
+    /// ([`App::incoming_stats`]). Keys of the config's `global.incomingLimits` override these.
     pub fn incoming_limits(mut self, limits: IncomingLimits) -> Self {
         self.incoming_limits = limits;
         self
@@ -242,6 +242,7 @@ impl Builder {
         let (config, keypair, app_key) = self.identity(config)?;
         let masters = config.masters()?;
         let connections = config.connections()?;
+        let incoming_limits = config.incoming_limits(self.incoming_limits)?;
         let inactivity = config.inactivity_timeout();
 
         // Plugins, in order.
@@ -295,7 +296,7 @@ impl Builder {
             listening: Listening::new(
                 multiserver,
                 connections.incoming,
-                IncomingGate::new(self.incoming_limits),
+                IncomingGate::new(incoming_limits),
                 addresses,
             ),
             shutdown: Shutdown::new(close_hooks, self.close_deadline),

@@ -6,6 +6,7 @@
 //! Keys of `global` this crate does not know are kept (plugins may read them) and listed by
 //! [`Config::unknown_keys`] so the stack can report them instead of ignoring them silently.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::merge::deep_merge;
 use crate::keys::PublicKey;
-use crate::multiserver::Connections;
+use crate::multiserver::{Connections, IncomingLimits};
 
 /// Why a configuration could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +96,10 @@ pub struct Global {
     /// If set and non-zero, replaces the handshake timeout (milliseconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
+    /// Caps on incoming connections (not a JS key: JS has none); read by
+    /// [`Config::incoming_limits`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incoming_limits: Option<IncomingLimitsConfig>,
     /// Ids (`@…=.ed25519`) granted full access (`{allow: null, deny: null}`) on incoming
     /// connections, like the app's own key. One id or a list.
     ///
@@ -162,6 +167,32 @@ pub struct Timers {
     /// Idle time after which a connection is dropped; 0 disables it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactivity: Option<u64>,
+}
+
+/// `global.incomingLimits`: the caps of [`IncomingLimits`], each optional. A key that is set
+/// replaces the builder's value ([`Builder::incoming_limits`](super::Builder::incoming_limits)),
+/// so an operator can tune a node without rebuilding it. Unknown keys are refused (a typo would
+/// otherwise leave a cap at its default unnoticed).
+///
+/// ```json
+/// {"global": {"incomingLimits": {"maxConnections": 20000, "maxHandshakes": 256,
+///                                "maxConnectionsPerIp": 64, "maxHandshakesPerIp": 16}}}
+/// ```
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IncomingLimitsConfig {
+    /// [`IncomingLimits::max_connections`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    /// [`IncomingLimits::max_handshakes`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_handshakes: Option<usize>,
+    /// [`IncomingLimits::max_connections_per_ip`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections_per_ip: Option<usize>,
+    /// [`IncomingLimits::max_handshakes_per_ip`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_handshakes_per_ip: Option<usize>,
 }
 
 /// The handshake timeout used when the config sets none (JS's value with `timers` present).
@@ -332,6 +363,37 @@ impl Config {
         }
     }
 
+    /// `base` (the builder's caps) with every key of `global.incomingLimits` laid over it; a cap
+    /// of 0 is refused.
+    pub fn incoming_limits(&self, base: IncomingLimits) -> Result<IncomingLimits, ConfigError> {
+        let Some(set) = self.global.incoming_limits else {
+            return Ok(base);
+        };
+        let cap = |key: &str, value: Option<usize>, default: NonZeroUsize| match value {
+            None => Ok(default),
+            Some(n) => NonZeroUsize::new(n).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "global.incomingLimits.{key} is 0: a cap must be at least 1 (leave the key \
+                     out for the default)"
+                ))
+            }),
+        };
+        Ok(IncomingLimits {
+            max_connections: cap("maxConnections", set.max_connections, base.max_connections)?,
+            max_handshakes: cap("maxHandshakes", set.max_handshakes, base.max_handshakes)?,
+            max_connections_per_ip: cap(
+                "maxConnectionsPerIp",
+                set.max_connections_per_ip,
+                base.max_connections_per_ip,
+            )?,
+            max_handshakes_per_ip: cap(
+                "maxHandshakesPerIp",
+                set.max_handshakes_per_ip,
+                base.max_handshakes_per_ip,
+            )?,
+        })
+    }
+
     /// The ids of `global.master`, parsed.
     pub fn masters(&self) -> Result<Vec<PublicKey>, ConfigError> {
         self.global
@@ -458,6 +520,32 @@ mod tests {
         );
         let c = Config::from_json(json!({"global": {"master": ["nope"]}})).unwrap();
         assert!(matches!(c.masters(), Err(ConfigError::BadKey { .. })));
+    }
+
+    #[test]
+    fn incoming_limits_keys_override_the_builder() {
+        let base = IncomingLimits::default();
+        let c = Config::from_json(json!({})).unwrap();
+        assert_eq!(c.incoming_limits(base).unwrap(), base);
+        let c = Config::from_json(json!({"global": {"incomingLimits": {
+            "maxConnections": 20000, "maxHandshakesPerIp": 16}}}))
+        .unwrap();
+        let l = c.incoming_limits(base).unwrap();
+        assert_eq!(l.max_connections.get(), 20000);
+        assert_eq!(l.max_handshakes, base.max_handshakes);
+        assert_eq!(l.max_connections_per_ip, base.max_connections_per_ip);
+        assert_eq!(l.max_handshakes_per_ip.get(), 16);
+        assert!(c.unknown_keys().is_empty());
+
+        let c =
+            Config::from_json(json!({"global": {"incomingLimits": {"maxConnectionsPerIp": 0}}}))
+                .unwrap();
+        let e = c.incoming_limits(base).unwrap_err().to_string();
+        assert!(e.contains("maxConnectionsPerIp is 0"), "{e}");
+        let e = Config::from_json(json!({"global": {"incomingLimits": {"maxConection": 5}}}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("maxConection"), "{e}");
     }
 
     #[test]
