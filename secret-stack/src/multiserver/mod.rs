@@ -68,7 +68,7 @@ pub use limits::{
     ConnectionSlot, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HANDSHAKES, IncomingGate, IncomingLimits,
     IncomingStats, NO_PER_IP_CAP,
 };
-pub use net::{Net, NetAddress};
+pub use net::{DIAL_TIMEOUT, Net, NetAddress};
 pub use noauth::NoAuth;
 pub use object_address::{ObjectKey, object_address};
 pub use onion::OnionAddress;

@@ -183,7 +183,9 @@ impl App {
     /// Dials `address` (a multiserver address; the first alternative an outgoing suite understands
     /// is dialled, falling back to later ones if it fails), runs the handshake and starts RPC.
     /// Sends [`Event::Connect`] before returning. The remote gets anonymous permissions on our
-    /// methods, as in JS. There is no dial timeout beyond the handshake's per-read timeout.
+    /// methods, as in JS. A `net` dial nobody answers gives up after
+    /// [`DIAL_TIMEOUT`](crate::multiserver::DIAL_TIMEOUT) (15 s); the handshake then has its own
+    /// per-read timeout.
     /// Outgoing connections are not counted by the incoming caps
     /// ([`Builder::incoming_limits`](super::Builder::incoming_limits)).
     pub async fn connect(&self, address: &str) -> Result<Peer, ConnectError> {
