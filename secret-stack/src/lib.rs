@@ -224,9 +224,11 @@
 //! | `debug` | each connection's and call's details: handshake failures, session ends, refused calls and streams, the caps' counters |
 //! | `trace` | frames and stream bookkeeping |
 //!
-//! Every event of a connection is inside a `connection` span (peer id, address, direction) and,
-//! while a request is dispatched, a `call` span (method, kind, request number), so
-//! `RUST_LOG=secret_stack=debug` lets one peer's traffic be followed.
+//! At `debug`, every event of a connection is inside a `connection` span (peer id, address,
+//! direction) and, while a request is dispatched, a `call` span (method, kind, request number), so
+//! `RUST_LOG=secret_stack=debug` lets one peer's traffic be followed. Both are `debug` spans: at
+//! `info` and above they cost nothing, where a live span per open connection would cost each idle
+//! connection about a KiB in the subscriber.
 
 #![warn(missing_docs)]
 

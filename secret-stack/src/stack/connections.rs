@@ -18,7 +18,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use tokio::sync::broadcast;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, info, info_span};
+use tracing::{Instrument, debug, debug_span, info};
 
 use crate::keys::PublicKey;
 use crate::multiserver::{ConnectionSlot, Established};
@@ -146,7 +146,7 @@ pub(crate) fn attach(
         .map(|timeout| (Activity::new(), timeout));
     let table = Arc::clone(inner.api.table());
     // Everything this connection logs, from its engine's tasks to its supervisor, is in this span.
-    let span = info_span!(
+    let span = debug_span!(
         "connection",
         peer = %remote,
         address = %connection.address,
