@@ -115,13 +115,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    secret_stack_examples::netsim::init_logging();
     match Command::parse() {
         Command::Node(args) => node(args).await,
         Command::Clients(args) => clients(args).await,

@@ -126,13 +126,7 @@ impl Arrivals {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    secret_stack_examples::netsim::init_logging();
     let path = std::env::args()
         .nth(1)
         .ok_or("usage: netsim_peer CONFIG.json")?;

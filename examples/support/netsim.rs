@@ -5,6 +5,8 @@
 //!
 //! Every process of a run is on one machine, so `CLOCK_REALTIME` is one clock for all of them:
 //! an append logged by one peer and its arrival logged by another can be subtracted.
+//! Their logs go to stderr (the harness keeps one file per process), at `warn` unless `RUST_LOG`
+//! says otherwise.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -54,4 +56,15 @@ impl EventLog {
             tracing::error!("netsim: cannot write the event log: {e}");
         }
     }
+}
+
+/// Logs to stderr at `warn`, or as `RUST_LOG` says (call once, first thing in `main`).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
 }
