@@ -1,6 +1,6 @@
 //! Per-IP counting for the incoming caps of [`super::limits`]: what each remote address holds
 //! (connections, handshakes in progress), and the address of an incoming stream read from its
-//! transport address.
+//! transport address (also how the handshake's refusal log tells hosts apart).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

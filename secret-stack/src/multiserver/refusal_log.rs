@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::per_ip::ip_of;
+
 /// How long a host stays quiet at INFO after its refusal was logged.
 pub const REFUSAL_LOG_WINDOW: Duration = Duration::from_secs(60);
 
@@ -43,7 +45,10 @@ impl RefusalLog {
     /// should be logged: the first from its host in the window. The port is not part of the host,
     /// since each connection comes from a new one.
     pub fn should_log(&self, peer: &str, now: Instant) -> bool {
-        let host = host_of(peer);
+        // The remote IP, as the per-IP caps read it; a transport without one (`unix`) is keyed by
+        // its whole address.
+        let ip = ip_of(peer).map(|ip| ip.to_string());
+        let host = ip.as_deref().unwrap_or(peer);
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = |at: &Instant| now.saturating_duration_since(*at) < self.window;
         if last.get(host).is_some_and(fresh) {
@@ -63,18 +68,6 @@ impl RefusalLog {
     #[cfg(test)]
     pub fn remembered(&self) -> usize {
         self.last.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-}
-
-/// `peer` without a trailing `:<port>`.
-fn host_of(peer: &str) -> &str {
-    match peer.rsplit_once(':') {
-        Some((host, port))
-            if !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            host
-        }
-        _ => peer,
     }
 }
 
