@@ -196,6 +196,8 @@ use crate::rpc::dispatch::Method;
 use crate::rpc::manifest::Manifest;
 use crate::rpc::permissions::Permissions;
 
+pub use crate::hook_list::HookRegistration;
+
 /// A set of RPC methods served under one mount name.
 ///
 /// `#[plugin]` implements it for an `impl` block; a hand-written implementation works the same.

@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::body::Body;
 use super::caller::Caller;
-use super::dispatch::{CallContext, MethodInput, MethodTable, Reply};
+use super::context::CallContext;
+use super::dispatch::{MethodInput, MethodTable, Reply};
 use super::error::{RemoteError, RpcError};
 use super::manifest::CallKind;
 

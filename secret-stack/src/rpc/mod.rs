@@ -8,6 +8,7 @@ pub(crate) mod body;
 pub(crate) mod caller;
 pub(crate) mod codec;
 pub(crate) mod connection;
+pub(crate) mod context;
 pub(crate) mod dispatch;
 pub(crate) mod error;
 pub(crate) mod local;
@@ -24,8 +25,9 @@ pub use body::Body;
 pub use caller::Caller;
 pub use codec::{CodecError, DEFAULT_MAX_BODY, PacketCodec};
 pub use connection::{BodySink, OverflowPolicy, RecvStream, RpcConfig, RpcHandle, SessionEnd};
+pub use context::CallContext;
 pub use dispatch::{
-    CallContext, DuplicateMethod, Handler, Method, MethodInput, MethodOutput, MethodTable, Reply,
+    DuplicateMethod, Handler, Method, MethodInput, MethodOutput, MethodTable, Reply,
 };
 pub use error::{RemoteError, RpcError};
 pub use local::LocalCaller;

@@ -29,7 +29,8 @@ use super::state::{Shared, StreamEntry};
 use super::writer::{Producer, Writer};
 use crate::rpc::body::Body;
 use crate::rpc::caller::Caller;
-use crate::rpc::dispatch::{CallContext, MethodTable};
+use crate::rpc::context::CallContext;
+use crate::rpc::dispatch::MethodTable;
 use crate::rpc::error::RpcError;
 use crate::rpc::manifest::CallKind;
 

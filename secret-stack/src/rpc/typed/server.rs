@@ -16,7 +16,8 @@ use super::error::{MethodResult, ToRemoteError};
 use super::stream::{Sink, Source};
 use serde_json::Value;
 
-use crate::rpc::dispatch::{CallContext, Method, MethodInput, Reply};
+use crate::rpc::context::CallContext;
+use crate::rpc::dispatch::{Method, MethodInput, Reply};
 use crate::rpc::error::RemoteError;
 use crate::rpc::manifest::{CallKind, Manifest};
 
