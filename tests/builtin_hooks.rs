@@ -105,7 +105,10 @@ async fn run_time_auth_hooks_run_newest_first_above_the_built_ones() {
         AuthDecision::Allow(Permissions::allow(["hello"]))
     );
     drop(allow);
-    assert!(matches!(server.auth(key(32)).await, AuthDecision::Reject(_)));
+    assert!(matches!(
+        server.auth(key(32)).await,
+        AuthDecision::Reject(_)
+    ));
 
     // Dropping a registration removes just that hook.
     drop(newer);
@@ -136,7 +139,9 @@ async fn a_run_time_auth_hook_refuses_connections_until_it_is_dropped() {
     );
 
     drop(registration);
-    let after = within(client.connect(&address)).await.expect("allowed again");
+    let after = within(client.connect(&address))
+        .await
+        .expect("allowed again");
     assert_eq!(after.id(), server.id());
     close_both(&client, &server).await;
 }
@@ -276,11 +281,7 @@ async fn a_connect_hook_redirects_a_dial() {
     let dead = format!("net:127.0.0.1:1~shs:{}", server.id().to_base64());
     let (from, to) = (dead.clone(), real.clone());
     let _redirect = client.connect_hook(move |address, next| {
-        let target = if address == from {
-            to.clone()
-        } else {
-            address
-        };
+        let target = if address == from { to.clone() } else { address };
         next.run(target)
     });
     let peer = within(client.connect(&dead)).await.unwrap();

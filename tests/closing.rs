@@ -98,7 +98,10 @@ async fn a_live_source_not_ending_on_closing_holds_close_until_the_deadline() {
     // deadline, then forces the connection — which is what the test above avoids.
     let deadline = Duration::from_millis(800);
     let (took, clean) = close_with_one_open_source(false, deadline).await;
-    assert!(took >= deadline, "close() took {took:?}, under its deadline");
+    assert!(
+        took >= deadline,
+        "close() took {took:?}, under its deadline"
+    );
     assert!(!clean, "the source was cut off by force");
 }
 

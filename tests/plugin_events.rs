@@ -62,15 +62,14 @@ impl Indexer {
             return Source::empty();
         };
         let events = app.subscribe::<Appended>();
+        // Lagging would skip entries: say so in the stream and go on.
         let appended = futures::stream::unfold(events, |mut events| async move {
-            loop {
-                match events.recv().await {
-                    Ok(e) => return Some((format!("{}:{}", e.seq, e.text), events)),
-                    // Lagging would skip entries; say so in the stream and go on.
-                    Err(RecvError::Lagged(n)) => return Some((format!("missed {n}"), events)),
-                    Err(RecvError::Closed) => return None,
-                }
-            }
+            let item = match events.recv().await {
+                Ok(e) => format!("{}:{}", e.seq, e.text),
+                Err(RecvError::Lagged(n)) => format!("missed {n}"),
+                Err(RecvError::Closed) => return None,
+            };
+            Some((item, events))
         });
         let ready = futures::stream::once(async { "ready".to_owned() });
         Source::new(ready.chain(appended).take_until(app.closing()))
@@ -115,7 +114,13 @@ async fn a_plugin_event_reaches_another_plugin_and_the_user_by_type() {
     assert_eq!(within(watch.next()).await.unwrap().unwrap(), "2:b");
     for (seq, text) in [(1, "a"), (2, "b")] {
         let event = within(user.recv()).await.unwrap();
-        assert_eq!(event, Appended { seq, text: text.into() });
+        assert_eq!(
+            event,
+            Appended {
+                seq,
+                text: text.into()
+            }
+        );
     }
     assert_eq!(
         unrelated.try_recv(),
@@ -167,6 +172,10 @@ async fn a_slow_subscriber_lags_and_never_holds_up_the_emitter() {
     let seen = within(reader).await.unwrap();
     assert_eq!(seen, (0..total).collect::<Vec<_>>());
     assert_eq!(slow.recv().await, Err(RecvError::Lagged(extra)));
-    assert_eq!(slow.recv().await.unwrap(), Unrelated(extra), "the oldest kept");
+    assert_eq!(
+        slow.recv().await.unwrap(),
+        Unrelated(extra),
+        "the oldest kept"
+    );
     within(app.close()).await;
 }

@@ -61,7 +61,11 @@ pub(crate) async fn connect(app: &App, address: &str) -> Result<Peer, ConnectErr
     }
     let hooks: Arc<[ConnectHook]> = Arc::from(list.snapshot());
     let below = hooks.len();
-    run_from(app.clone(), hooks, below, address.to_owned()).await
+    let result = run_from(app.clone(), hooks, below, address.to_owned()).await;
+    if let Err(ConnectError::Refused { address, reason }) = &result {
+        debug!(%address, %reason, "dial refused by a connect hook");
+    }
+    result
 }
 
 /// Runs the hooks below index `below` (newest first), then the dial.

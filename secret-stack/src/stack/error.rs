@@ -85,7 +85,9 @@ pub enum ConnectError {
     Closed,
     /// A connect hook ([`App::connect_hook`](super::App::connect_hook)) refused the dial; nothing
     /// was dialled. The reason is the hook's.
-    #[error("a connect hook refused to dial {address}: {reason} (remove the hook or dial another address)")]
+    #[error(
+        "a connect hook refused to dial {address}: {reason} (remove the hook or dial another address)"
+    )]
     Refused {
         /// The address the hook was asked to dial.
         address: String,

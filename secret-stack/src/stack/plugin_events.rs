@@ -36,7 +36,10 @@ impl PluginEvents {
             .get(&TypeId::of::<E>())
             .and_then(|s| s.downcast_ref::<broadcast::Sender<E>>())
         else {
-            trace!(event = std::any::type_name::<E>(), "plugin event: no subscriber");
+            trace!(
+                event = std::any::type_name::<E>(),
+                "plugin event: no subscriber"
+            );
             return 0;
         };
         sender.send(event).unwrap_or(0)
