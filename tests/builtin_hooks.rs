@@ -178,11 +178,17 @@ async fn run_time_close_hooks_run_newest_first_unless_dropped() {
     );
 }
 
+/// A server (seeded `n`) and a client (seeded `n + 1`), both started, and the server's address.
+async fn server_and_client(n: u8) -> (App, App, String) {
+    let server = start(&builder(), config(n, json!({}))).await;
+    let client = start(&builder(), config(n + 1, json!({}))).await;
+    let address = server.address(Scope::Device);
+    (server, client, address)
+}
+
 #[tokio::test]
 async fn connect_hooks_observe_in_order_and_see_the_peer() {
-    let server = start(&builder(), config(40, json!({}))).await;
-    let client = start(&builder(), config(41, json!({}))).await;
-    let address = server.address(Scope::Device);
+    let (server, client, address) = server_and_client(40).await;
     let log = log();
     let older_log = log.clone();
     let _older = client.connect_hook(move |address, next| {
@@ -227,9 +233,7 @@ async fn connect_hooks_observe_in_order_and_see_the_peer() {
 
 #[tokio::test]
 async fn a_connect_hook_refuses_a_dial_until_it_is_dropped() {
-    let server = start(&builder(), config(42, json!({}))).await;
-    let client = start(&builder(), config(43, json!({}))).await;
-    let address = server.address(Scope::Device);
+    let (server, client, address) = server_and_client(42).await;
     let log = log();
     let below_log = log.clone();
     let _below = client.connect_hook(move |address, next| {
@@ -274,9 +278,7 @@ async fn a_connect_hook_refuses_a_dial_until_it_is_dropped() {
 
 #[tokio::test]
 async fn a_connect_hook_redirects_a_dial() {
-    let server = start(&builder(), config(44, json!({}))).await;
-    let client = start(&builder(), config(45, json!({}))).await;
-    let real = server.address(Scope::Device);
+    let (server, client, real) = server_and_client(44).await;
     // Port 1 on 127.0.0.1: nobody answers there.
     let dead = format!("net:127.0.0.1:1~shs:{}", server.id().to_base64());
     let (from, to) = (dead.clone(), real.clone());
@@ -292,9 +294,7 @@ async fn a_connect_hook_redirects_a_dial() {
 
 #[tokio::test]
 async fn a_panicking_connect_hook_refuses_the_dial_and_the_app_carries_on() {
-    let server = start(&builder(), config(46, json!({}))).await;
-    let client = start(&builder(), config(47, json!({}))).await;
-    let address = server.address(Scope::Device);
+    let (server, client, address) = server_and_client(46).await;
     let panicky = client.connect_hook(|address, next| async move {
         if address.contains("127.0.0.1") {
             panic!("hook bug");

@@ -16,7 +16,6 @@
 //! meanwhile still finishes the decisions it is part of).
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
@@ -28,6 +27,7 @@ use crate::keys::PublicKey;
 use crate::rpc::Permissions;
 
 use super::app::App;
+use super::hook_chain::{Rest, guarded, ready};
 
 /// The answer to "may this peer connect, and with which permissions?".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,16 +57,13 @@ where
 #[derive(Clone)]
 pub struct AuthNext {
     chain: Arc<AuthChain>,
-    /// The hooks of this decision, oldest first.
-    hooks: Arc<[AuthHook]>,
-    /// How many hooks (counted from the oldest) are still below.
-    below: usize,
+    rest: Rest<AuthHook>,
 }
 
 impl std::fmt::Debug for AuthNext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthNext")
-            .field("hooks_below", &self.below)
+            .field("hooks_below", &self.rest.len())
             .finish()
     }
 }
@@ -74,7 +71,7 @@ impl std::fmt::Debug for AuthNext {
 impl AuthNext {
     /// Asks the rest of the chain (JS: calling the original function from inside a hook).
     pub fn run(self, id: PublicKey) -> BoxFuture<'static, AuthDecision> {
-        self.chain.run_from(self.hooks, self.below, id)
+        self.chain.run_from(self.rest, id)
     }
 }
 
@@ -113,9 +110,7 @@ impl AuthChain {
 
     /// Runs the whole chain for `id`, with the hooks registered now.
     pub fn decide(self: &Arc<Self>, id: PublicKey) -> BoxFuture<'static, AuthDecision> {
-        let hooks: Arc<[AuthHook]> = Arc::from(self.hooks.snapshot());
-        let below = hooks.len();
-        self.run_from(hooks, below, id)
+        self.run_from(Rest::all(&self.hooks), id)
     }
 
     /// Adds `hook` as the newest (outermost) for every decision from now on.
@@ -135,36 +130,21 @@ impl AuthChain {
         }
     }
 
-    /// Runs the hooks below index `below` (newest first), then the default.
+    /// Runs the `rest` of the hooks (newest first), then the default.
     fn run_from(
         self: &Arc<Self>,
-        hooks: Arc<[AuthHook]>,
-        below: usize,
+        rest: Rest<AuthHook>,
         id: PublicKey,
     ) -> BoxFuture<'static, AuthDecision> {
-        let Some(index) = below.checked_sub(1) else {
-            return futures::future::ready(self.default_decision(id)).boxed();
-        };
-        let Some(hook) = hooks.get(index).cloned() else {
-            return futures::future::ready(self.default_decision(id)).boxed();
+        let Some((hook, rest)) = rest.pop() else {
+            return ready(self.default_decision(id));
         };
         let next = AuthNext {
             chain: Arc::clone(self),
-            hooks,
-            below: index,
+            rest,
         };
         // A hook that panics (building or awaiting its future) rejects; the app carries on.
-        async move {
-            let future = match std::panic::catch_unwind(AssertUnwindSafe(|| hook(id, next))) {
-                Ok(future) => future,
-                Err(_) => return panicked(id),
-            };
-            AssertUnwindSafe(future)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| panicked(id))
-        }
-        .boxed()
+        guarded(move || hook(id, next), move || panicked(id)).boxed()
     }
 
     fn default_decision(&self, id: PublicKey) -> AuthDecision {

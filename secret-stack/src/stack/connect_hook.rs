@@ -8,7 +8,6 @@
 //! counter and dials.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
@@ -20,6 +19,7 @@ use crate::hook_list::HookRegistration;
 use super::app::App;
 use super::connections;
 use super::error::ConnectError;
+use super::hook_chain::{Rest, guarded};
 use super::peer::Peer;
 
 /// A hook around [`App::connect`]: gets the address being dialled and the rest of the chain.
@@ -31,16 +31,13 @@ pub type ConnectHook = Arc<
 #[derive(Clone)]
 pub struct ConnectNext {
     app: App,
-    /// The hooks of this dial, oldest first.
-    hooks: Arc<[ConnectHook]>,
-    /// How many hooks (counted from the oldest) are still below.
-    below: usize,
+    rest: Rest<ConnectHook>,
 }
 
 impl std::fmt::Debug for ConnectNext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectNext")
-            .field("hooks_below", &self.below)
+            .field("hooks_below", &self.rest.len())
             .finish()
     }
 }
@@ -49,7 +46,7 @@ impl ConnectNext {
     /// Passes the dial on to the rest of the chain (JS: calling `fn` from inside the hook), to
     /// `address` — the one the hook was given, or another to redirect the dial.
     pub fn run(self, address: String) -> BoxFuture<'static, Result<Peer, ConnectError>> {
-        run_from(self.app, self.hooks, self.below, address)
+        run_from(self.app, self.rest, address)
     }
 }
 
@@ -59,50 +56,32 @@ pub(crate) async fn connect(app: &App, address: &str) -> Result<Peer, ConnectErr
     if list.is_empty() {
         return dial(app, address).await;
     }
-    let hooks: Arc<[ConnectHook]> = Arc::from(list.snapshot());
-    let below = hooks.len();
-    let result = run_from(app.clone(), hooks, below, address.to_owned()).await;
+    let result = run_from(app.clone(), Rest::all(list), address.to_owned()).await;
     if let Err(ConnectError::Refused { address, reason }) = &result {
         debug!(%address, %reason, "dial refused by a connect hook");
     }
     result
 }
 
-/// Runs the hooks below index `below` (newest first), then the dial.
+/// Runs the `rest` of the hooks (newest first), then the dial.
 fn run_from(
     app: App,
-    hooks: Arc<[ConnectHook]>,
-    below: usize,
+    rest: Rest<ConnectHook>,
     address: String,
 ) -> BoxFuture<'static, Result<Peer, ConnectError>> {
-    let Some(hook) = below
-        .checked_sub(1)
-        .and_then(|index| hooks.get(index).cloned())
-    else {
+    let Some((hook, rest)) = rest.pop() else {
         return async move { dial(&app, &address).await }.boxed();
     };
-    let next = ConnectNext {
-        app,
-        hooks,
-        below: below - 1,
-    };
+    let next = ConnectNext { app, rest };
     // A hook that panics (building or awaiting its future) refuses the dial; the app carries on.
-    async move {
-        let refused = |address: &str| {
+    let refused = {
+        let address = address.clone();
+        move || {
             warn!(%address, "connect: a hook panicked; the dial is refused");
-            ConnectError::refused(address, "a connect hook panicked")
-        };
-        let future =
-            match std::panic::catch_unwind(AssertUnwindSafe(|| hook(address.clone(), next))) {
-                Ok(future) => future,
-                Err(_) => return Err(refused(&address)),
-            };
-        AssertUnwindSafe(future)
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| Err(refused(&address)))
-    }
-    .boxed()
+            Err(ConnectError::refused(address, "a connect hook panicked"))
+        }
+    };
+    guarded(move || hook(address, next), refused).boxed()
 }
 
 /// The dial itself, below every hook: dial, handshake, start RPC, register the peer.

@@ -44,6 +44,7 @@ pub(crate) mod connections;
 pub(crate) mod core;
 pub(crate) mod error;
 pub(crate) mod events;
+pub(crate) mod hook_chain;
 pub(crate) mod inactivity;
 pub(crate) mod listen;
 pub(crate) mod merge;
