@@ -92,8 +92,8 @@ impl App {
     /// Adds a close hook to the running app (JS `app.close.hook(fn)` after start): run when the
     /// app closes, after it stopped listening and before its connections are closed, before the
     /// hooks added earlier (newest first, as every close hook). It stays until the returned
-    /// registration is dropped ([`HookRegistration::keep`] keeps it for the app's life). A hook
-    /// added once closing has started does not run.
+    /// registration is dropped ([`HookRegistration::keep`] keeps it for the app's life). The hooks
+    /// that run are those registered when closing starts: one added later does not run.
     ///
     /// ```
     /// # use secret_stack::prelude::*;

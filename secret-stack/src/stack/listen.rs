@@ -12,12 +12,11 @@ use tokio::sync::OnceCell;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::hook_list::HookList;
 use crate::multiserver::{
     AddressBook, DialError, Established, IncomingEntry, IncomingGate, IncomingStats, Multiaddress,
     Multiserver, Scope, Server,
 };
-
-use crate::hook_list::HookList;
 
 use super::app::Inner;
 use super::connect_hook::ConnectHook;

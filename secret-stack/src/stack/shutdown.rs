@@ -198,12 +198,14 @@ pub(crate) async fn close(app: &App, force: bool) {
     }
     let id = inner.identity.id();
     info!(%id, "app closing");
+    // The close hooks registered when closing started.
+    let hooks = shutdown.hooks.snapshot();
 
     // 1. Stop listening, and stop new connections from being set up.
     let listened = inner.listening.stop().await;
 
     // 2. The close hooks, newest first (JS hook order), while connections are still open.
-    for hook in shutdown.hooks.snapshot().iter().rev() {
+    for hook in hooks.iter().rev() {
         let run = AssertUnwindSafe(hook(app.clone())).catch_unwind();
         tokio::select! {
             outcome = run => if outcome.is_err() {
