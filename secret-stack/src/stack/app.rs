@@ -18,7 +18,7 @@ use crate::rpc::{CallContext, LocalCaller, Manifest, MethodTable, PermissionTabl
 
 use super::auth::{AuthChain, AuthDecision};
 use super::config::Config;
-use super::connections::{self, Connections};
+use super::connections::Connections;
 use super::error::ConnectError;
 use super::events::Event;
 use super::listen::Listening;
@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub(super) connections: Connections,
     pub(super) listening: Listening,
     pub(super) shutdown: Shutdown,
+    /// Plugin events, one channel per event type.
+    pub(super) plugin_events: super::plugin_events::PluginEvents,
 }
 
 impl Drop for Inner {
@@ -188,14 +190,10 @@ impl App {
     /// per-read timeout.
     /// Outgoing connections are not counted by the incoming caps
     /// ([`Builder::incoming_limits`](super::Builder::incoming_limits)).
+    /// Goes through the connect hooks first ([`App::connect_hook`]), which may refuse or
+    /// redirect the dial.
     pub async fn connect(&self, address: &str) -> Result<Peer, ConnectError> {
-        if self.is_closed() {
-            return Err(ConnectError::Closed);
-        }
-        debug!(%address, "connecting");
-        let established = self.inner.listening.dial(address).await?;
-        let anonymous = self.inner.api.auth.anonymous().clone();
-        connections::attach(&self.inner, established, true, anonymous)
+        super::connect_hook::connect(self, address).await
     }
 
     /// Dials the object form `{host, port, key}`: `net:<host>:<port>~shs:<key>`,

@@ -300,6 +300,7 @@ impl Builder {
                 addresses,
             ),
             shutdown: Shutdown::new(close_hooks, self.close_deadline),
+            plugin_events: Default::default(),
         });
         weak.set(&inner);
         Ok(App { inner })
