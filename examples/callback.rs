@@ -129,7 +129,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // Bob subscribes; Alice notifies him later through the handle she kept.
-    println!("[Bob] callback.subscribe -> {}", alice_api.subscribe().await?);
+    println!(
+        "[Bob] callback.subscribe -> {}",
+        alice_api.subscribe().await?
+    );
     notify_all("Alice", &subscribers, "the first news").await;
 
     // Bob hangs up: the kept handle now fails at once.

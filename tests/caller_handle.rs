@@ -7,13 +7,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::StreamExt;
 use secret_stack::multiserver::Scope;
 use secret_stack::plugin;
-use secret_stack::rpc::{CallContext, CallError, CallerHandle, Caller, RpcError};
+use secret_stack::rpc::{CallContext, CallError, Caller, CallerHandle, RpcError};
 use secret_stack::stack::{App, Peer, SecretStack};
 use secret_stack_examples::test_client::TestClient;
 use secret_stack_examples::test_plugin::Test;
-use futures::StreamExt;
 use secret_stack_tests::engine;
 use secret_stack_tests::stack_fixtures::{config, within};
 use serde_json::json;
@@ -105,9 +105,7 @@ async fn a_method_calls_its_caller_back_and_returns_its_answer() {
     assert_eq!(answer, "hello from the server");
 
     // The context names the connection as the server's peer does.
-    let (id, address, transport, number) = within(BackClient::new(&peer).origin())
-        .await
-        .unwrap();
+    let (id, address, transport, number) = within(BackClient::new(&peer).origin()).await.unwrap();
     let on_server = only_peer(&server);
     assert_eq!(id, client.id().id());
     assert_eq!(address.as_deref(), Some(on_server.address()));

@@ -44,7 +44,11 @@ async fn start(config: Config) -> App {
 
 /// A client on the test network (`APP_KEY`) or on another one.
 async fn client(n: u8, app_key: &str) -> App {
-    start(with_paths(json!({"caps": {"shs": app_key}, "seed": seed(n)}), json!({}))).await
+    start(with_paths(
+        json!({"caps": {"shs": app_key}, "seed": seed(n)}),
+        json!({}),
+    ))
+    .await
 }
 
 /// `client` dials `server` and calls its `hello`.
