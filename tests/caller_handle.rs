@@ -83,6 +83,15 @@ async fn apps() -> (App, App, Kept) {
     (server, client, kept)
 }
 
+/// The apps of [`apps`], the client connected to the server.
+async fn connected() -> (App, App, Kept, Peer) {
+    let (server, client, kept) = apps().await;
+    let peer = within(client.connect(&server.address(Scope::Device)))
+        .await
+        .expect("connects");
+    (server, client, kept, peer)
+}
+
 /// The server's one connection from the client.
 fn only_peer(app: &App) -> Peer {
     let peers = app.peers();
@@ -94,10 +103,7 @@ fn only_peer(app: &App) -> Peer {
 
 #[tokio::test]
 async fn a_method_calls_its_caller_back_and_returns_its_answer() {
-    let (server, client, _) = apps().await;
-    let peer = within(client.connect(&server.address(Scope::Device)))
-        .await
-        .expect("connects");
+    let (server, client, _, peer) = connected().await;
 
     let answer = within(BackClient::new(&peer).hello_back("from the server".into()))
         .await
@@ -119,10 +125,7 @@ async fn a_method_calls_its_caller_back_and_returns_its_answer() {
 
 #[tokio::test]
 async fn a_kept_handle_fails_at_once_after_its_connection_ended() {
-    let (server, client, kept) = apps().await;
-    let peer = within(client.connect(&server.address(Scope::Device)))
-        .await
-        .expect("connects");
+    let (server, client, kept, peer) = connected().await;
     assert!(within(BackClient::new(&peer).remember()).await.unwrap());
     let kept = kept.lock().unwrap().take().expect("remember kept a handle");
     assert!(!kept.is_closed());
@@ -174,6 +177,12 @@ async fn the_handle_keeps_nothing_of_an_ended_session_alive() {
     assert!(weak.is_closed());
     let late = within(Caller::call(&weak, &["test", "hello"], vec![json!("x")])).await;
     assert!(matches!(late, Err(RpcError::Closed)), "{late:?}");
+    let items: Vec<_> =
+        within(Caller::source(&weak, &["test", "count"], vec![json!(2)]).collect()).await;
+    assert!(
+        matches!(items.as_slice(), [Err(RpcError::Closed)]),
+        "{items:?}"
+    );
 }
 
 #[tokio::test]

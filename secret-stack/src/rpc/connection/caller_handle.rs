@@ -3,16 +3,14 @@
 
 use std::sync::{Arc, Weak};
 
-use futures::future::{self, BoxFuture};
-use futures::stream::{self, BoxStream};
-use futures::{FutureExt, StreamExt};
-use serde_json::Value;
+use tokio::sync::mpsc;
 
+use super::config::RpcConfig;
+use super::end::SessionEnd;
 use super::handle::RpcHandle;
 use super::state::Shared;
-use crate::rpc::body::Body;
-use crate::rpc::caller::Caller;
-use crate::rpc::error::RpcError;
+#[cfg(doc)]
+use crate::rpc::{Caller, RpcError};
 
 /// A handle to a connection that does not keep it alive: what
 /// [`CallContext::caller`](crate::rpc::CallContext::caller) gives a handler to call the peer
@@ -75,52 +73,28 @@ impl CallerHandle {
         self.session.upgrade().map(RpcHandle::from_shared)
     }
 
+    /// The session while its state exists, else an ended one.
+    fn session(&self) -> RpcHandle {
+        self.rpc().unwrap_or_else(ended)
+    }
+
     /// True once the connection takes no new calls (closing, over, or gone).
     pub fn is_closed(&self) -> bool {
         self.rpc().is_none_or(|rpc| rpc.is_closed())
     }
 }
 
-impl Caller for CallerHandle {
-    fn call(&self, path: &[&str], args: Vec<Value>) -> BoxFuture<'static, Result<Body, RpcError>> {
-        match self.rpc() {
-            Some(rpc) => rpc.request(path, args).boxed(),
-            None => future::ready(Err(RpcError::Closed)).boxed(),
-        }
-    }
+crate::rpc::caller::forward_caller!(
+    /// Calls go to the connection while its session lasts, and fail with [`RpcError::Closed`]
+    /// after.
+    impl for CallerHandle, |this| &this.session()
+);
 
-    fn source(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-    ) -> BoxStream<'static, Result<Body, RpcError>> {
-        match self.rpc() {
-            Some(rpc) => rpc.source(path, args).boxed(),
-            None => stream::once(future::ready(Err(RpcError::Closed))).boxed(),
-        }
-    }
-
-    fn sink(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-        items: BoxStream<'static, Body>,
-    ) -> BoxFuture<'static, Result<(), RpcError>> {
-        match self.rpc() {
-            Some(rpc) => rpc.sink_from(path, args, items),
-            None => future::ready(Err(RpcError::Closed)).boxed(),
-        }
-    }
-
-    fn duplex(
-        &self,
-        path: &[&str],
-        args: Vec<Value>,
-        items: BoxStream<'static, Body>,
-    ) -> BoxStream<'static, Result<Body, RpcError>> {
-        match self.rpc() {
-            Some(rpc) => rpc.duplex_with(path, args, items).boxed(),
-            None => stream::once(future::ready(Err(RpcError::Closed))).boxed(),
-        }
-    }
+/// A session that has ended: every call on it fails with [`RpcError::Closed`], as on a real
+/// session after its end. Made only when a call is placed on a handle whose session is gone.
+fn ended() -> RpcHandle {
+    let (commands, _) = mpsc::unbounded_channel();
+    let shared = Shared::new(RpcConfig::default(), commands);
+    shared.lock().end = Some(SessionEnd::Closed);
+    RpcHandle::from_shared(Arc::new(shared))
 }
