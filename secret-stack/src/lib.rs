@@ -247,6 +247,7 @@ pub mod plugin;
 pub mod prelude;
 pub mod rpc;
 pub mod stack;
+pub mod tunnel;
 
 #[doc(hidden)]
 #[path = "private.rs"]
