@@ -58,7 +58,12 @@ fn through_portal(answer: impl Fn(MethodInput) -> Reply + Send + Sync + 'static)
         Reply::Stream(forward(&onward, &["tunnel", "connect"], args, input))
     });
     let (client_side, portal_side) = duplex(PIPE);
-    start(portal_side, table(vec![forwarding]), Permissions::full(), config());
+    start(
+        portal_side,
+        table(vec![forwarding]),
+        Permissions::full(),
+        config(),
+    );
     start(client_side, table(vec![]), Permissions::full(), config())
 }
 
@@ -114,7 +119,11 @@ async fn a_stopped_reader_holds_the_writer_back_through_the_portal() {
     let (got, rest) = within(read_all).await.unwrap();
     let first_bad = got.iter().enumerate().position(|(i, &b)| b != byte_at(i));
     assert_eq!(first_bad, None, "bytes changed on the way");
-    assert!(rest.is_empty(), "{} bytes more than were written", rest.len());
+    assert!(
+        rest.is_empty(),
+        "{} bytes more than were written",
+        rest.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -139,9 +148,15 @@ async fn a_zero_length_write_sends_no_item() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_item_that_is_not_binary_is_a_typed_read_error() {
-    for (item, kind) in [(Body::Text("hi".into()), "text"), (Body::Json(json!(1)), "json")] {
+    for (item, kind) in [
+        (Body::Text("hi".into()), "text"),
+        (Body::Json(json!(1)), "json"),
+    ] {
         let client = through_portal(move |_| {
-            let items = [Ok(Body::Binary(Bytes::from_static(b"ok"))), Ok(item.clone())];
+            let items = [
+                Ok(Body::Binary(Bytes::from_static(b"ok"))),
+                Ok(item.clone()),
+            ];
             Reply::Stream(stream::iter(items).boxed())
         });
         let mut reader = DuplexBytes::call(&client, &["tunnel", "connect"], vec![json!({})]);
@@ -149,11 +164,41 @@ async fn an_item_that_is_not_binary_is_a_typed_read_error() {
         assert_eq!(within(reader.read(&mut buf)).await.unwrap(), 2);
         let error = within(reader.read(&mut buf)).await.expect_err("not binary");
         assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
-        let inner = error.get_ref().and_then(|e| e.downcast_ref::<DuplexBytesError>());
+        let inner = error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<DuplexBytesError>());
         assert_eq!(inner, Some(&DuplexBytesError::NotBinary { kind }));
         assert!(error.to_string().contains("only binary items"), "{error}");
         // The error stays: a later read fails the same way.
-        let again = within(reader.read(&mut buf)).await.expect_err("still failed");
+        let again = within(reader.read(&mut buf))
+            .await
+            .expect_err("still failed");
         assert_eq!(again.kind(), std::io::ErrorKind::InvalidData);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_callers_reader_loses_none_of_its_last_writes() {
+    // An inner session closing drops its reader right after its last writes: those must still
+    // reach the far end (the engine ends our half at once when a caller's stream is dropped).
+    let (client, mut incoming) = tunnel_to_byte_endpoint();
+    for round in 0..20 {
+        let DuplexBytes { reader, mut writer } =
+            DuplexBytes::call(&client, &["tunnel", "connect"], vec![json!({})]);
+        let mut far = within(incoming.recv()).await.expect("the tunnel arrives");
+        let sent = chunk_at(round);
+        within(writer.write_all(&sent)).await.unwrap();
+        within(writer.write_all(&sent)).await.unwrap();
+        drop(reader);
+        within(writer.shutdown()).await.unwrap();
+        let mut got = Vec::new();
+        within(far.read_to_end(&mut got))
+            .await
+            .expect("EOF after the bytes");
+        assert_eq!(got.len(), 2 * CHUNK, "round {round}: bytes lost");
+        assert!(
+            got[..CHUNK] == sent[..] && got[CHUNK..] == sent[..],
+            "round {round}"
+        );
     }
 }

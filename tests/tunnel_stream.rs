@@ -7,22 +7,17 @@
 //! either end's shutdown reaches the other as EOF, the endpoint's lost portal connection reaches
 //! the client as `unexpected hangup`, an unknown target as the portal's error.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::convert::Infallible;
 
-use futures::{StreamExt, stream};
-use secret_stack::keys::{AppKey, Keypair, PublicKey};
-use secret_stack::multiserver::{Scope, Shs, ShsAddress, Transform};
-use secret_stack::rpc::{
-    CallContext, CallKind, MethodInput, MethodTable, Permissions, RemoteError, Reply, RpcConfig,
-    RpcError, RpcHandle,
-};
-use secret_stack::stack::{App, Peer};
-use secret_stack::tunnel::{DuplexBytes, DuplexBytesError, HANGUP, TunnelAddress, forward};
+use secret_stack::keys::{AppKey, Keypair};
+use secret_stack::multiserver::Scope;
+use secret_stack::rpc::RpcError;
+use secret_stack::stack::{App, Peer, SecretStack};
+use secret_stack::tunnel::{DuplexBytes, DuplexBytesError, HANGUP, TunnelAddress};
 use secret_stack_examples::checks::run_checks;
-use secret_stack_examples::test_plugin;
 use secret_stack_tests::engine::assert_all_pass;
-use secret_stack_tests::stack_fixtures::{APP_KEY, HandPlugin, config, method, start, within};
+use secret_stack_tests::stack_fixtures::{APP_KEY, config, start, within};
+use secret_stack_tests::tunnel::{dial_inner, endpoint_plugin, open, portal_plugin, serve_inner};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -39,58 +34,12 @@ fn keys(n: u8) -> Keypair {
     Keypair::from_seed(&[n; 32])
 }
 
-/// An error-ended duplex answer with `message`, as a JS portal gives for an unknown target.
-fn refuse(message: String) -> Reply {
-    Reply::Stream(stream::iter([Err(RemoteError::new(message))]).boxed())
+/// The endpoint reached through the portal.
+fn endpoint_address() -> TunnelAddress {
+    TunnelAddress::new(keys(PORTAL).public(), keys(ENDPOINT).public())
 }
 
-/// The portal's `tunnel.connect`: forwards to the endpoint connection in `endpoint` once there
-/// is one.
-fn portal_plugin(endpoint: Arc<Mutex<Option<Peer>>>) -> HandPlugin {
-    let connect = method(
-        "connect",
-        CallKind::Duplex,
-        Arc::new(move |_ctx, args: Vec<Value>, input: Option<MethodInput>| {
-            let target = args.first().and_then(|a| a["target"].as_str()).unwrap_or("");
-            let onward = endpoint.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            match (onward, input) {
-                (Some(peer), Some(input)) if peer.id().id() == target => {
-                    Reply::Stream(forward(&peer, &["tunnel", "connect"], args, input))
-                }
-                _ => refuse(format!("could not connect to:{target}")),
-            }
-        }),
-    );
-    tunnel_plugin(connect)
-}
-
-/// The endpoint's `tunnel.connect`: hands each incoming duplex, as bytes, to the test.
-fn endpoint_plugin(incoming: mpsc::UnboundedSender<DuplexBytes>) -> HandPlugin {
-    let connect = method(
-        "connect",
-        CallKind::Duplex,
-        Arc::new(move |_ctx, _args, input: Option<MethodInput>| {
-            let Some(input) = input else {
-                return refuse("a duplex needs its input".into());
-            };
-            let (bytes, output) = DuplexBytes::answer(input);
-            let _ = incoming.send(bytes);
-            Reply::Stream(output)
-        }),
-    );
-    tunnel_plugin(connect)
-}
-
-fn tunnel_plugin(connect: secret_stack::rpc::Method) -> HandPlugin {
-    HandPlugin {
-        name: "tunnel".into(),
-        needs: vec![],
-        methods: vec![connect],
-        anonymous: vec!["connect"],
-    }
-}
-
-/// The three apps, the endpoint connected to the portal, the client to the portal.
+/// The three apps, the endpoint announced to the portal, the client connected to the portal.
 struct Nodes {
     portal: App,
     endpoint: App,
@@ -103,33 +52,29 @@ struct Nodes {
 
 impl Nodes {
     async fn start() -> Nodes {
-        let slot = Arc::new(Mutex::new(None));
-        let builder =
-            secret_stack::stack::SecretStack::builder().plugin(portal_plugin(Arc::clone(&slot)));
+        let builder = SecretStack::builder().plugin_with("tunnel", |init| {
+            Ok::<_, Infallible>(portal_plugin(init.app()))
+        });
         let portal = start(&builder, config(PORTAL, json!({}))).await;
         let (tx, incoming) = mpsc::unbounded_channel();
-        let builder = secret_stack::stack::SecretStack::builder().plugin(endpoint_plugin(tx));
+        let accept = move |bytes| {
+            let _ = tx.send(bytes);
+        };
+        let builder =
+            SecretStack::builder().plugin(endpoint_plugin(keys(ENDPOINT).public(), accept));
         let endpoint = start(&builder, config(ENDPOINT, json!({}))).await;
-        let client = start(
-            &secret_stack::stack::SecretStack::builder(),
-            config(CLIENT, json!({})),
-        )
-        .await;
+        let client = start(&SecretStack::builder(), config(CLIENT, json!({}))).await;
         let portal_address = portal.address(Scope::Device);
-        within(endpoint.connect(&portal_address))
+        let announced = within(async {
+            let peer = endpoint.connect(&portal_address).await?;
+            peer.rpc()
+                .call::<Value>(&["tunnel", "announce"], vec![Value::Null])
+                .await?;
+            Ok::<_, Box<dyn std::error::Error>>(())
+        });
+        announced
             .await
-            .expect("endpoint reaches the portal");
-        // The portal's side of that connection is what it forwards over.
-        let onward = within(async {
-            loop {
-                if let Some(peer) = portal.peers_with(&endpoint.id()).into_iter().next() {
-                    break peer;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await;
-        *slot.lock().unwrap() = Some(onward);
+            .expect("the endpoint announces itself to the portal");
         let to_portal = within(client.connect(&portal_address))
             .await
             .expect("client reaches the portal");
@@ -143,11 +88,21 @@ impl Nodes {
     }
 
     /// Opens a tunnel to `target` from the client; returns the client's and the endpoint's ends.
-    async fn open(&mut self, target: PublicKey) -> (DuplexBytes, DuplexBytes) {
-        let args = vec![json!({"target": target.id(), "instance": 0})];
-        let client_end = DuplexBytes::call(&self.to_portal, &["tunnel", "connect"], args);
-        let endpoint_end = within(self.incoming.recv()).await.expect("a tunnel arrives");
+    async fn open(&mut self) -> (DuplexBytes, DuplexBytes) {
+        let client_end = open(&self.to_portal, endpoint_address());
+        let endpoint_end = within(self.incoming.recv())
+            .await
+            .expect("a tunnel arrives");
         (client_end, endpoint_end)
+    }
+
+    /// The inner connection over a new tunnel: the endpoint's session and the client's.
+    async fn inner(&mut self) -> (secret_stack::rpc::RpcHandle, secret_stack::rpc::RpcHandle) {
+        let (client_end, endpoint_end) = self.open().await;
+        tokio::join!(
+            serve_inner(endpoint_end, keys(ENDPOINT), app_key()),
+            dial_inner(client_end, keys(CLIENT), app_key(), endpoint_address())
+        )
     }
 
     async fn close(self) {
@@ -157,56 +112,10 @@ impl Nodes {
     }
 }
 
-/// Runs the secret handshake and muxrpc over `bytes` as the endpoint: serves the `test` plugin.
-async fn serve_inner(bytes: DuplexBytes) -> RpcHandle {
-    let shs = Shs::new(keys(ENDPOINT), app_key());
-    let stream = bytes.into_byte_stream("tunnel:inner", "tunnel");
-    let (stream, info) = within(shs.server(stream)).await.expect("inner handshake");
-    assert_eq!(info.remote, keys(CLIENT).public());
-    let mut table = MethodTable::new();
-    for m in test_plugin::methods() {
-        table.insert(m).expect("test methods");
-    }
-    let ctx = CallContext::new(
-        info.remote,
-        test_plugin::permissions(false),
-        CallContext::next_connection_id(),
-    );
-    RpcHandle::start(
-        stream.reader,
-        stream.writer,
-        Arc::new(table),
-        ctx,
-        RpcConfig::default(),
-    )
-}
-
-/// Runs the secret handshake and muxrpc over `bytes` as the client, dialling the endpoint.
-async fn dial_inner(bytes: DuplexBytes) -> RpcHandle {
-    let shs = Shs::new(keys(CLIENT), app_key());
-    let target = ShsAddress::new(keys(ENDPOINT).public());
-    let address = TunnelAddress::new(keys(PORTAL).public(), target.key).to_address();
-    let stream = bytes.into_byte_stream(address, "tunnel");
-    let (stream, info) = within(shs.client(stream, &target))
-        .await
-        .expect("inner handshake");
-    assert_eq!(info.remote, keys(ENDPOINT).public());
-    let ctx = CallContext::new(info.remote, Permissions::full(), 0);
-    RpcHandle::start(
-        stream.reader,
-        stream.writer,
-        Arc::new(MethodTable::new()),
-        ctx,
-        RpcConfig::default(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_connection_runs_through_a_forwarding_portal() {
     let mut nodes = Nodes::start().await;
-    let (client_end, endpoint_end) = nodes.open(nodes.endpoint.id()).await;
-    let (inner_server, inner_client) =
-        tokio::join!(serve_inner(endpoint_end), dial_inner(client_end));
+    let (inner_server, inner_client) = nodes.inner().await;
     let results = run_checks(&inner_client, false).await;
     assert_all_pass(&results);
 
@@ -217,8 +126,7 @@ async fn a_whole_connection_runs_through_a_forwarding_portal() {
     assert!(end.is_clean(), "endpoint's inner session ended {end:?}");
 
     // The outer connections carried on; a second tunnel works as the first.
-    let (client_end, endpoint_end) = nodes.open(nodes.endpoint.id()).await;
-    let (_server, inner_client) = tokio::join!(serve_inner(endpoint_end), dial_inner(client_end));
+    let (_server, inner_client) = nodes.inner().await;
     let hello: String = within(inner_client.call(&["test", "hello"], vec![json!("tunnel")]))
         .await
         .expect("hello through the second tunnel");
@@ -230,7 +138,7 @@ async fn a_whole_connection_runs_through_a_forwarding_portal() {
 async fn bytes_arrive_in_order_and_shutdown_reaches_the_other_end_both_ways() {
     let mut nodes = Nodes::start().await;
     for client_first in [true, false] {
-        let (mut client_end, mut endpoint_end) = nodes.open(nodes.endpoint.id()).await;
+        let (mut client_end, mut endpoint_end) = nodes.open().await;
         // Writes larger than one item are cut, and read back as one stream of bytes.
         let sent: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let mut got = vec![0; sent.len()];
@@ -276,7 +184,7 @@ async fn read_error(end: &mut DuplexBytes) -> DuplexBytesError {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_endpoint_going_away_ends_the_clients_tunnel_with_unexpected_hangup() {
     let mut nodes = Nodes::start().await;
-    let (mut client_end, endpoint_end) = nodes.open(nodes.endpoint.id()).await;
+    let (mut client_end, endpoint_end) = nodes.open().await;
     within(client_end.write_all(b"ping")).await.unwrap();
     // The endpoint's connection to the portal dies (no goodbye, no stream ends).
     for peer in nodes.endpoint.peers() {
@@ -303,7 +211,7 @@ async fn the_endpoint_going_away_ends_the_clients_tunnel_with_unexpected_hangup(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_going_away_ends_the_endpoints_side() {
     let mut nodes = Nodes::start().await;
-    let (client_end, mut endpoint_end) = nodes.open(nodes.endpoint.id()).await;
+    let (client_end, mut endpoint_end) = nodes.open().await;
     drop(client_end);
     within(nodes.client.close_now()).await;
     let mut rest = Vec::new();
@@ -317,14 +225,19 @@ async fn the_client_going_away_ends_the_endpoints_side() {
 async fn an_unknown_target_is_the_portals_error() {
     let mut nodes = Nodes::start().await;
     let stranger = keys(9).public();
-    let args = vec![json!({"target": stranger.id(), "instance": 0})];
-    let mut end = DuplexBytes::call(&nodes.to_portal, &["tunnel", "connect"], args);
+    let mut end = open(
+        &nodes.to_portal,
+        TunnelAddress::new(keys(PORTAL).public(), stranger),
+    );
     match read_error(&mut end).await {
         DuplexBytesError::Ended(RpcError::Remote(e)) => {
             assert_eq!(e.message, format!("could not connect to:{}", stranger.id()))
         }
         other => panic!("expected the portal's refusal, got {other:?}"),
     }
-    assert!(nodes.incoming.try_recv().is_err(), "nothing reached the endpoint");
+    assert!(
+        nodes.incoming.try_recv().is_err(),
+        "nothing reached the endpoint"
+    );
     nodes.close().await;
 }

@@ -169,7 +169,13 @@ mod tests {
     #[test]
     fn instance_forms() {
         let with = |instance: &str| format!("tunnel:{PORTAL}:{TARGET}:{instance}");
-        for (text, want) in [("7", 7), ("", 0), ("+5", 5), ("007", 7), ("4294967295", u32::MAX)] {
+        for (text, want) in [
+            ("7", 7),
+            ("", 0),
+            ("+5", 5),
+            ("007", 7),
+            ("4294967295", u32::MAX),
+        ] {
             let parsed: TunnelAddress = with(text).parse().unwrap();
             assert_eq!(parsed.instance, want, "instance {text:?}");
         }
@@ -183,7 +189,8 @@ mod tests {
         for text in ["abc", "-1", "0x1f", "1e3", "1.5", "4294967296", "+"] {
             let err = with(text).parse::<TunnelAddress>().unwrap_err();
             assert!(
-                err.to_string().contains("the instance must be a whole number"),
+                err.to_string()
+                    .contains("the instance must be a whole number"),
                 "{text:?}: {err}"
             );
         }

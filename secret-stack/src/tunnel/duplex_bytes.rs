@@ -23,12 +23,13 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
 use futures::channel::mpsc;
 use futures::stream::BoxStream;
-use futures::{SinkExt, StreamExt};
+use futures::{SinkExt, Stream, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -99,9 +100,11 @@ impl DuplexBytes {
             .take_while(|item| std::future::ready(item.is_ok()))
             .filter_map(|item| std::future::ready(item.ok()))
             .boxed();
-        let incoming = caller.duplex(path, args, items);
+        let parking = Arc::new(Parking::default());
+        let park = Arc::downgrade(&parking);
+        let incoming = caller.duplex(path, args, Outgoing { items, parking }.boxed());
         DuplexBytes {
-            reader: DuplexReader::new(incoming),
+            reader: DuplexReader::new(incoming, park),
             writer,
         }
     }
@@ -111,7 +114,7 @@ impl DuplexBytes {
     pub fn answer(input: MethodInput) -> (DuplexBytes, MethodOutput) {
         let (writer, outgoing) = DuplexWriter::channel();
         let stream = DuplexBytes {
-            reader: DuplexReader::new(input.boxed()),
+            reader: DuplexReader::new(input.boxed(), Weak::new()),
             writer,
         };
         (stream, outgoing.boxed())
@@ -127,21 +130,65 @@ impl DuplexBytes {
     }
 }
 
+type Incoming = BoxStream<'static, Result<Body, RpcError>>;
+
+/// Where a caller's incoming stream waits when its reader is dropped while our half is still
+/// open. Dropping a caller's incoming stream ends our half at once, and the items the engine has
+/// not taken yet would be lost (the last bytes of a graceful close among them), so it is kept
+/// until the engine is done with our items, its own items discarded meanwhile.
+#[derive(Default)]
+struct Parking(Mutex<Option<Incoming>>);
+
+impl Parking {
+    fn park(&self, incoming: Incoming) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(incoming);
+    }
+
+    /// Discards what has arrived on a parked stream, so it never fills its queue.
+    fn drain(&self, cx: &mut Context<'_>) {
+        let mut parked = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(incoming) = parked.as_mut() {
+            while let Poll::Ready(Some(_)) = incoming.poll_next_unpin(cx) {}
+        }
+    }
+}
+
+/// A caller's items as the engine polls them; owns the [`Parking`], so a parked stream lives
+/// exactly as long as the engine keeps our items.
+struct Outgoing {
+    items: BoxStream<'static, Body>,
+    parking: Arc<Parking>,
+}
+
+impl Stream for Outgoing {
+    type Item = Body;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Body>> {
+        self.parking.drain(cx);
+        self.items.poll_next_unpin(cx)
+    }
+}
+
 /// The reading half of a [`DuplexBytes`]: the binary items received, as bytes.
+///
+/// Dropping it before the end tells the peer we stop reading, once our own half has ended.
 pub struct DuplexReader {
-    items: BoxStream<'static, Result<Body, RpcError>>,
+    items: Incoming,
     /// What is left of the last item received.
     pending: Bytes,
     /// Set once the items are over: `None` inside for a normal end.
     end: Option<Option<DuplexBytesError>>,
+    /// A caller's parking, while the engine still has our items.
+    park: Weak<Parking>,
 }
 
 impl DuplexReader {
-    fn new(items: BoxStream<'static, Result<Body, RpcError>>) -> DuplexReader {
+    fn new(items: Incoming, park: Weak<Parking>) -> DuplexReader {
         DuplexReader {
             items,
             pending: Bytes::new(),
             end: None,
+            park,
         }
     }
 
@@ -150,6 +197,17 @@ impl DuplexReader {
         tracing::debug!(%error, "duplex byte stream: reading failed");
         self.items = futures::stream::empty().boxed();
         self.end = Some(Some(error));
+    }
+}
+
+impl Drop for DuplexReader {
+    fn drop(&mut self) {
+        if let Some(parking) = self.park.upgrade() {
+            parking.park(std::mem::replace(
+                &mut self.items,
+                futures::stream::empty().boxed(),
+            ));
+        }
     }
 }
 
