@@ -122,11 +122,15 @@ pub async fn serve_inner(bytes: DuplexBytes, keys: Keypair, app_key: AppKey) -> 
     for m in test_plugin::methods() {
         table.insert(m).expect("test methods");
     }
-    let ctx = CallContext::new(
-        info.remote,
-        test_plugin::permissions(false),
-        CallContext::next_connection_id(),
+    // What a JS peer gives anonymous callers: every `test` method but `secret` (an allow list,
+    // so refusals read as JS's `… is not in list of allowed methods`).
+    let anonymous = Permissions::allow(
+        test_plugin::methods()
+            .iter()
+            .map(|m| m.path.join("."))
+            .filter(|path| path != "test.secret"),
     );
+    let ctx = CallContext::new(info.remote, anonymous, CallContext::next_connection_id());
     RpcHandle::start(
         stream.reader,
         stream.writer,
