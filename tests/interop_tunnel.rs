@@ -11,7 +11,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use secret_stack::keys::{AppKey, Keypair, PublicKey};
+use secret_stack::keys::{AppKey, PublicKey};
 use secret_stack::multiserver::{Address, Scope, ShsAddress};
 use secret_stack::stack::{App, SecretStack};
 use secret_stack::tunnel::TunnelAddress;
@@ -19,7 +19,9 @@ use secret_stack_examples::checks::run_checks;
 use secret_stack_tests::engine::assert_all_pass;
 use secret_stack_tests::node::{self, JsProcess, Node};
 use secret_stack_tests::stack_fixtures::{config, start, within};
-use secret_stack_tests::tunnel::{dial_inner, endpoint_plugin, open, portal_plugin, serve_inner};
+use secret_stack_tests::tunnel::{
+    dial_inner, endpoint_plugin, keys, open, portal_plugin, serve_inner,
+};
 use serde_json::{Value, json};
 
 const START: Duration = Duration::from_secs(30);
@@ -33,10 +35,6 @@ const RUST_CLIENT: u8 = 13;
 
 fn app_key() -> AppKey {
     APP_KEY.parse().expect("app key")
-}
-
-fn keys(n: u8) -> Keypair {
-    Keypair::from_seed(&[n; 32])
 }
 
 /// A Rust app seeded with `n`s in the interop network; JS idles out nobody for 10 minutes, nor
@@ -96,24 +94,28 @@ async fn js_client_through(node: &Node, tunnel: &TunnelAddress, portal: &str) {
     assert!(passed >= 20, "only {passed} checks ran: {out}");
 }
 
+/// A JS portal and a JS endpoint announced to it: both processes, the portal's address, and
+/// the endpoint's tunnel address.
+async fn js_portal_and_endpoint(node: &Node) -> ([JsProcess; 2], String, TunnelAddress) {
+    let (portal, portal_line) = js_peer(node, &["--serve-portal"]).await;
+    let portal_address = text(&portal_line, "address");
+    let (endpoint, endpoint_line) = js_peer(node, &["--portal", &portal_address]).await;
+    let tunnel = printed_tunnel(&endpoint_line, &text(&portal_line, "id"));
+    ([endpoint, portal], portal_address, tunnel)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn js_endpoint_and_js_client_through_a_js_portal() {
     let Some(node) = node::setup() else { return };
-    let (portal, portal_line) = js_peer(&node, &["--serve-portal"]).await;
-    let portal_address = text(&portal_line, "address");
-    let (endpoint, endpoint_line) = js_peer(&node, &["--portal", &portal_address]).await;
-    let tunnel = printed_tunnel(&endpoint_line, &text(&portal_line, "id"));
+    let (js, portal_address, tunnel) = js_portal_and_endpoint(&node).await;
     js_client_through(&node, &tunnel, &portal_address).await;
-    drop((endpoint, portal));
+    drop(js);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_client_through_a_js_portal_to_a_js_endpoint() {
     let Some(node) = node::setup() else { return };
-    let (portal, portal_line) = js_peer(&node, &["--serve-portal"]).await;
-    let portal_address = text(&portal_line, "address");
-    let (endpoint, endpoint_line) = js_peer(&node, &["--portal", &portal_address]).await;
-    let tunnel = printed_tunnel(&endpoint_line, &text(&portal_line, "id"));
+    let (js, portal_address, tunnel) = js_portal_and_endpoint(&node).await;
 
     let client = rust_app(RUST_CLIENT, SecretStack::builder()).await;
     let to_portal = within(client.connect(&portal_address))
@@ -126,7 +128,7 @@ async fn rust_client_through_a_js_portal_to_a_js_endpoint() {
     let end = within(inner.close()).await;
     assert!(end.is_clean(), "inner session ended {end:?}");
 
-    // An unknown target is the JS portal's error, as the notes say.
+    // An unknown target is the JS portal's error.
     let stranger = TunnelAddress::new(tunnel.portal, keys(99).public());
     let mut refused = open(&to_portal, stranger);
     let error = within(tokio::io::AsyncReadExt::read(&mut refused, &mut [0; 8]))
@@ -139,7 +141,7 @@ async fn rust_client_through_a_js_portal_to_a_js_endpoint() {
         "{error}"
     );
     within(client.close()).await;
-    drop((endpoint, portal));
+    drop(js);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

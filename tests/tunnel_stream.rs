@@ -9,7 +9,7 @@
 
 use std::convert::Infallible;
 
-use secret_stack::keys::{AppKey, Keypair};
+use secret_stack::keys::AppKey;
 use secret_stack::multiserver::Scope;
 use secret_stack::rpc::RpcError;
 use secret_stack::stack::{App, Peer, SecretStack};
@@ -17,7 +17,9 @@ use secret_stack::tunnel::{DuplexBytes, DuplexBytesError, HANGUP, TunnelAddress}
 use secret_stack_examples::checks::run_checks;
 use secret_stack_tests::engine::assert_all_pass;
 use secret_stack_tests::stack_fixtures::{APP_KEY, config, start, within};
-use secret_stack_tests::tunnel::{dial_inner, endpoint_plugin, open, portal_plugin, serve_inner};
+use secret_stack_tests::tunnel::{
+    dial_inner, endpoint_plugin, keys, open, portal_plugin, serve_inner,
+};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -28,10 +30,6 @@ const CLIENT: u8 = 3;
 
 fn app_key() -> AppKey {
     APP_KEY.parse().expect("app key")
-}
-
-fn keys(n: u8) -> Keypair {
-    Keypair::from_seed(&[n; 32])
 }
 
 /// The endpoint reached through the portal.

@@ -22,6 +22,11 @@ use serde_json::{Value, json};
 
 use crate::stack_fixtures::{HandPlugin, method, value, within};
 
+/// The key pair seeded with `n`s (a test app configured with seed `n` has it).
+pub fn keys(n: u8) -> Keypair {
+    Keypair::from_seed(&[n; 32])
+}
+
 /// An error-ended duplex answer, as a JS portal gives for an unknown target.
 pub fn refuse(message: String) -> Reply {
     Reply::Stream(stream::iter([Err(RemoteError::new(message))]).boxed())

@@ -1,25 +1,4 @@
-//! A byte stream carried by one muxrpc duplex: what a tunnel runs a whole inner connection
-//! (secret handshake, box stream, muxrpc) over.
-//!
-//! Each write becomes one binary item of the duplex; the items received are read back as one
-//! continuous stream of bytes, whatever their sizes (a JS peer sends the handshake as items of
-//! 64, 64, 112 and 80 bytes, then each box-stream frame as two items). The same type serves both
-//! ends: [`DuplexBytes::call`] places the duplex call through any [`Caller`], and
-//! [`DuplexBytes::answer`] turns the [`MethodInput`] of a duplex method into a byte stream and the
-//! [`MethodOutput`] the method returns.
-//!
-//! **Backpressure, end to end.** Nothing here buffers more than one item per direction. A write
-//! waits until the connection's engine has taken the previous item, and the engine takes items
-//! only when it has room to send them; received items wait in the engine's bounded receive
-//! queue until this stream is read, and when that queue is full the engine stops reading the
-//! outer connection ([`OverflowPolicy::PauseReading`](crate::rpc::OverflowPolicy)), so a slow
-//! reader of the inner stream slows the outer one down to the sender.
-//!
-//! **Ends.** Shutting the writer down (or dropping it) ends our half of the duplex with a normal
-//! end; the peer's normal end reads as EOF. An error end from the peer, a lost connection or an
-//! item that is not binary makes reads fail with a [`DuplexBytesError`] inside the
-//! [`io::Error`]. A zero-length write sends nothing: a JS peer takes an empty item for the end of
-//! its whole connection.
+//! [`DuplexBytes`]: a byte stream carried by one muxrpc duplex.
 
 use std::io;
 use std::pin::Pin;
@@ -74,7 +53,28 @@ impl DuplexBytesError {
     }
 }
 
-/// A duplex's items as a byte stream; see the [module docs](self).
+/// A byte stream carried by one muxrpc duplex: what a tunnel runs a whole inner connection
+/// (secret handshake, box stream, muxrpc) over.
+///
+/// Each write becomes one binary item of the duplex; the items received are read back as one
+/// continuous stream of bytes, whatever their sizes (a JS peer sends the handshake as items of
+/// 64, 64, 112 and 80 bytes, then each box-stream frame as two items). The same type serves both
+/// ends: [`DuplexBytes::call`] places the duplex call through any [`Caller`], and
+/// [`DuplexBytes::answer`] turns the [`MethodInput`] of a duplex method into a byte stream and the
+/// [`MethodOutput`] the method returns.
+///
+/// **Backpressure, end to end.** Nothing here buffers more than one item per direction. A write
+/// waits until the connection's engine has taken the previous item, and the engine takes items
+/// only when it has room to send them; received items wait in the engine's bounded receive
+/// queue until this stream is read, and when that queue is full the engine stops reading the
+/// outer connection ([`OverflowPolicy::PauseReading`](crate::rpc::OverflowPolicy)), so a slow
+/// reader of the inner stream slows the outer one down to the sender.
+///
+/// **Ends.** Shutting the writer down (or dropping it) ends our half of the duplex with a normal
+/// end; the peer's normal end reads as EOF. An error end from the peer, a lost connection or an
+/// item that is not binary makes reads fail with a [`DuplexBytesError`] inside the
+/// [`io::Error`]. A zero-length write sends nothing: a JS peer takes an empty item for the end of
+/// its whole connection.
 ///
 /// Use it whole (it is `AsyncRead + AsyncWrite`), split it into its public halves, or hand it to
 /// the stack as a [`ByteStream`] with [`DuplexBytes::into_byte_stream`].
