@@ -12,6 +12,7 @@ use futures::{SinkExt, Stream, StreamExt};
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::forward::until_error;
 use crate::multiserver::ByteStream;
 use crate::rpc::{Body, Caller, MethodInput, MethodOutput, RemoteError, RpcError};
 
@@ -96,10 +97,7 @@ impl DuplexBytes {
     pub fn call<C: Caller + ?Sized>(caller: &C, path: &[&str], args: Vec<Value>) -> DuplexBytes {
         let (writer, outgoing) = DuplexWriter::channel();
         // A caller's half can only end normally: an error given to `DuplexWriter::fail` ends it.
-        let items = outgoing
-            .take_while(|item| std::future::ready(item.is_ok()))
-            .filter_map(|item| std::future::ready(item.ok()))
-            .boxed();
+        let items = until_error(outgoing);
         let parking = Arc::new(Parking::default());
         let park = Arc::downgrade(&parking);
         let incoming = caller.duplex(path, args, Outgoing { items, parking }.boxed());

@@ -6,7 +6,8 @@
 //! portal holds at most the engines' bounded queues per tunnel (see
 //! [`RpcConfig::stream_buffer`](crate::rpc::RpcConfig::stream_buffer)).
 
-use futures::StreamExt;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
 use serde_json::Value;
 
 use crate::rpc::{Caller, MethodInput, MethodOutput, RemoteError, RpcError};
@@ -27,13 +28,24 @@ pub fn forward<C: Caller + ?Sized>(
     args: Vec<Value>,
     input: MethodInput,
 ) -> MethodOutput {
-    let items = input
+    onward
+        .duplex(path, args, until_error(input))
+        .map(|item| item.map_err(onward_error))
+        .boxed()
+}
+
+/// The items of `stream` up to its first error, which ends it as a normal end would: what a
+/// caller's half of a stream can carry.
+pub(crate) fn until_error<T, E>(
+    stream: impl Stream<Item = Result<T, E>> + Send + 'static,
+) -> BoxStream<'static, T>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    stream
         .take_while(|item| std::future::ready(item.is_ok()))
         .filter_map(|item| std::future::ready(item.ok()))
-        .boxed();
-    onward
-        .duplex(path, args, items)
-        .map(|item| item.map_err(onward_error))
         .boxed()
 }
 
