@@ -8,8 +8,8 @@
 # (default 6), the bench client of each revision against the peer of the same revision, in the
 # order A,B then B,A then A,B… so that a machine drifting during the run moves both alike.
 # Besides each figure it records the CPU time the peer process and the client process used per
-# figure run; for `connect` it divides them by the connections made (µs per connection), a
-# figure that machine load barely moves, unlike a rate.
+# figure run, divided by the work done (µs per connection, per call, per MB): figures that
+# machine load moves much less than a rate. (The client's includes its start-up.)
 # Prints a markdown table: per figure, per revision, the median and the range of the N rounds,
 # and B/A. Raw JSON lines (tagged rev and round) go to FILE (default
 # benches/results/ab-<time>.jsonl).
@@ -133,11 +133,11 @@ for bench in dict.fromkeys(l["bench"] for l in lines):
     med = {s: statistics.median(v) for s, v in vals.items()}
     cell = {s: f"{fmt(med[s])} [{fmt(min(vals[s]))}–{fmt(max(vals[s]))}]" for s in "ab"}
     print(f"| {bench} | {unit} | {cell['a']} | {cell['b']} | {med['b'] / med['a']:.2f} |")
-    if bench == "connect":
-        for side in ("peer", "client"):
-            per = {s: statistics.median([l[f"{side}_cpu_s"] * 1e6 / (l["value"] * float(seconds))
-                                         for l in lines if l["bench"] == bench and l["rev"] == s]) for s in "ab"}
-            print(f"| connect: {side} CPU | µs/conn | {per['a']:.0f} | {per['b']:.0f} | {per['b'] / per['a']:.2f} |")
+    per_unit = unit.split("/")[0]
+    for side in ("peer", "client"):
+        per = {s: statistics.median([l[f"{side}_cpu_s"] * 1e6 / (l["value"] * float(seconds))
+                                     for l in lines if l["bench"] == bench and l["rev"] == s]) for s in "ab"}
+        print(f"| {bench}: {side} CPU | µs/{per_unit} | {per['a']:.2f} | {per['b']:.2f} | {per['b'] / per['a']:.2f} |")
 print()
 print(f"raw: {path}")
 EOF
