@@ -237,7 +237,6 @@ extern crate self as secret_stack;
 
 pub mod box_stream;
 pub mod handshake;
-#[allow(dead_code)] // its users (method, auth and connect hooks) land next; remove this then
 pub(crate) mod hook_list;
 pub mod keys;
 #[doc = include_str!("../docs/js-api.md")]

@@ -197,6 +197,10 @@ use crate::rpc::manifest::Manifest;
 use crate::rpc::permissions::Permissions;
 
 pub use crate::hook_list::HookRegistration;
+pub use crate::rpc::HookTarget;
+pub use need::{NeedLink, PluginType};
+
+mod need;
 
 /// A set of RPC methods served under one mount name.
 ///

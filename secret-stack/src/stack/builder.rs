@@ -8,8 +8,10 @@
 //!    (`warn`) the keys of `global` this crate does not read;
 //! 2. finds the key pair (builder, `global.keys`, seed, else a new random one) and the app key
 //!    (builder, else config: missing → error, as JS);
-//! 3. checks plugin names, makes the per-app plugins in order (their factories get a
-//!    [`PluginInit`]), checks `needs`, merges manifests and permissions, builds the method table;
+//! 3. checks plugin names, makes the per-app plugins in `use` order except that a plugin is made
+//!    after those it `needs` (a cycle is an error), mounting each one's methods as soon as it is
+//!    made (so a later plugin's factory can hook and call it through its [`PluginInit`]); checks
+//!    `needs`, merges manifests and permissions (in `use` order, as JS);
 //! 4. registers the transports and transforms: those added here, plus `net` and `shs` unless one
 //!    of that name was added (as in JS's default factory); `shs` answers the auth chain during the
 //!    handshake and uses the configured handshake timeout.
@@ -21,6 +23,7 @@
 //! handshakes in progress, on by default).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +35,7 @@ use crate::keys::{AppKey, Keypair, PublicKey};
 use crate::multiserver::{
     IncomingGate, IncomingLimits, Multiserver, Net, RegistryError, Shs, Transform, Transport,
 };
-use crate::plugin::Plugin;
+use crate::plugin::{Plugin, PluginType};
 use crate::rpc::{MethodTable, Permissions, RpcConfig};
 
 use super::app::{Api, App, Identity, Inner};
@@ -44,7 +47,7 @@ use super::error::{BoxError, StartError};
 use super::events::{EVENT_CAPACITY, Event};
 use super::listen::{Addresses, Listening};
 use super::names::mount_name;
-use super::plugins::{self, Hooks, PluginEntry, PluginInit, WeakApp};
+use super::plugins::{self, Hooks, Made, PluginEntry, PluginInit, WeakApp};
 use super::shutdown::{CloseHook, DEFAULT_CLOSE_DEADLINE, Shutdown, close_hook};
 
 /// The entry point: `SecretStack::builder()`.
@@ -98,10 +101,7 @@ impl std::fmt::Debug for Builder {
         let plugins: Vec<String> = self
             .plugins
             .iter()
-            .map(|p| match p {
-                PluginEntry::Ready(p) => p.name().to_owned(),
-                PluginEntry::Factory(name, _) => name.clone(),
-            })
+            .map(|p| p.name().to_owned())
             .collect();
         f.debug_struct("Builder")
             .field("plugins", &plugins)
@@ -136,7 +136,56 @@ impl Builder {
     /// its config. A plugin whose [`name`](Plugin::name) is empty is unnamed: mounted at the top
     /// level.
     pub fn plugin<P: Plugin>(mut self, plugin: P) -> Self {
-        self.plugins.push(PluginEntry::Ready(Arc::new(plugin)));
+        self.plugins
+            .push(PluginEntry::Ready(Made::new(Arc::new(plugin))));
+        self
+    }
+
+    /// Adds a `#[plugin]` type made per app by `factory` (typically its constructor), which gets
+    /// the [`PluginInit`]: its name and `needs` come from the type, so it is made after the
+    /// plugins it needs and can take their typed handles with [`PluginInit::need`], and hook
+    /// their methods with [`PluginInit::hook`].
+    ///
+    /// ```
+    /// use secret_stack::plugin;
+    /// use secret_stack::stack::{PluginInit, SecretStack};
+    ///
+    /// pub struct Log;
+    /// #[plugin(name = "log")]
+    /// impl Log {
+    ///     fn latest(&self) -> u64 { 7 }
+    /// }
+    ///
+    /// pub struct Reader { log: LogHandle }
+    /// #[plugin(name = "reader", needs(Log))]
+    /// impl Reader {
+    ///     async fn next(&self) -> u64 { self.log.latest().await.unwrap_or(0) + 1 }
+    /// }
+    ///
+    /// // Added before `log`, made after it.
+    /// let builder = SecretStack::builder()
+    ///     .plugin_init(|init: &PluginInit<'_>| -> Result<Reader, secret_stack::stack::NeedError> {
+    ///         Ok(Reader { log: init.need::<Log>()? })
+    ///     })
+    ///     .plugin(Log);
+    /// # let _ = builder;
+    /// ```
+    pub fn plugin_init<P, E, F>(mut self, factory: F) -> Self
+    where
+        P: PluginType,
+        E: Into<BoxError>,
+        F: Fn(&PluginInit<'_>) -> Result<P, E> + Send + Sync + 'static,
+    {
+        let factory: plugins::Factory = Arc::new(move |init: &PluginInit<'_>| {
+            factory(init)
+                .map(|p| Made::new(Arc::new(p)))
+                .map_err(Into::into)
+        });
+        self.plugins.push(PluginEntry::Factory {
+            name: P::NAME.to_owned(),
+            needs: P::NEEDS.iter().map(|&n| n.to_owned()).collect(),
+            factory,
+        });
         self
     }
 
@@ -152,11 +201,15 @@ impl Builder {
     {
         let factory: plugins::Factory = Arc::new(move |init: &PluginInit<'_>| {
             factory(init)
-                .map(|p| Arc::new(p) as Arc<dyn Plugin>)
+                .map(|p| Made::new(Arc::new(p)))
                 .map_err(Into::into)
         });
-        self.plugins
-            .push(PluginEntry::Factory(name.into(), factory));
+        // Its needs are only known once it is made: it is made in `use` order.
+        self.plugins.push(PluginEntry::Factory {
+            name: name.into(),
+            needs: Vec::new(),
+            factory,
+        });
         self
     }
 
@@ -250,7 +303,7 @@ impl Builder {
         let events = broadcast::Sender::new(EVENT_CAPACITY);
         let weak = WeakApp::new();
         let hooks = RefCell::new(Hooks::default());
-        let made = self.make_plugins(&config, &keypair, &weak, &events, &hooks)?;
+        let (made, mut table) = self.make_plugins(&config, &keypair, &weak, &events, &hooks)?;
         plugins::check_needs(&made)?;
         let mounted = plugins::mount(core::manifest(), core::permissions(), &made)?;
         let anonymous = match mounted.permissions.get("anonymous") {
@@ -269,16 +322,15 @@ impl Builder {
         let mut close_hooks = self.close_hooks.clone();
         close_hooks.extend(plugin_close);
 
-        // The method table: core, then plugins.
+        // The method table: the plugins' (mounted as they were made), then the core's.
         let manifest = Arc::new(mounted.manifest);
         let addresses = Arc::new(Addresses::default());
-        let mut table = MethodTable::new();
         let core_methods = core::methods(
             Arc::clone(&manifest),
             Arc::clone(&addresses),
             Arc::clone(&auth),
         );
-        for method in core_methods.into_iter().chain(mounted.methods) {
+        for method in core_methods {
             table
                 .insert(method)
                 .map_err(|e| StartError::ManifestClash {
@@ -324,7 +376,9 @@ impl Builder {
         Ok((config, keypair, app_key))
     }
 
-    /// Makes the per-app plugins in order; the ready-made ones are shared.
+    /// Makes the per-app plugins (the ready-made ones are shared), each after those it needs,
+    /// mounting each one's methods into the table as soon as it is made. Gives the plugins back
+    /// in `use` order, with the table.
     fn make_plugins(
         &self,
         config: &Config,
@@ -332,13 +386,15 @@ impl Builder {
         weak: &WeakApp,
         events: &broadcast::Sender<Event>,
         hooks: &RefCell<Hooks>,
-    ) -> Result<Vec<Arc<dyn Plugin>>, StartError> {
+    ) -> Result<(Vec<Arc<dyn Plugin>>, MethodTable), StartError> {
         let global = config.to_json().get("global").cloned().unwrap_or_default();
-        let mut made: Vec<Arc<dyn Plugin>> = Vec::with_capacity(self.plugins.len());
-        for entry in &self.plugins {
-            match entry {
-                PluginEntry::Ready(plugin) => made.push(Arc::clone(plugin)),
-                PluginEntry::Factory(name, factory) => {
+        let mut table = MethodTable::new();
+        let mut made: HashMap<String, Made> = HashMap::new();
+        let mut in_use_order: Vec<Option<Arc<dyn Plugin>>> = vec![None; self.plugins.len()];
+        for i in plugins::init_order(&self.plugins)? {
+            let plugin = match &self.plugins[i] {
+                PluginEntry::Ready(plugin) => plugin.clone(),
+                PluginEntry::Factory { name, factory, .. } => {
                     let mount = mount_name(name);
                     let init = PluginInit {
                         name,
@@ -348,23 +404,28 @@ impl Builder {
                         app: weak.clone(),
                         events,
                         hooks,
+                        table: &table,
+                        made: &made,
                     };
                     let plugin = factory(&init).map_err(|source| StartError::PluginInit {
                         plugin: name.clone(),
                         source,
                     })?;
-                    if plugin.name() != name {
+                    if plugin.plugin.name() != name {
                         return Err(StartError::PluginNameMismatch {
                             expected: name.clone(),
-                            got: plugin.name().to_owned(),
+                            got: plugin.plugin.name().to_owned(),
                         });
                     }
                     debug!(plugin = %name, "plugin initialised");
-                    made.push(plugin);
+                    plugin
                 }
-            }
+            };
+            plugins::mount_methods(&mut table, &plugin.plugin)?;
+            in_use_order[i] = Some(Arc::clone(&plugin.plugin));
+            made.insert(plugin.plugin.name().to_owned(), plugin);
         }
-        Ok(made)
+        Ok((in_use_order.into_iter().flatten().collect(), table))
     }
 
     /// The registry for one app: the builder's transports and transforms, the defaults for the

@@ -42,6 +42,7 @@ pub(crate) mod events;
 pub(crate) mod inactivity;
 pub(crate) mod listen;
 pub(crate) mod merge;
+pub(crate) mod method_hooks;
 pub(crate) mod names;
 pub(crate) mod peer;
 pub(crate) mod plugins;
@@ -56,6 +57,7 @@ pub use config::{
 };
 pub use error::{BoxError, ConnectError, StartError};
 pub use events::{DisconnectReason, EVENT_CAPACITY, Event};
+pub use method_hooks::NeedError;
 pub use names::mount_name;
 pub use peer::Peer;
 pub use plugins::{PluginInit, WeakApp};

@@ -10,8 +10,9 @@
 //! Differences from JS, each an error at start instead of a silent surprise: a duplicate name
 //! (JS skips the plugin with a log line), a manifest clash (JS overwrites).
 
+use std::any::Any;
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock, Weak};
 
 use serde_json::{Map, Value};
@@ -19,7 +20,7 @@ use tokio::sync::broadcast;
 
 use crate::keys::{Keypair, PublicKey};
 use crate::plugin::{Plugin, permissions_of};
-use crate::rpc::{Manifest, Method, PermissionTable};
+use crate::rpc::{Manifest, MethodTable, PermissionTable};
 
 use super::app::{App, Inner};
 use super::auth::{AuthHook, AuthNext, auth_hook};
@@ -28,26 +29,126 @@ use super::events::Event;
 use super::names::mount_name;
 use super::shutdown::{CloseHook, close_hook};
 
+/// A plugin as made: as the stack serves it, and as its own type (for typed needs).
+#[derive(Clone)]
+pub(crate) struct Made {
+    pub plugin: Arc<dyn Plugin>,
+    pub any: Arc<dyn Any + Send + Sync>,
+}
+
+impl Made {
+    pub fn new<P: Plugin>(plugin: Arc<P>) -> Made {
+        Made {
+            any: Arc::clone(&plugin) as Arc<dyn Any + Send + Sync>,
+            plugin,
+        }
+    }
+}
+
 /// Makes a plugin from what [`PluginInit`] offers; see [`Builder::plugin_with`](super::Builder::plugin_with).
-pub(crate) type Factory =
-    Arc<dyn Fn(&PluginInit<'_>) -> Result<Arc<dyn Plugin>, BoxError> + Send + Sync>;
+pub(crate) type Factory = Arc<dyn Fn(&PluginInit<'_>) -> Result<Made, BoxError> + Send + Sync>;
 
 /// A plugin as added to the builder.
 #[derive(Clone)]
 pub(crate) enum PluginEntry {
     /// Already made (shared by every app the builder starts).
-    Ready(Arc<dyn Plugin>),
-    /// Made per app at start, under this name.
-    Factory(String, Factory),
+    Ready(Made),
+    /// Made per app at start, under this name, after the plugins named in `needs` (as far as
+    /// they are known before it is made).
+    Factory {
+        name: String,
+        needs: Vec<String>,
+        factory: Factory,
+    },
 }
 
 impl PluginEntry {
-    fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         match self {
-            PluginEntry::Ready(p) => p.name(),
-            PluginEntry::Factory(name, _) => name,
+            PluginEntry::Ready(p) => p.plugin.name(),
+            PluginEntry::Factory { name, .. } => name,
         }
     }
+
+    fn needs(&self) -> Vec<&str> {
+        match self {
+            PluginEntry::Ready(p) => p.plugin.needs().to_vec(),
+            PluginEntry::Factory { needs, .. } => needs.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// The order plugins are made in: `use` order, except that a plugin comes after every plugin it
+/// needs. A need of a name not added is [`StartError::MissingNeed`]; a cycle of needs is
+/// [`StartError::NeedsCycle`], naming it.
+pub(crate) fn init_order(entries: &[PluginEntry]) -> Result<Vec<usize>, StartError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Visiting,
+        Done,
+    }
+    fn visit(
+        i: usize,
+        entries: &[PluginEntry],
+        marks: &mut [Mark],
+        stack: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+    ) -> Result<(), StartError> {
+        match marks[i] {
+            Mark::Done => return Ok(()),
+            Mark::Visiting => {
+                let from = stack.iter().position(|&j| j == i).unwrap_or(0);
+                let mut cycle: Vec<String> = stack[from..]
+                    .iter()
+                    .map(|&j| entries[j].name().to_owned())
+                    .collect();
+                cycle.push(entries[i].name().to_owned());
+                return Err(StartError::NeedsCycle(cycle));
+            }
+            Mark::New => {}
+        }
+        marks[i] = Mark::Visiting;
+        stack.push(i);
+        for needed in entries[i].needs() {
+            let Some(j) = entries.iter().position(|e| e.name() == needed) else {
+                let name = entries[i].name();
+                return Err(StartError::MissingNeed {
+                    plugin: if name.is_empty() { "?" } else { name }.to_owned(),
+                    needed: needed.to_owned(),
+                });
+            };
+            visit(j, entries, marks, stack, order)?;
+        }
+        stack.pop();
+        marks[i] = Mark::Done;
+        order.push(i);
+        Ok(())
+    }
+    let mut marks = vec![Mark::New; entries.len()];
+    let mut order = Vec::with_capacity(entries.len());
+    for i in 0..entries.len() {
+        visit(i, entries, &mut marks, &mut Vec::new(), &mut order)?;
+    }
+    Ok(order)
+}
+
+/// Adds a plugin's methods, under its mount name, to the table being built; a path already
+/// taken is [`StartError::ManifestClash`].
+pub(crate) fn mount_methods(table: &mut MethodTable, plugin: &Arc<dyn Plugin>) -> Result<(), StartError> {
+    let mount = mount_name(plugin.name());
+    for mut method in Arc::clone(plugin).methods() {
+        if !mount.is_empty() {
+            method.path.insert(0, mount.clone());
+        }
+        table
+            .insert(method)
+            .map_err(|e| StartError::ManifestClash {
+                plugin: plugin.name().to_owned(),
+                path: e.0.join("."),
+            })?;
+    }
+    Ok(())
 }
 
 /// A handle on an app that does not keep it alive, for plugins to hold (a plugin is owned by the
@@ -103,6 +204,10 @@ pub struct PluginInit<'a> {
     pub(crate) app: WeakApp,
     pub(crate) events: &'a broadcast::Sender<Event>,
     pub(crate) hooks: &'a RefCell<Hooks>,
+    /// The methods of the plugins made so far (mounted), whose hooks are the app's.
+    pub(crate) table: &'a MethodTable,
+    /// The plugins made so far, by name.
+    pub(crate) made: &'a HashMap<String, Made>,
 }
 
 impl std::fmt::Debug for PluginInit<'_> {
@@ -243,12 +348,10 @@ pub(crate) struct Mounted {
     pub manifest: Manifest,
     /// The merged permission groups.
     pub permissions: PermissionTable,
-    /// Every plugin method, with its mounted path.
-    pub methods: Vec<Method>,
 }
 
 /// Merges the core's and the plugins' manifests and permissions, both derived from the plugins'
-/// methods, and collects the methods, checking for clashes.
+/// methods, checking for clashes.
 pub(crate) fn mount(
     core_manifest: Manifest,
     core_permissions: PermissionTable,
@@ -256,7 +359,6 @@ pub(crate) fn mount(
 ) -> Result<Mounted, StartError> {
     let mut manifest = core_manifest;
     let mut permissions = core_permissions;
-    let mut methods = Vec::new();
     for plugin in plugins {
         let name = plugin.name().to_owned();
         let mount = mount_name(&name);
@@ -288,15 +390,9 @@ pub(crate) fn mount(
                 permissions.allow(&group, path);
             }
         }
-
-        methods.extend(own_methods.into_iter().map(|mut m| {
-            m.path = prefix.iter().cloned().chain(m.path).collect();
-            m
-        }));
     }
     Ok(Mounted {
         manifest,
         permissions,
-        methods,
     })
 }
