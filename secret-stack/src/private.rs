@@ -5,8 +5,12 @@
 pub use futures::Stream;
 pub use serde_json::Value;
 
-pub use crate::plugin::Plugin;
+pub use crate::plugin::{HookTarget, NeedLink, Plugin, PluginType};
 pub use crate::rpc::typed::args::{ArgsBuilder, ArgsReader};
+pub use crate::rpc::typed::hook::{
+    HookFuture, HookStream, args_error, hook_done_out, hook_done_reply, hook_stream_out,
+    hook_stream_reply, hook_value_out, hook_value_reply,
+};
 pub use crate::rpc::typed::client::{
     call, decode_typed_error, decode_untyped_error, duplex, sink, source,
 };
@@ -18,4 +22,7 @@ pub use crate::rpc::typed::server::{
 pub use crate::rpc::typed::{
     CallError, MethodResult, Sink, SinkItem, Source, TypedError, TypedFuture, TypedStream,
 };
-pub use crate::rpc::{CallContext, CallKind, Caller, Manifest, Method, MethodInput};
+pub use crate::rpc::{
+    CallContext, CallKind, Caller, LocalCaller, Manifest, Method, MethodHooks, MethodInput,
+    RemoteError, Reply,
+};
