@@ -8,7 +8,7 @@ use syn::ext::IdentExt;
 use syn::{Attribute, Ident, LitStr, Type};
 
 use crate::ast::{Input, Kind, KindPlan, Method, ParamType, SelfArg};
-use crate::attr::{Access, Form, PluginArgs};
+use crate::attr::{Access, Form, Need, PluginArgs};
 use crate::names;
 use crate::types::{is_unit, result_parts, source_parts};
 
@@ -196,7 +196,8 @@ pub struct Model {
     /// Its mount name (camelCase of the name).
     pub mount: String,
     pub version: TokenStream,
-    pub needs: Vec<LitStr>,
+    /// The needed plugins' names, as expressions (a literal, or `<Type as PluginType>::NAME`).
+    pub needs: Vec<TokenStream>,
     /// The client's name, or `None` with `client = false`.
     pub client: Option<Ident>,
     /// Method errors must travel both ways (`TypedError`): a `#[plugin]` with its client.
@@ -232,7 +233,7 @@ impl Model {
                 Some(v) => v.to_token_stream(),
                 None => quote!(::core::env!("CARGO_PKG_VERSION")),
             },
-            needs: args.needs.clone(),
+            needs: args.needs.iter().map(|n| need(n, &krate)).collect(),
             client: args.client.then(|| format_ident!("{}Client", type_ident)),
             typed_errors: args.client && input.form == Form::Plugin,
             client_vis,
@@ -251,6 +252,18 @@ impl Model {
         let mut path = vec![self.mount.clone()];
         path.extend(method.path.iter().cloned());
         path
+    }
+}
+
+/// A needed plugin's name as a constant expression, spanned at the user's type so that a type
+/// that is not a plugin is reported there.
+fn need(need: &Need, krate: &TokenStream) -> TokenStream {
+    match need {
+        Need::Name(lit) => lit.to_token_stream(),
+        Need::Type(path) => {
+            let span = syn::spanned::Spanned::span(path);
+            quote::quote_spanned!(span=> <#path as #krate::__private::PluginType>::NAME)
+        }
     }
 }
 

@@ -7,6 +7,9 @@ pub use serde_json::Value;
 
 pub use crate::plugin::{HookTarget, NeedLink, Plugin, PluginType};
 pub use crate::rpc::typed::args::{ArgsBuilder, ArgsReader};
+pub use crate::rpc::typed::direct::{
+    direct_async_source, direct_result_source, direct_source, direct_value,
+};
 pub use crate::rpc::typed::hook::{
     HookFuture, HookStream, args_error, hook_done_out, hook_done_reply, hook_stream_out,
     hook_stream_reply, hook_value_out, hook_value_reply,

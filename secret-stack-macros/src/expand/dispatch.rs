@@ -32,7 +32,8 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
             }
 
             fn needs(&self) -> &[&str] {
-                &[#(#needs),*]
+                const NEEDS: &[&str] = &[#(#needs),*];
+                NEEDS
             }
 
             fn methods(

@@ -20,6 +20,7 @@
 pub(crate) mod args;
 pub(crate) mod client;
 mod codec;
+pub(crate) mod direct;
 pub(crate) mod encoding;
 mod error;
 pub(crate) mod hook;
