@@ -66,6 +66,8 @@ pub struct RpcMethod {
     pub params: Vec<Param>,
     pub shape: Shape,
     pub access: Access,
+    /// The declared return type (`()` when there is none).
+    pub ret: TokenStream,
 }
 
 impl RpcMethod {
@@ -100,6 +102,10 @@ impl RpcMethod {
                 SelfArg::Arc => Receiver::Arc,
                 _ => Receiver::Ref,
             },
+            ret: m
+                .ret
+                .as_ref()
+                .map_or_else(|| quote!(()), ToTokens::to_token_stream),
             params: params(m, plan, krate)?,
             shape: shape(m, plan, krate)?,
             access: m

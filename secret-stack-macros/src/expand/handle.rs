@@ -10,6 +10,7 @@ use syn::Type;
 
 use super::Model;
 use super::client::{call, error_of, params};
+use super::dispatch::async_helper_ident;
 use crate::model::{Receiver, Role, RpcMethod, Shape};
 
 /// The `PluginType` impl and the handle (nothing without a client).
@@ -67,7 +68,9 @@ pub fn handle(model: &Model, self_ty: &Type, type_ident: &syn::Ident) -> TokenSt
                     plugin,
                     client: #client::new(__ss_link.caller()),
                     context: __ss_link.context(),
-                    hooks: ::std::sync::Arc::from(::std::vec![#(#paths),*]),
+                    hooks: <::std::sync::Arc<[#private::MethodHooks]> as ::core::convert::From<
+                        ::std::vec::Vec<#private::MethodHooks>,
+                    >>::from(::std::vec![#(#paths),*]),
                 }
             }
         }
@@ -153,9 +156,19 @@ fn direct(model: &Model, method: &RpcMethod, self_ty: &Type) -> Option<TokenStre
         Receiver::Ref => quote!(&*__ss_plugin),
         Receiver::Arc => quote!(__ss_plugin),
     };
-    let call = quote_spanned!(span=> <#self_ty>::#ident(#receiver, #(#args),*));
+    let call = if method.asyncness {
+        let helper = async_helper_ident(method);
+        let args = method
+            .params
+            .iter()
+            .filter(|p| !matches!(p.role, Role::Context))
+            .map(|p| &p.ident);
+        quote_spanned!(span=> <#self_ty>::#helper(__ss_plugin, __ss_context, #(#args),*))
+    } else {
+        quote_spanned!(span=> <#self_ty>::#ident(#receiver, #(#args),*))
+    };
     let setup = quote! {
-        let __ss_plugin = ::std::sync::Arc::clone(&self.plugin);
+        let __ss_plugin = <::std::sync::Arc<#self_ty> as ::core::clone::Clone>::clone(&self.plugin);
         #[allow(unused_variables)]
         let __ss_context = ::core::clone::Clone::clone(&self.context);
     };

@@ -16,7 +16,12 @@ use super::codec::{Op, codec};
 use crate::model::{Role, RpcMethod, Shape};
 
 /// The markers, their constants on the plugin type, and their `HookTarget` impls.
+/// Only with a client: a hook's conversions need what the client needs (answers that decode,
+/// errors that travel both ways).
 pub fn targets(model: &Model, self_ty: &Type, type_ident: &syn::Ident) -> TokenStream {
+    if model.client.is_none() {
+        return TokenStream::new();
+    }
     let items = model
         .methods
         .iter()
