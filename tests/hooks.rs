@@ -31,7 +31,11 @@ impl Log {
     }
 
     fn history(&self, author: String) -> Source<String> {
-        Source::iter((0..3).map(move |i| format!("{author}/{i}")).collect::<Vec<_>>())
+        Source::iter(
+            (0..3)
+                .map(move |i| format!("{author}/{i}"))
+                .collect::<Vec<_>>(),
+        )
     }
 
     async fn append(&self, mut items: Sink<String>) -> Result<(), String> {
@@ -147,7 +151,11 @@ async fn a_hook_rewrites_the_arguments_and_replaces_the_answer() {
         })
         .unwrap();
     assert_eq!(within(remote.get(0)).await.unwrap(), "genesis");
-    assert_eq!(trace.lock().unwrap().len(), 0, "replaced: the method did not run");
+    assert_eq!(
+        trace.lock().unwrap().len(),
+        0,
+        "replaced: the method did not run"
+    );
     assert_eq!(within(remote.get(5)).await.unwrap(), "ENTRY 105");
     assert_eq!(
         LogClient::new(server.local()).get(6).await.unwrap(),
@@ -174,7 +182,8 @@ async fn a_hook_filters_and_maps_a_source_for_local_and_remote_callers() {
         .collect()
         .await;
     assert_eq!(local, expected);
-    let remote: Vec<String> = within(remote.history("alice".into()).map(Result::unwrap).collect()).await;
+    let remote: Vec<String> =
+        within(remote.history("alice".into()).map(Result::unwrap).collect()).await;
     assert_eq!(remote, expected);
     close(&[&client, &server]).await;
 }
@@ -212,7 +221,11 @@ async fn a_hook_wraps_a_sinks_input_for_local_and_remote_callers() {
         .unwrap();
     let local = SharedLogClient::new(server.local());
     local
-        .append(stream::iter(["a".to_owned(), "drop".to_owned(), "b".to_owned()]))
+        .append(stream::iter([
+            "a".to_owned(),
+            "drop".to_owned(),
+            "b".to_owned(),
+        ]))
         .await
         .unwrap();
     let client = start(&SecretStack::builder(), config(2, json!({}))).await;
@@ -245,7 +258,9 @@ async fn a_typed_hook_maps_a_duplexs_answers() {
     let (server, client, remote) = remote_pair(Log::default()).await;
     let _hook = server
         .hook(Log::ECHO, |ctx, (), next| {
-            next.call(ctx, ()).map(|item| item.map(|s| s.repeat(2))).boxed()
+            next.call(ctx, ())
+                .map(|item| item.map(|s| s.repeat(2)))
+                .boxed()
         })
         .unwrap();
     let echoed: Vec<String> = within(
@@ -264,14 +279,18 @@ async fn hooks_come_and_go_at_run_time() {
     let (server, client, remote) = remote_pair(Log::default()).await;
     assert_eq!(within(remote.get(1)).await.unwrap(), "entry 1");
     let registration = server
-        .hook(Log::GET, |_ctx, (_seq,), _next| ready(Ok("hooked".to_owned())).boxed())
+        .hook(Log::GET, |_ctx, (_seq,), _next| {
+            ready(Ok("hooked".to_owned())).boxed()
+        })
         .unwrap();
     assert_eq!(within(remote.get(1)).await.unwrap(), "hooked");
     drop(registration);
     assert_eq!(within(remote.get(1)).await.unwrap(), "entry 1");
     // Kept: stays after its registration is gone.
     server
-        .hook(Log::GET, |_ctx, (_seq,), _next| ready(Ok("kept".to_owned())).boxed())
+        .hook(Log::GET, |_ctx, (_seq,), _next| {
+            ready(Ok("kept".to_owned())).boxed()
+        })
         .unwrap()
         .keep();
     assert_eq!(within(remote.get(1)).await.unwrap(), "kept");
@@ -282,7 +301,9 @@ async fn hooks_come_and_go_at_run_time() {
 async fn hooking_a_missing_path_names_it_and_lists_the_mounts_methods() {
     let app = builder(Log::default()).build(config(1, json!({}))).unwrap();
     let error = app
-        .hook_path(&["log", "gte"], |ctx, args, input, next| next.call(ctx, args, input))
+        .hook_path(&["log", "gte"], |ctx, args, input, next| {
+            next.call(ctx, args, input)
+        })
         .unwrap_err();
     assert_eq!(error.path, "log.gte");
     assert_eq!(
@@ -290,11 +311,19 @@ async fn hooking_a_missing_path_names_it_and_lists_the_mounts_methods() {
         ["log.append", "log.echo", "log.get", "log.history"]
     );
     let message = error.to_string();
-    assert!(message.contains("`log.gte`") && message.contains("log.history"), "{message}");
+    assert!(
+        message.contains("`log.gte`") && message.contains("log.history"),
+        "{message}"
+    );
     let error = app
-        .hook_path(&["nope", "x"], |ctx, args, input, next| next.call(ctx, args, input))
+        .hook_path(&["nope", "x"], |ctx, args, input, next| {
+            next.call(ctx, args, input)
+        })
         .unwrap_err();
-    assert!(error.to_string().contains("no plugin is mounted there"), "{error}");
+    assert!(
+        error.to_string().contains("no plugin is mounted there"),
+        "{error}"
+    );
     close(&[&app]).await;
 }
 

@@ -75,7 +75,9 @@ impl Top {
     }
 }
 
-fn reader_factory(order: &Order) -> impl Fn(&PluginInit<'_>) -> Result<Reader, NeedError> + Send + Sync + 'static {
+fn reader_factory(
+    order: &Order,
+) -> impl Fn(&PluginInit<'_>) -> Result<Reader, NeedError> + Send + Sync + 'static {
     let order = Arc::clone(order);
     move |init| {
         order.lock().unwrap().push("reader");
@@ -227,7 +229,13 @@ async fn a_plugin_hooks_what_it_needs_from_its_init() {
         .build(config(1, json!({})))
         .unwrap();
     let log = LogClient::new(app.local());
-    assert!(log.get(3).await.unwrap_err().to_string().contains("guarded"));
+    assert!(
+        log.get(3)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("guarded")
+    );
     assert_eq!(log.get(4).await.unwrap(), "entry 4");
     app.close().await;
 }

@@ -63,7 +63,12 @@ pub fn args_type(method: &RpcMethod) -> TokenStream {
     quote!((#(#types,)*))
 }
 
-fn target(model: &Model, method: &RpcMethod, self_ty: &Type, type_ident: &syn::Ident) -> TokenStream {
+fn target(
+    model: &Model,
+    method: &RpcMethod,
+    self_ty: &Type,
+    type_ident: &syn::Ident,
+) -> TokenStream {
     let krate = &model.krate;
     let private = quote!(#krate::__private);
     let vis = &model.client_vis;
@@ -143,7 +148,11 @@ fn target(model: &Model, method: &RpcMethod, self_ty: &Type, type_ident: &syn::I
 }
 
 /// What a hook returns, and the conversions between it and a reply.
-fn answer(model: &Model, method: &RpcMethod, label: &str) -> (TokenStream, TokenStream, TokenStream) {
+fn answer(
+    model: &Model,
+    method: &RpcMethod,
+    label: &str,
+) -> (TokenStream, TokenStream, TokenStream) {
     let krate = &model.krate;
     let private = quote!(#krate::__private);
     match &method.shape {
@@ -204,7 +213,11 @@ fn arg_codecs(model: &Model, method: &RpcMethod, label: &str) -> (TokenStream, T
         }
         vars.push(var);
     }
-    let reader_mut = if vars.is_empty() { quote!() } else { quote!(mut) };
+    let reader_mut = if vars.is_empty() {
+        quote!()
+    } else {
+        quote!(mut)
+    };
     let decode = quote! {
         let #reader_mut __ss_reader = #private::ArgsReader::new(#label, __ss_args);
         #(#reads)*

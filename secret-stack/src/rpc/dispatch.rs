@@ -158,7 +158,11 @@ impl MethodTable {
     ///     .unwrap_err().to_string().contains("test.hello"));
     /// # drop(registration);
     /// ```
-    pub fn hook<S, F>(&self, path: &[S], hook: F) -> Result<crate::plugin::HookRegistration, NoSuchMethod>
+    pub fn hook<S, F>(
+        &self,
+        path: &[S],
+        hook: F,
+    ) -> Result<crate::plugin::HookRegistration, NoSuchMethod>
     where
         S: AsRef<str>,
         F: Fn(CallContext, Vec<Value>, Option<MethodInput>, super::hooks::Next) -> Reply

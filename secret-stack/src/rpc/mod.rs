@@ -37,6 +37,6 @@ pub use manifest::{CallKind, Manifest, ManifestEntry, UnknownCallKind};
 pub use packet::{Frame, Packet};
 pub use permissions::{PermissionRefusal, PermissionTable, Permissions, RefusalRule};
 pub use typed::{
-    BinaryValue, CallError, HookFuture, HookStream, HookTarget, MethodResult, Sink, SinkItem, Source, ToRemoteError, TypedError,
-    TypedFuture, TypedNext, TypedStream, WireFormat,
+    BinaryValue, CallError, HookFuture, HookStream, HookTarget, MethodResult, Sink, SinkItem,
+    Source, ToRemoteError, TypedError, TypedFuture, TypedNext, TypedStream, WireFormat,
 };

@@ -98,11 +98,7 @@ impl Default for Builder {
 
 impl std::fmt::Debug for Builder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let plugins: Vec<String> = self
-            .plugins
-            .iter()
-            .map(|p| p.name().to_owned())
-            .collect();
+        let plugins: Vec<String> = self.plugins.iter().map(|p| p.name().to_owned()).collect();
         f.debug_struct("Builder")
             .field("plugins", &plugins)
             .field("multiserver", &self.multiserver)

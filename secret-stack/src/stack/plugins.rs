@@ -135,7 +135,10 @@ pub(crate) fn init_order(entries: &[PluginEntry]) -> Result<Vec<usize>, StartErr
 
 /// Adds a plugin's methods, under its mount name, to the table being built; a path already
 /// taken is [`StartError::ManifestClash`].
-pub(crate) fn mount_methods(table: &mut MethodTable, plugin: &Arc<dyn Plugin>) -> Result<(), StartError> {
+pub(crate) fn mount_methods(
+    table: &mut MethodTable,
+    plugin: &Arc<dyn Plugin>,
+) -> Result<(), StartError> {
     let mount = mount_name(plugin.name());
     for mut method in Arc::clone(plugin).methods() {
         if !mount.is_empty() {

@@ -29,16 +29,17 @@ where
 }
 
 /// A source method's answer when it returns a source (or an alias of one).
-pub fn direct_source<S, E>(source: S, error: fn(RpcError) -> CallError<E>) -> TypedStream<S::Item, E>
+pub fn direct_source<S, E>(
+    source: S,
+    error: fn(RpcError) -> CallError<E>,
+) -> TypedStream<S::Item, E>
 where
     S: IntoSource,
     S::Item: Send + 'static,
     E: Send + 'static,
 {
     direct_items(
-        source
-            .into_source()
-            .map_err(|e| error(RpcError::Remote(e))),
+        source.into_source().map_err(|e| error(RpcError::Remote(e))),
         error,
     )
 }

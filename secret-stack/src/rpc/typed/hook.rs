@@ -74,7 +74,10 @@ pub trait HookTarget: Copy + Send + Sync + 'static {
     /// The method's full path in an app: the mount, then [`PATH`](Self::PATH).
     fn full_path() -> Vec<&'static str> {
         let mount = (!Self::MOUNT.is_empty()).then_some(Self::MOUNT);
-        mount.into_iter().chain(Self::PATH.iter().copied()).collect()
+        mount
+            .into_iter()
+            .chain(Self::PATH.iter().copied())
+            .collect()
     }
 }
 
@@ -88,7 +91,9 @@ pub struct TypedNext<T> {
 
 impl<T> std::fmt::Debug for TypedNext<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TypedNext").field("next", &self.next).finish()
+        f.debug_struct("TypedNext")
+            .field("next", &self.next)
+            .finish()
     }
 }
 
@@ -168,9 +173,9 @@ pub fn hook_value_out<T: Send + 'static>(
     decode: fn(Body) -> Result<T, String>,
 ) -> HookFuture<T> {
     match reply {
-        Reply::Value(answer) => Box::pin(async move {
-            decode(answer.await?).map_err(|e| decode_failed(method, &e))
-        }),
+        Reply::Value(answer) => {
+            Box::pin(async move { decode(answer.await?).map_err(|e| decode_failed(method, &e)) })
+        }
         _ => Box::pin(ready(Err(wrong_reply(method)))),
     }
 }
