@@ -204,7 +204,7 @@ async fn a_handle_calls_directly_without_hooks_and_through_them_with() {
     app.close().await;
 }
 
-/// A plugin hooks the plugin it needs from its own init, before the app exists.
+/// A plugin calls and hooks the plugin it needs from its own init, before the app exists.
 #[tokio::test]
 async fn a_plugin_hooks_what_it_needs_from_its_init() {
     pub struct Guard;
@@ -216,6 +216,13 @@ async fn a_plugin_hooks_what_it_needs_from_its_init() {
     }
     let app = SecretStack::builder()
         .plugin_init(|init: &PluginInit<'_>| {
+            // The log is made and mounted already: callable during this init.
+            let len = LogClient::new(init.local()).len().now_or_never();
+            assert_eq!(len.map(Result::ok), Some(Some(11)));
+            assert!(
+                init.app().upgrade().is_none(),
+                "the app exists once every plugin is made"
+            );
             init.hook(Log::GET, |ctx, (seq,), next| {
                 if seq == 3 {
                     return ready(Err(secret_stack::rpc::RemoteError::new("guarded"))).boxed();

@@ -230,7 +230,11 @@ pub(crate) struct Hooks {
 }
 
 impl PluginInit<'_> {
-    /// The app, as a handle that upgrades once the app is built.
+    /// The app, as a handle that upgrades once the app is built (after every plugin is made:
+    /// `upgrade()` is `None` during init). During init, this [`PluginInit`] gives what the app
+    /// would: the identity, config and events, the methods of the plugins made so far
+    /// ([`local`](Self::local)), their hooks ([`hook`](Self::hook)) and typed handles
+    /// ([`need`](Self::need)). Listening, dialling and closing need the built app.
     pub fn app(&self) -> WeakApp {
         self.app.clone()
     }
