@@ -216,13 +216,22 @@ async fn a_plugin_hooks_what_it_needs_from_its_init() {
     }
     let app = SecretStack::builder()
         .plugin_init(|init: &PluginInit<'_>| {
-            // The log is made and mounted already: callable during this init.
+            // The log is made and mounted already: callable during this init, through the init
+            // and through the app, which exists already.
             let len = LogClient::new(init.local()).len().now_or_never();
             assert_eq!(len.map(Result::ok), Some(Some(11)));
-            assert!(
-                init.app().upgrade().is_none(),
-                "the app exists once every plugin is made"
-            );
+            let app = init.app().upgrade().expect("the app exists during init");
+            let len = LogClient::new(app.local()).len().now_or_never();
+            assert_eq!(len.map(Result::ok), Some(Some(11)));
+            assert_eq!(app.id(), init.id());
+            // What needs every plugin waits for the build: nothing served to peers yet, no dialling.
+            assert!(app.manifest().entries().is_empty());
+            let dial =
+                app.connect("net:127.0.0.1:1~shs:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+            assert!(matches!(
+                dial.now_or_never(),
+                Some(Err(secret_stack::stack::ConnectError::NotBuilt))
+            ));
             init.hook(Log::GET, |ctx, (seq,), next| {
                 if seq == 3 {
                     return ready(Err(secret_stack::rpc::RemoteError::new("guarded"))).boxed();

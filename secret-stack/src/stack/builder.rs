@@ -8,13 +8,15 @@
 //!    (`warn`) the keys of `global` this crate does not read;
 //! 2. finds the key pair (builder, `global.keys`, seed, else a new random one) and the app key
 //!    (builder, else config: missing → error, as JS);
-//! 3. checks plugin names, makes the per-app plugins in `use` order except that a plugin is made
-//!    after those it `needs` (a cycle is an error), mounting each one's methods as soon as it is
-//!    made (so a later plugin's factory can hook and call it through its [`PluginInit`]); checks
-//!    `needs`, merges manifests and permissions (in `use` order, as JS);
-//! 4. registers the transports and transforms: those added here, plus `net` and `shs` unless one
-//!    of that name was added (as in JS's default factory); `shs` answers the auth chain during the
-//!    handshake and uses the configured handshake timeout.
+//! 3. checks plugin names; registers the transports and transforms: those added here, plus `net`
+//!    and `shs` unless one of that name was added (as in JS's default factory); `shs` answers the
+//!    auth chain during the handshake and uses the configured handshake timeout;
+//! 4. makes the app, before its plugins, so that their factories can use it
+//!    ([`PluginInit::app`] says what waits for the build to finish);
+//! 5. makes the per-app plugins in `use` order except that a plugin is made after those it
+//!    `needs` (a cycle is an error), mounting each one's methods as soon as it is made (so a
+//!    later plugin's factory can hook and call it); checks `needs`, merges manifests and
+//!    permissions (in `use` order, as JS), and fills in what the app serves.
 //!
 //! [`Builder::start`] then listens ([`App::listen`]).
 //!
@@ -25,6 +27,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -44,10 +47,10 @@ use super::config::{Config, ConfigError, KeySource};
 use super::connections::Connections;
 use super::core;
 use super::error::{BoxError, StartError};
-use super::events::{EVENT_CAPACITY, Event};
+use super::events::EVENT_CAPACITY;
 use super::listen::{Addresses, Listening};
 use super::names::mount_name;
-use super::plugins::{self, Hooks, Made, PluginEntry, PluginInit, WeakApp};
+use super::plugins::{self, Hooks, Made, PluginEntry, PluginInit};
 use super::shutdown::{CloseHook, DEFAULT_CLOSE_DEADLINE, Shutdown, close_hook};
 
 /// The entry point: `SecretStack::builder()`.
@@ -166,30 +169,32 @@ impl Builder {
     ///     .plugin(Log);
     /// # let _ = builder;
     /// ```
-    pub fn plugin_init<P, E, F>(mut self, factory: F) -> Self
+    pub fn plugin_init<P, E, F>(self, factory: F) -> Self
     where
         P: PluginType,
         E: Into<BoxError>,
         F: Fn(&PluginInit<'_>) -> Result<P, E> + Send + Sync + 'static,
     {
-        let factory: plugins::Factory = Arc::new(move |init: &PluginInit<'_>| {
-            factory(init)
-                .map(|p| Made::new(Arc::new(p)))
-                .map_err(Into::into)
-        });
-        self.plugins.push(PluginEntry::Factory {
-            name: P::NAME.to_owned(),
-            needs: P::NEEDS.iter().map(|&n| n.to_owned()).collect(),
-            factory,
-        });
-        self
+        let needs = P::NEEDS.iter().map(|&n| n.to_owned()).collect();
+        self.factory(P::NAME.to_owned(), needs, factory)
     }
 
     /// Adds a plugin made per app by `factory` when the app is built, in `use` order, from what
-    /// [`PluginInit`] gives (the app as a [`WeakApp`], its config section, `global`, events, hook
+    /// [`PluginInit`] gives (the app as a [`WeakApp`](super::WeakApp), its config section, `global`, events, hook
     /// registration). `name` must be the name of the plugin it makes (it chooses the config
     /// section before the plugin exists); a factory error stops the build.
-    pub fn plugin_with<P, E, F>(mut self, name: impl Into<String>, factory: F) -> Self
+    pub fn plugin_with<P, E, F>(self, name: impl Into<String>, factory: F) -> Self
+    where
+        P: Plugin,
+        E: Into<BoxError>,
+        F: Fn(&PluginInit<'_>) -> Result<P, E> + Send + Sync + 'static,
+    {
+        // Its needs are only known once it is made: it is made in `use` order.
+        self.factory(name.into(), Vec::new(), factory)
+    }
+
+    /// Adds a factory made after the plugins named in `needs`.
+    fn factory<P, E, F>(mut self, name: String, needs: Vec<String>, factory: F) -> Self
     where
         P: Plugin,
         E: Into<BoxError>,
@@ -200,10 +205,9 @@ impl Builder {
                 .map(|p| Made::new(Arc::new(p)))
                 .map_err(Into::into)
         });
-        // Its needs are only known once it is made: it is made in `use` order.
         self.plugins.push(PluginEntry::Factory {
-            name: name.into(),
-            needs: Vec::new(),
+            name,
+            needs,
             factory,
         });
         self
@@ -293,40 +297,66 @@ impl Builder {
         let connections = config.connections()?;
         let incoming_limits = config.incoming_limits(self.incoming_limits)?;
         let inactivity = config.inactivity_timeout();
-
-        // Plugins, in order.
         plugins::check_names(&self.plugins)?;
-        let events = broadcast::Sender::new(EVENT_CAPACITY);
-        let weak = WeakApp::new();
+
+        // The app exists before its plugins are made, so that their inits can use it; what it
+        // serves is filled in once they are all made (see `Api`). Its `shs` asks the auth chain,
+        // which exists from then on.
+        let auth_cell: Arc<OnceLock<Arc<AuthChain>>> = Arc::default();
+        let multiserver =
+            self.multiserver_for(&config, &keypair, app_key, &auth_cell, &connections)?;
+        let addresses = Arc::new(Addresses::default());
+        // The plugins' close hooks are newer than the builder's: they run first.
+        let mut close_hooks = self.close_hooks.clone();
+        close_hooks.push(close_hook(|app: App| async move {
+            for hook in app.inner.api.close_hooks().iter().rev() {
+                hook(app.clone()).await;
+            }
+        }));
+        let inner = Arc::new(Inner {
+            identity: Identity::new(keypair, app_key, config),
+            api: Api::new(Arc::clone(&auth_cell)),
+            events: broadcast::Sender::new(EVENT_CAPACITY),
+            connections: Connections::new(self.rpc_config.clone(), inactivity),
+            listening: Listening::new(
+                multiserver,
+                connections.incoming,
+                IncomingGate::new(incoming_limits),
+                Arc::clone(&addresses),
+            ),
+            shutdown: Shutdown::new(close_hooks, self.close_deadline),
+        });
+        let app = App { inner };
+        self.serve(&app, masters, addresses)?;
+        Ok(app)
+    }
+
+    /// Makes the plugins, then fills in what `app` serves: the merged manifest and permissions,
+    /// the auth chain (the builder's hooks, then the plugins', newer), the method table (the
+    /// plugins', mounted as they were made, then the core's), and the plugins' close hooks.
+    fn serve(
+        &self,
+        app: &App,
+        masters: Vec<PublicKey>,
+        addresses: Arc<Addresses>,
+    ) -> Result<(), StartError> {
         let hooks = RefCell::new(Hooks::default());
-        let (made, mut table) = self.make_plugins(&config, &keypair, &weak, &events, &hooks)?;
+        let (made, mut table) = self.make_plugins(app, &hooks)?;
         plugins::check_needs(&made)?;
         let mounted = plugins::mount(core::manifest(), core::permissions(), &made)?;
         let anonymous = match mounted.permissions.get("anonymous") {
             None => Permissions::allow(Vec::<String>::new()),
             Some(group) => group.clone(),
         };
-
-        // The auth chain: the builder's hooks, then the plugins' (newer).
         let Hooks {
             auth: plugin_auth,
             close: plugin_close,
         } = hooks.into_inner();
         let mut auth_hooks = self.auth_hooks.clone();
         auth_hooks.extend(plugin_auth);
-        let auth = AuthChain::new(auth_hooks, keypair.public(), masters, anonymous);
-        let mut close_hooks = self.close_hooks.clone();
-        close_hooks.extend(plugin_close);
-
-        // The method table: the plugins' (mounted as they were made), then the core's.
+        let auth = AuthChain::new(auth_hooks, app.id(), masters, anonymous);
         let manifest = Arc::new(mounted.manifest);
-        let addresses = Arc::new(Addresses::default());
-        let core_methods = core::methods(
-            Arc::clone(&manifest),
-            Arc::clone(&addresses),
-            Arc::clone(&auth),
-        );
-        for method in core_methods {
+        for method in core::methods(Arc::clone(&manifest), addresses, Arc::clone(&auth)) {
             table
                 .insert(method)
                 .map_err(|e| StartError::ManifestClash {
@@ -334,23 +364,14 @@ impl Builder {
                     path: e.0.join("."),
                 })?;
         }
-
-        let multiserver = self.multiserver_for(&config, &keypair, app_key, &auth, &connections)?;
-        let inner = Arc::new(Inner {
-            identity: Identity::new(keypair, app_key, config),
-            api: Api::new(manifest, mounted.permissions, Arc::new(table), auth),
-            events,
-            connections: Connections::new(self.rpc_config.clone(), inactivity),
-            listening: Listening::new(
-                multiserver,
-                connections.incoming,
-                IncomingGate::new(incoming_limits),
-                addresses,
-            ),
-            shutdown: Shutdown::new(close_hooks, self.close_deadline),
-        });
-        weak.set(&inner);
-        Ok(App { inner })
+        app.inner.api.finish(
+            manifest,
+            mounted.permissions,
+            Arc::new(table),
+            auth,
+            plugin_close,
+        );
+        Ok(())
     }
 
     /// The config laid over the defaults (with `global.connections` filled in), the key pair and
@@ -377,12 +398,10 @@ impl Builder {
     /// in `use` order, with the table.
     fn make_plugins(
         &self,
-        config: &Config,
-        keypair: &Keypair,
-        weak: &WeakApp,
-        events: &broadcast::Sender<Event>,
+        app: &App,
         hooks: &RefCell<Hooks>,
     ) -> Result<(Vec<Arc<dyn Plugin>>, MethodTable), StartError> {
+        let config = app.config();
         let global = config.to_json().get("global").cloned().unwrap_or_default();
         let mut table = MethodTable::new();
         let mut made: HashMap<String, Made> = HashMap::new();
@@ -396,9 +415,9 @@ impl Builder {
                         name,
                         mount: &mount,
                         config: plugins::plugin_config(&global, &mount, &config.sections),
-                        keypair,
-                        app: weak.clone(),
-                        events,
+                        keypair: app.keypair(),
+                        app: app.downgrade(),
+                        events: &app.inner.events,
                         hooks,
                         table: &table,
                         made: &made,
@@ -418,6 +437,8 @@ impl Builder {
                 }
             };
             plugins::mount_methods(&mut table, &plugin.plugin)?;
+            // From now on the app's local calls and hooks reach it too.
+            app.inner.api.mounted(Arc::new(table.clone()));
             in_use_order[i] = Some(Arc::clone(&plugin.plugin));
             made.insert(plugin.plugin.name().to_owned(), plugin);
         }
@@ -431,15 +452,25 @@ impl Builder {
         config: &Config,
         keypair: &Keypair,
         app_key: AppKey,
-        auth: &Arc<AuthChain>,
+        auth: &Arc<OnceLock<Arc<AuthChain>>>,
         connections: &crate::multiserver::Connections,
     ) -> Result<Multiserver, StartError> {
         let mut ms = self.multiserver.clone();
         ignore_taken(ms.add_transport(Net).map(|_| ()))?;
         let chain = Arc::clone(auth);
+        // Handshakes only happen once the app is built (listening and dialling wait for it),
+        // when the chain is set; before, nobody is let in.
         let shs = Shs::new(keypair.clone(), app_key)
             .with_timeout(config.handshake_timeout())
-            .with_authorize(move |id| Arc::clone(&chain).permissions_for(id));
+            .with_authorize(move |id| {
+                let chain = chain.get().cloned();
+                async move {
+                    match chain {
+                        Some(chain) => chain.permissions_for(id).await,
+                        None => None,
+                    }
+                }
+            });
         ignore_taken(ms.add_transform(shs).map(|_| ()))?;
         ms.add_outgoing_entries(&connections.outgoing);
         Ok(ms)

@@ -88,4 +88,8 @@ pub enum ConnectError {
     /// The app is closing or closed.
     #[error("the app is closed")]
     Closed,
+    /// The app's plugins are still being made (a plugin dialled from its init): dial once
+    /// [`Builder::build`](super::Builder::build) has returned.
+    #[error("the app is still being built: dial once every plugin is initialised")]
+    NotBuilt,
 }

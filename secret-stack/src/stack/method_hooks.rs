@@ -123,7 +123,7 @@ impl App {
         F: Fn(CallContext, T::Args, TypedNext<T>) -> T::Out + Send + Sync + 'static,
     {
         let _ = target;
-        add_typed::<T, F>(self.methods(), hook)
+        add_typed::<T, F>(&self.inner.api.current_table(), hook)
     }
 
     /// Hooks the method at `path` (mount name first, e.g. `["log", "get"]`) of a plugin known only
@@ -136,7 +136,7 @@ impl App {
         S: AsRef<str>,
         F: Fn(CallContext, Vec<Value>, Option<MethodInput>, Next) -> Reply + Send + Sync + 'static,
     {
-        self.methods().hook(path, hook)
+        self.inner.api.current_table().hook(path, hook)
     }
 }
 

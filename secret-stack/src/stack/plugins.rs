@@ -170,10 +170,6 @@ impl std::fmt::Debug for WeakApp {
 }
 
 impl WeakApp {
-    pub(crate) fn new() -> WeakApp {
-        WeakApp::default()
-    }
-
     pub(crate) fn from_inner(inner: &Arc<Inner>) -> WeakApp {
         let slot = OnceLock::new();
         let _ = slot.set(Arc::downgrade(inner));
@@ -182,14 +178,8 @@ impl WeakApp {
         }
     }
 
-    /// Points every clone of this handle at the app, once it exists.
-    pub(crate) fn set(&self, inner: &Arc<Inner>) {
-        let _ = self.slot.set(Arc::downgrade(inner));
-    }
-
-    /// The app, once [`Builder::build`](super::Builder::build) has finished and while it is
-    /// alive. `None` while plugins are still being initialised, and after the last [`App`] is
-    /// dropped.
+    /// The app, while it is alive (`None` after the last [`App`] is dropped). A plugin's init
+    /// can use it already: see [`PluginInit::app`].
     pub fn upgrade(&self) -> Option<App> {
         self.slot
             .get()
@@ -230,11 +220,13 @@ pub(crate) struct Hooks {
 }
 
 impl PluginInit<'_> {
-    /// The app, as a handle that upgrades once the app is built (after every plugin is made:
-    /// `upgrade()` is `None` during init). During init, this [`PluginInit`] gives what the app
-    /// would: the identity, config and events, the methods of the plugins made so far
-    /// ([`local`](Self::local)), their hooks ([`hook`](Self::hook)) and typed handles
-    /// ([`need`](Self::need)). Listening, dialling and closing need the built app.
+    /// The app being built (JS `api`), as a handle that does not keep it alive; it upgrades
+    /// during init already. While plugins are being made the app has its identity, config,
+    /// events and the methods of the plugins made so far ([`App::local`], [`App::hook`]); what
+    /// needs every plugin waits for the build to finish: its manifest, permissions and
+    /// [`App::methods`] are empty, [`App::listen`] does nothing and [`App::connect`] fails with
+    /// [`ConnectError::NotBuilt`](super::ConnectError::NotBuilt). Keep the [`WeakApp`], not an
+    /// upgraded [`App`], in the plugin (the app owns its plugins).
     pub fn app(&self) -> WeakApp {
         self.app.clone()
     }
