@@ -63,6 +63,8 @@ pub fn args_type(method: &RpcMethod) -> TokenStream {
     quote!((#(#types,)*))
 }
 
+/// One method's marker. Over 80 lines: it is one template of the items emitted together (the
+/// struct, its constant and its `HookTarget` impl), which reads best in one piece.
 fn target(
     model: &Model,
     method: &RpcMethod,
