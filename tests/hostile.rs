@@ -523,7 +523,9 @@ fn forged_and_broken_box_frames_end_only_that_session() {
         assert_eq!(reply.body, Body::Text(format!("hello {}", "x".repeat(pad))));
 
         // A replayed frame: the copy fails to authenticate (the nonce moved on), so the call it
-        // carries is answered once, and the session ends.
+        // carries is answered once, and the session ends. The copy is sent after the answer came:
+        // sent together, the session could end (on the copy) before the queued answer is
+        // written, a race that says nothing about replays.
         drop(peer);
         let mut peer = RawPeer::connect(&node).await;
         let mut plain = bytes::BytesMut::new();
@@ -536,17 +538,16 @@ fn forged_and_broken_box_frames_end_only_that_session() {
             .send_boxed(&plain)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
+        let answer = peer.next_packet().await;
+        assert_eq!(
+            answer,
+            Packet::new(-1, false, false, Body::Text("hello once".into()))
+        );
         peer.send_raw(&wire).await.unwrap_or_else(|e| panic!("{e}"));
         let (packets, _) = peer.expect_end(REACT).await;
-        assert_eq!(
-            packets,
-            vec![Packet::new(
-                -1,
-                false,
-                false,
-                Body::Text("hello once".into())
-            )],
-            "a replayed frame was processed"
+        assert!(
+            packets.is_empty(),
+            "a replayed frame was processed: {packets:?}"
         );
 
         // A body flipped by one bit: refused, session over.

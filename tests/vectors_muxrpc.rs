@@ -170,11 +170,7 @@ fn callee_table(log: Log) -> MethodTable {
 
 fn context(perms: &Value) -> CallContext {
     let permissions: Permissions = serde_json::from_value(perms.clone()).expect("permissions");
-    CallContext {
-        remote: PublicKey([7; 32]),
-        permissions: Arc::new(permissions),
-        connection: 1,
-    }
+    CallContext::new(PublicKey([7; 32]), permissions, 1)
 }
 
 struct RawPeer {

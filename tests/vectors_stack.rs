@@ -1,19 +1,24 @@
 //! `secret-stack-behaviour.json`: `camel_case` (plugin name → mount point and config key) and
 //! `static` (plugin sets → merged manifest and permissions, the config each plugin's init
 //! receives, the `global.connections` the app ends up with). Apps are built from plugins described
-//! by the vectors, each with a trivial handler per manifest entry. (`live` is checked over real
-//! sockets in `tests/stack.rs`.)
+//! by the vectors, each with a trivial handler per manifest entry. Of `live`, the connection's
+//! address, its end and the app's close are checked here over TCP on 127.0.0.1; the calls,
+//! permissions and refusals in `tests/stack.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures::FutureExt;
+use secret_stack::keys::PublicKey;
+use secret_stack::multiserver::Scope;
 use secret_stack::plugin::Plugin;
 use secret_stack::rpc::ManifestEntry;
 use secret_stack::rpc::{Body, CallKind, Manifest, Method, Permissions, Reply};
-use secret_stack::stack::{Builder, Config, SecretStack, mount_name};
+use secret_stack::stack::{Builder, Config, Event, Peer, SecretStack, mount_name};
+use secret_stack_tests::stack_fixtures::{config, live, live_plugin, next_event, start, within};
 use secret_stack_tests::vectors;
 use serde_json::{Value, json};
 
@@ -223,4 +228,112 @@ fn static_merges_and_config_isolation() {
             serde_json::from_value(case["merged_permissions"]["anonymous"].clone()).unwrap();
         assert_eq!(app.anonymous(), &anonymous, "{name}");
     }
+}
+
+/// `address` as the vectors write it: the port replaced by `<port>`, `key` by `<base64 pubkey>`.
+fn shape(address: &str, key: &PublicKey) -> String {
+    let (transport, transforms) = address.split_once('~').unwrap_or((address, ""));
+    let transport = match transport.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => format!("{host}:<port>"),
+        _ => transport.to_owned(),
+    };
+    let transforms = transforms.replace(&key.to_base64(), "<base64 pubkey>");
+    format!("{transport}~{transforms}")
+}
+
+/// The next `Connect` event: its peer and whether we dialled it.
+async fn next_connect(events: &mut tokio::sync::broadcast::Receiver<Event>) -> (Peer, bool) {
+    loop {
+        if let Event::Connect { peer, is_client } = next_event(events).await {
+            return (peer, is_client);
+        }
+    }
+}
+
+/// Waits for the `Disconnect` of connection `number`.
+async fn disconnected(events: &mut tokio::sync::broadcast::Receiver<Event>, number: u64) {
+    loop {
+        if let Event::Disconnect { connection, .. } = next_event(events).await
+            && connection == number
+        {
+            return;
+        }
+    }
+}
+
+/// `server_rpc_stream_address_shape` (and the client's), `rpc_closed_event`,
+/// `server_peers_after_close` and `app_close_event_args`, in the order the JS run recorded them: a client dials, closes its connection, then the server closes by force
+/// (JS `server.close(true, cb)`) with another connection still open.
+#[tokio::test]
+async fn live_address_connection_end_and_app_close() {
+    let live = live();
+    let builder = SecretStack::builder()
+        .plugin(live_plugin())
+        .close_deadline(Duration::from_secs(2));
+    let server = start(&builder, config(51, json!({}))).await;
+    let client = start(&builder, config(52, json!({}))).await;
+    let other = start(&builder, config(53, json!({}))).await;
+    let mut server_events = server.events();
+    let mut client_events = client.events();
+
+    let peer = within(client.connect(&server.address(Scope::Device)))
+        .await
+        .expect("connects");
+    let (on_server, is_client) = next_connect(&mut server_events).await;
+    assert!(!is_client);
+    assert_eq!(
+        shape(on_server.address(), &client.id()),
+        live["server_rpc_stream_address_shape"]
+    );
+    assert_eq!(
+        shape(peer.address(), &server.id()),
+        live["client_rpc_stream_address_shape"]
+    );
+    // As in JS, the server's address of the connection names the client's end of the socket,
+    // not where the client listens.
+    assert_ne!(on_server.address(), client.address(Scope::Device));
+
+    // `rpc_closed_event`: closing the connection ends it on our side with an event, once.
+    within(peer.close()).await;
+    let closed_event = tokio::time::timeout(
+        Duration::from_secs(10),
+        disconnected(&mut client_events, peer.connection()),
+    )
+    .await
+    .is_ok();
+    assert_eq!(json!(closed_event), live["rpc_closed_event"]);
+    assert!(peer.is_closed());
+    // `server_peers_after_close`: the server let go of it (its `Disconnect` comes after that).
+    within(disconnected(&mut server_events, on_server.connection())).await;
+    assert_eq!(
+        json!(server.peers_with(&client.id()).len()),
+        live["server_peers_after_close"]
+    );
+
+    // `app_close_event_args`: a forced close with a connection open ends it, and the app's
+    // `Close` event carries no error (JS: `close` emitted with `null`; `close_now`
+    // cannot fail, as JS's callback got `null`).
+    let kept = within(other.connect(&server.address(Scope::Device)))
+        .await
+        .expect("connects");
+    let (kept_on_server, _) = next_connect(&mut server_events).await;
+    within(server.close_now()).await;
+    let mut closes = Vec::new();
+    loop {
+        match next_event(&mut server_events).await {
+            Event::Close => {
+                closes.push(Value::Null);
+                break;
+            }
+            Event::Disconnect { connection, .. } => {
+                assert_eq!(connection, kept_on_server.connection());
+            }
+            other => panic!("unexpected event while closing: {other:?}"),
+        }
+    }
+    assert_eq!(Value::Array(closes), live["app_close_event_args"]);
+    assert!(server.peers().is_empty());
+    within(kept.closed()).await;
+    within(client.close()).await;
+    within(other.close()).await;
 }

@@ -23,23 +23,11 @@ const PROMPTLY: Duration = Duration::from_secs(1);
 /// The suite's app key (the example's default).
 const APP_KEY: &str = "SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=";
 
-/// `target/<profile>/examples/interop_peer`, beside this test's `target/<profile>/deps/`.
+mod support;
+
+/// The `interop_peer` example's binary.
 fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let profile = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let path = profile
-        .join("examples")
-        .join(format!("interop_peer{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "{} is missing: build it with `cargo build -p secret-stack-examples --example \
-         interop_peer` (cargo test --workspace does)",
-        path.display()
-    );
-    path
+    support::example_binary("interop_peer")
 }
 
 /// A running peer with its stdin held open, and the address it printed.

@@ -152,53 +152,54 @@
 //! ## Ending live sources when the app closes
 //!
 //! [`stack::App::close`] waits (up to its deadline, 5 s by default) for the calls it is serving to
-//! end. A plugin that serves endless ("live") sources ends them itself when the app closes: keep a
-//! shutdown signal in the plugin, make each live source end when it fires, and fire it from a close
-//! hook ([`stack::Builder::close_hook`]), which runs as soon as closing starts:
+//! end. A plugin that serves endless ("live") sources ends them itself when the app closes:
+//! [`stack::App::closing`] is a future that resolves as soon as closing starts, so a live source
+//! made with `.take_until(app.closing())` ends then, and `close()` returns without waiting out its
+//! deadline. A plugin reaches its app through the [`stack::WeakApp`] its factory gets
+//! ([`stack::PluginInit::app`]):
 //!
 //! ```
-//! use std::sync::Arc;
 //! use futures::StreamExt;
 //! use secret_stack::prelude::*;
-//! use tokio::sync::watch;
+//! use secret_stack::stack::{PluginInit, WeakApp};
 //!
 //! pub struct Ticker {
-//!     closing: watch::Receiver<bool>,
+//!     app: WeakApp,
 //! }
 //!
 //! #[plugin(name = "ticker", permission = "anonymous")]
 //! impl Ticker {
 //!     fn ticks(&self) -> Source<u64> {
-//!         let mut closing = self.closing.clone();
+//!         let Some(app) = self.app.upgrade() else {
+//!             return Source::empty(); // the app is gone
+//!         };
 //!         let ticks = futures::stream::unfold(0u64, |n| async move {
 //!             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
 //!             Some((n, n + 1))
 //!         });
-//!         // The stream ends at the first tick after closing starts.
-//!         Source::new(ticks.take_until(async move {
-//!             let _ = closing.wait_for(|closing| *closing).await;
-//!         }))
+//!         // Endless, until the app starts closing.
+//!         Source::new(ticks.take_until(app.closing()))
 //!     }
 //! }
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let (close_tx, close_rx) = watch::channel(false);
-//! let close_tx = Arc::new(close_tx);
 //! let mut config = Config::default();
 //! config.global.host = Some("127.0.0.1".into());
-//! let app = SecretStack::builder()
+//! let builder = SecretStack::builder()
 //!     .app_key(AppKey([7; 32]))
-//!     .plugin(Ticker { closing: close_rx })
-//!     .close_hook(move |_app| {
-//!         let close_tx = Arc::clone(&close_tx);
-//!         async move {
-//!             let _ = close_tx.send(true);
-//!         }
-//!     })
-//!     .start(config)
-//!     .await?;
-//! app.close().await; // returns at once: no live source holds it up
+//!     .plugin_with("ticker", |init: &PluginInit<'_>| {
+//!         Ok::<_, std::convert::Infallible>(Ticker { app: init.app() })
+//!     });
+//! let server = builder.start(config.clone()).await?;
+//! let client = builder.start(config).await?;
+//! let peer = client.connect(&server.address(Scope::Device)).await?;
+//! let mut ticks = TickerClient::new(peer).ticks();
+//! assert_eq!(ticks.next().await.transpose()?, Some(0)); // the live source is open
+//! let started = std::time::Instant::now();
+//! server.close().await; // the source ends at once: close() does not wait out its 5 s
+//! assert!(started.elapsed() < std::time::Duration::from_secs(4));
+//! # client.close().await;
 //! # Ok(()) }
 //! ```
 //!

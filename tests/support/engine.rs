@@ -24,11 +24,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// The call context of every call: a fixed peer key, `permissions`.
 pub fn ctx(permissions: Permissions) -> CallContext {
-    CallContext {
-        remote: PublicKey([1; 32]),
-        permissions: Arc::new(permissions),
-        connection: 1,
-    }
+    CallContext::new(PublicKey([1; 32]), permissions, 1)
 }
 
 /// The `test` plugin plus `extra`.

@@ -25,7 +25,9 @@ pub use wire::PACKET_HEADER_LEN;
 pub use body::Body;
 pub use caller::Caller;
 pub use codec::{CodecError, DEFAULT_MAX_BODY, PacketCodec};
-pub use connection::{BodySink, OverflowPolicy, RecvStream, RpcConfig, RpcHandle, SessionEnd};
+pub use connection::{
+    BodySink, CallerHandle, OverflowPolicy, RecvStream, RpcConfig, RpcHandle, SessionEnd,
+};
 pub use context::CallContext;
 pub use dispatch::{
     DuplicateMethod, Handler, Method, MethodInput, MethodOutput, MethodTable, Reply,

@@ -18,13 +18,13 @@ use crate::rpc::{CallContext, LocalCaller, Manifest, MethodTable, PermissionTabl
 
 use super::auth::{AuthChain, AuthDecision};
 use super::config::Config;
-use super::connections::{self, Connections};
+use super::connections::Connections;
 use super::error::ConnectError;
 use super::events::Event;
 use super::listen::Listening;
 use super::peer::Peer;
 use super::plugins::WeakApp;
-use super::shutdown::{self, CloseHook, Shutdown};
+use super::shutdown::{self, Shutdown};
 
 /// A running secret-stack node. See the [module docs](super) for how to build one.
 #[derive(Clone)]
@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub(super) connections: Connections,
     pub(super) listening: Listening,
     pub(super) shutdown: Shutdown,
+    /// Plugin events, one channel per event type.
+    pub(super) plugin_events: super::plugin_events::PluginEvents,
 }
 
 impl Drop for Inner {
@@ -87,14 +89,15 @@ impl Identity {
 /// What the app serves and to whom. The app exists before its plugins are made (so that their
 /// inits can use it), and this is filled in as they are: the methods of each plugin as soon as it
 /// is made (for local calls and hooks during init), then everything at once when the last one is
-/// ([`Api::finish`]). Until then the app serves nothing, and neither listens nor dials.
+/// ([`Api::finish`]). Until then the app serves nothing to peers, and neither listens nor dials.
+/// The auth chain exists from the start (hooks can be added during init); the anonymous
+/// permissions it grants are set by `finish`.
 pub(crate) struct Api {
     /// Set once, when every plugin is made.
     served: OnceLock<Served>,
     /// The methods of the plugins made so far, while they are being made.
     building: Mutex<Arc<MethodTable>>,
-    /// The auth chain as the app's `shs` sees it (set with `served`).
-    auth_cell: Arc<OnceLock<Arc<AuthChain>>>,
+    auth: Arc<AuthChain>,
 }
 
 /// What a built app serves.
@@ -102,9 +105,6 @@ struct Served {
     manifest: Arc<Manifest>,
     permissions: PermissionTable,
     table: Arc<MethodTable>,
-    auth: Arc<AuthChain>,
-    /// The close hooks plugins added in their inits, oldest first.
-    close_hooks: Arc<[CloseHook]>,
 }
 
 /// What an app serves before its plugins are all made: nothing.
@@ -112,7 +112,6 @@ struct Unserved {
     manifest: Manifest,
     permissions: PermissionTable,
     table: Arc<MethodTable>,
-    auth: Arc<AuthChain>,
 }
 
 fn unserved() -> &'static Unserved {
@@ -120,24 +119,17 @@ fn unserved() -> &'static Unserved {
         manifest: Manifest::new(),
         permissions: PermissionTable::default(),
         table: Arc::new(MethodTable::new()),
-        // Unreachable in practice (nothing connects before the app is built); grants nothing.
-        auth: AuthChain::new(
-            Vec::new(),
-            PublicKey([0; 32]),
-            Vec::new(),
-            Permissions::allow(Vec::<String>::new()),
-        ),
     });
     &UNSERVED
 }
 
 impl Api {
-    /// Nothing served yet; `auth_cell` is set when the app is.
-    pub fn new(auth_cell: Arc<OnceLock<Arc<AuthChain>>>) -> Api {
+    /// Nothing served yet.
+    pub fn new(auth: Arc<AuthChain>) -> Api {
         Api {
             served: OnceLock::new(),
             building: Mutex::new(Arc::new(MethodTable::new())),
-            auth_cell,
+            auth,
         }
     }
 
@@ -152,16 +144,13 @@ impl Api {
         manifest: Arc<Manifest>,
         permissions: PermissionTable,
         table: Arc<MethodTable>,
-        auth: Arc<AuthChain>,
-        close_hooks: Vec<CloseHook>,
+        anonymous: Permissions,
     ) {
-        let _ = self.auth_cell.set(Arc::clone(&auth));
+        self.auth.set_anonymous(anonymous);
         let _ = self.served.set(Served {
             manifest,
             permissions,
             table,
-            auth,
-            close_hooks: Arc::from(close_hooks),
         });
         self.mounted(Arc::new(MethodTable::new()));
     }
@@ -184,9 +173,9 @@ impl Api {
         }
     }
 
-    /// The auth chain (one granting nothing until the app is built).
+    /// The auth chain.
     pub fn auth(&self) -> &Arc<AuthChain> {
-        self.served.get().map_or(&unserved().auth, |s| &s.auth)
+        &self.auth
     }
 
     fn manifest(&self) -> &Manifest {
@@ -199,13 +188,6 @@ impl Api {
         self.served
             .get()
             .map_or(&unserved().permissions, |s| &s.permissions)
-    }
-
-    /// The close hooks the plugins added, oldest first.
-    pub fn close_hooks(&self) -> Arc<[CloseHook]> {
-        self.served
-            .get()
-            .map_or_else(|| Arc::from(Vec::new()), |s| Arc::clone(&s.close_hooks))
     }
 }
 
@@ -286,17 +268,13 @@ impl App {
     /// per-read timeout.
     /// Outgoing connections are not counted by the incoming caps
     /// ([`Builder::incoming_limits`](super::Builder::incoming_limits)).
+    /// Goes through the connect hooks first ([`App::connect_hook`]), which may refuse or
+    /// redirect the dial.
     pub async fn connect(&self, address: &str) -> Result<Peer, ConnectError> {
-        if self.is_closed() {
-            return Err(ConnectError::Closed);
-        }
         if !self.inner.api.is_ready() {
             return Err(ConnectError::NotBuilt);
         }
-        debug!(%address, "connecting");
-        let established = self.inner.listening.dial(address).await?;
-        let anonymous = self.inner.api.auth().anonymous().clone();
-        connections::attach(&self.inner, established, true, anonymous)
+        super::connect_hook::connect(self, address).await
     }
 
     /// Dials the object form `{host, port, key}`: `net:<host>:<port>~shs:<key>`,

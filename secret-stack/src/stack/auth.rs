@@ -10,17 +10,24 @@
 //! [`AuthDecision::Reject`] makes the server hang up, and the client sees exactly what a JS client
 //! sees (`shs.client: server hung up when we sent hello (phase 3)…`). Connections we dialled give
 //! the remote anonymous permissions whatever the chain says, as in JS.
+//!
+//! Hooks come from the builder, from plugins at init and, while the app runs, from
+//! [`App::auth_hook`]; each decision runs the hooks registered when it started (a hook removed
+//! meanwhile still finishes the decisions it is part of).
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tracing::{debug, warn};
 
+use crate::hook_list::{HookList, HookRegistration};
 use crate::keys::PublicKey;
 use crate::rpc::Permissions;
+
+use super::app::App;
+use super::hook_chain::{Rest, guarded, ready};
 
 /// The answer to "may this peer connect, and with which permissions?".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,14 +57,13 @@ where
 #[derive(Clone)]
 pub struct AuthNext {
     chain: Arc<AuthChain>,
-    /// How many hooks (counted from the oldest) are still below.
-    below: usize,
+    rest: Rest<AuthHook>,
 }
 
 impl std::fmt::Debug for AuthNext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthNext")
-            .field("hooks_below", &self.below)
+            .field("hooks_below", &self.rest.len())
             .finish()
     }
 }
@@ -65,49 +71,81 @@ impl std::fmt::Debug for AuthNext {
 impl AuthNext {
     /// Asks the rest of the chain (JS: calling the original function from inside a hook).
     pub fn run(self, id: PublicKey) -> BoxFuture<'static, AuthDecision> {
-        self.chain.run_from(self.below, id)
+        self.chain.run_from(self.rest, id)
     }
 }
 
 /// Every hook plus the default answer, ready to decide.
 pub(crate) struct AuthChain {
     /// In the order added; the last runs first.
-    hooks: Vec<AuthHook>,
+    hooks: HookList<AuthHook>,
     own: PublicKey,
     masters: Vec<PublicKey>,
-    anonymous: Permissions,
+    /// Set once the app's plugins are made (their permissions make it up); none before.
+    anonymous: OnceLock<Permissions>,
 }
 
 impl AuthChain {
+    /// A chain with its anonymous permissions known (the app's builder uses
+    /// [`pending`](Self::pending), as those come from its plugins).
+    #[cfg(test)]
     pub fn new(
         hooks: Vec<AuthHook>,
         own: PublicKey,
         masters: Vec<PublicKey>,
         anonymous: Permissions,
     ) -> Arc<AuthChain> {
+        let chain = AuthChain::pending(hooks, own, masters);
+        chain.set_anonymous(anonymous);
+        chain
+    }
+
+    /// A chain whose anonymous permissions are set later ([`set_anonymous`](Self::set_anonymous)),
+    /// for an app whose plugins are not made yet; until then anonymous peers get nothing.
+    pub fn pending(
+        hooks: Vec<AuthHook>,
+        own: PublicKey,
+        masters: Vec<PublicKey>,
+    ) -> Arc<AuthChain> {
+        let list = HookList::new();
+        for hook in hooks {
+            list.add(hook).keep();
+        }
         Arc::new(AuthChain {
-            hooks,
+            hooks: list,
             own,
             masters,
-            anonymous,
+            anonymous: OnceLock::new(),
         })
+    }
+
+    /// Sets the permissions anonymous peers get (once; later calls are ignored).
+    pub fn set_anonymous(&self, anonymous: Permissions) {
+        let _ = self.anonymous.set(anonymous);
     }
 
     /// The permissions anonymous peers get.
     pub fn anonymous(&self) -> &Permissions {
-        &self.anonymous
+        static NOTHING: LazyLock<Permissions> =
+            LazyLock::new(|| Permissions::allow(Vec::<String>::new()));
+        self.anonymous.get().unwrap_or(&NOTHING)
     }
 
-    /// Runs the whole chain for `id`.
+    /// Runs the whole chain for `id`, with the hooks registered now.
     pub fn decide(self: &Arc<Self>, id: PublicKey) -> BoxFuture<'static, AuthDecision> {
-        self.run_from(self.hooks.len(), id)
+        self.run_from(Rest::all(&self.hooks), id)
+    }
+
+    /// Adds `hook` as the newest (outermost) for every decision from now on.
+    pub fn add_hook(&self, hook: AuthHook) -> HookRegistration {
+        self.hooks.add(hook)
     }
 
     /// The permissions for `id`, or `None` when the chain rejects it.
     pub async fn permissions_for(self: Arc<Self>, id: PublicKey) -> Option<Permissions> {
         match self.decide(id).await {
             AuthDecision::Allow(permissions) => Some(permissions),
-            AuthDecision::Anonymous => Some(self.anonymous.clone()),
+            AuthDecision::Anonymous => Some(self.anonymous().clone()),
             AuthDecision::Reject(reason) => {
                 debug!(%id, "auth: rejected: {reason}");
                 None
@@ -115,30 +153,21 @@ impl AuthChain {
         }
     }
 
-    /// Runs the hooks below index `below` (newest first), then the default.
-    fn run_from(self: &Arc<Self>, below: usize, id: PublicKey) -> BoxFuture<'static, AuthDecision> {
-        let Some(index) = below.checked_sub(1) else {
-            return futures::future::ready(self.default_decision(id)).boxed();
-        };
-        let Some(hook) = self.hooks.get(index).cloned() else {
-            return futures::future::ready(self.default_decision(id)).boxed();
+    /// Runs the `rest` of the hooks (newest first), then the default.
+    fn run_from(
+        self: &Arc<Self>,
+        rest: Rest<AuthHook>,
+        id: PublicKey,
+    ) -> BoxFuture<'static, AuthDecision> {
+        let Some((hook, rest)) = rest.pop() else {
+            return ready(self.default_decision(id));
         };
         let next = AuthNext {
             chain: Arc::clone(self),
-            below: index,
+            rest,
         };
         // A hook that panics (building or awaiting its future) rejects; the app carries on.
-        async move {
-            let future = match std::panic::catch_unwind(AssertUnwindSafe(|| hook(id, next))) {
-                Ok(future) => future,
-                Err(_) => return panicked(id),
-            };
-            AssertUnwindSafe(future)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| panicked(id))
-        }
-        .boxed()
+        guarded(move || hook(id, next), move || panicked(id)).boxed()
     }
 
     fn default_decision(&self, id: PublicKey) -> AuthDecision {
@@ -147,6 +176,39 @@ impl AuthChain {
         } else {
             AuthDecision::Anonymous
         }
+    }
+}
+
+impl App {
+    /// Adds an auth hook to the running app (JS `app.auth.hook(fn)` after start): it is the newest,
+    /// so it runs first — before the builder's and the plugins' hooks and those added earlier —
+    /// for every connection from now on, and answers or falls through with `next.run(id).await`.
+    /// It stays until the returned registration is dropped ([`HookRegistration::keep`] keeps it
+    /// for the app's life). Connections already made keep their permissions.
+    ///
+    /// ```
+    /// # use secret_stack::prelude::*;
+    /// # use secret_stack::stack::AuthDecision;
+    /// # async fn demo(app: App, blocked: PublicKey) {
+    /// let registration = app.auth_hook(move |id, next| async move {
+    ///     if id == blocked {
+    ///         AuthDecision::Reject("blocked".into())
+    ///     } else {
+    ///         next.run(id).await
+    ///     }
+    /// });
+    /// assert_eq!(app.auth(blocked).await, AuthDecision::Reject("blocked".into()));
+    /// drop(registration); // the hook is gone
+    /// assert_ne!(app.auth(blocked).await, AuthDecision::Reject("blocked".into()));
+    /// # }
+    /// ```
+    pub fn auth_hook<F, Fut>(&self, hook: F) -> HookRegistration
+    where
+        F: Fn(PublicKey, AuthNext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = AuthDecision> + Send + 'static,
+    {
+        debug!("auth hook added at run time");
+        self.inner.api.auth().add_hook(auth_hook(hook))
     }
 }
 

@@ -24,10 +24,8 @@
 //! [`Builder::close_deadline`] and [`Builder::incoming_limits`] (caps on incoming connections and
 //! handshakes in progress, on by default).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -50,7 +48,7 @@ use super::error::{BoxError, StartError};
 use super::events::EVENT_CAPACITY;
 use super::listen::{Addresses, Listening};
 use super::names::mount_name;
-use super::plugins::{self, Hooks, Made, PluginEntry, PluginInit};
+use super::plugins::{self, Made, PluginEntry, PluginInit};
 use super::shutdown::{CloseHook, DEFAULT_CLOSE_DEADLINE, Shutdown, close_hook};
 
 /// The entry point: `SecretStack::builder()`.
@@ -300,22 +298,14 @@ impl Builder {
         plugins::check_names(&self.plugins)?;
 
         // The app exists before its plugins are made, so that their inits can use it; what it
-        // serves is filled in once they are all made (see `Api`). Its `shs` asks the auth chain,
-        // which exists from then on.
-        let auth_cell: Arc<OnceLock<Arc<AuthChain>>> = Arc::default();
-        let multiserver =
-            self.multiserver_for(&config, &keypair, app_key, &auth_cell, &connections)?;
+        // serves is filled in once they are all made (see `Api`). Its auth chain and close hooks
+        // exist from the start: hooks added in plugins' inits are newer than the builder's.
+        let auth = AuthChain::pending(self.auth_hooks.clone(), keypair.public(), masters);
+        let multiserver = self.multiserver_for(&config, &keypair, app_key, &auth, &connections)?;
         let addresses = Arc::new(Addresses::default());
-        // The plugins' close hooks are newer than the builder's: they run first.
-        let mut close_hooks = self.close_hooks.clone();
-        close_hooks.push(close_hook(|app: App| async move {
-            for hook in app.inner.api.close_hooks().iter().rev() {
-                hook(app.clone()).await;
-            }
-        }));
         let inner = Arc::new(Inner {
             identity: Identity::new(keypair, app_key, config),
-            api: Api::new(Arc::clone(&auth_cell)),
+            api: Api::new(auth),
             events: broadcast::Sender::new(EVENT_CAPACITY),
             connections: Connections::new(self.rpc_config.clone(), inactivity),
             listening: Listening::new(
@@ -324,39 +314,28 @@ impl Builder {
                 IncomingGate::new(incoming_limits),
                 Arc::clone(&addresses),
             ),
-            shutdown: Shutdown::new(close_hooks, self.close_deadline),
+            shutdown: Shutdown::new(self.close_hooks.clone(), self.close_deadline),
+            plugin_events: Default::default(),
         });
         let app = App { inner };
-        self.serve(&app, masters, addresses)?;
+        self.serve(&app, addresses)?;
         Ok(app)
     }
 
-    /// Makes the plugins, then fills in what `app` serves: the merged manifest and permissions,
-    /// the auth chain (the builder's hooks, then the plugins', newer), the method table (the
-    /// plugins', mounted as they were made, then the core's), and the plugins' close hooks.
-    fn serve(
-        &self,
-        app: &App,
-        masters: Vec<PublicKey>,
-        addresses: Arc<Addresses>,
-    ) -> Result<(), StartError> {
-        let hooks = RefCell::new(Hooks::default());
-        let (made, mut table) = self.make_plugins(app, &hooks)?;
+    /// Makes the plugins, then fills in what `app` serves: the merged manifest and permissions
+    /// (the anonymous ones for the auth chain), and the method table (the plugins', mounted as
+    /// they were made, then the core's).
+    fn serve(&self, app: &App, addresses: Arc<Addresses>) -> Result<(), StartError> {
+        let (made, mut table) = self.make_plugins(app)?;
         plugins::check_needs(&made)?;
         let mounted = plugins::mount(core::manifest(), core::permissions(), &made)?;
         let anonymous = match mounted.permissions.get("anonymous") {
             None => Permissions::allow(Vec::<String>::new()),
             Some(group) => group.clone(),
         };
-        let Hooks {
-            auth: plugin_auth,
-            close: plugin_close,
-        } = hooks.into_inner();
-        let mut auth_hooks = self.auth_hooks.clone();
-        auth_hooks.extend(plugin_auth);
-        let auth = AuthChain::new(auth_hooks, app.id(), masters, anonymous);
         let manifest = Arc::new(mounted.manifest);
-        for method in core::methods(Arc::clone(&manifest), addresses, Arc::clone(&auth)) {
+        let auth = Arc::clone(app.inner.api.auth());
+        for method in core::methods(Arc::clone(&manifest), addresses, auth) {
             table
                 .insert(method)
                 .map_err(|e| StartError::ManifestClash {
@@ -364,13 +343,9 @@ impl Builder {
                     path: e.0.join("."),
                 })?;
         }
-        app.inner.api.finish(
-            manifest,
-            mounted.permissions,
-            Arc::new(table),
-            auth,
-            plugin_close,
-        );
+        app.inner
+            .api
+            .finish(manifest, mounted.permissions, Arc::new(table), anonymous);
         Ok(())
     }
 
@@ -396,11 +371,7 @@ impl Builder {
     /// Makes the per-app plugins (the ready-made ones are shared), each after those it needs,
     /// mounting each one's methods into the table as soon as it is made. Gives the plugins back
     /// in `use` order, with the table.
-    fn make_plugins(
-        &self,
-        app: &App,
-        hooks: &RefCell<Hooks>,
-    ) -> Result<(Vec<Arc<dyn Plugin>>, MethodTable), StartError> {
+    fn make_plugins(&self, app: &App) -> Result<(Vec<Arc<dyn Plugin>>, MethodTable), StartError> {
         let config = app.config();
         let global = config.to_json().get("global").cloned().unwrap_or_default();
         let mut table = MethodTable::new();
@@ -416,9 +387,8 @@ impl Builder {
                         mount: &mount,
                         config: plugins::plugin_config(&global, &mount, &config.sections),
                         keypair: app.keypair(),
-                        app: app.downgrade(),
+                        app,
                         events: &app.inner.events,
-                        hooks,
                         table: &table,
                         made: &made,
                     };
@@ -452,25 +422,15 @@ impl Builder {
         config: &Config,
         keypair: &Keypair,
         app_key: AppKey,
-        auth: &Arc<OnceLock<Arc<AuthChain>>>,
+        auth: &Arc<AuthChain>,
         connections: &crate::multiserver::Connections,
     ) -> Result<Multiserver, StartError> {
         let mut ms = self.multiserver.clone();
         ignore_taken(ms.add_transport(Net).map(|_| ()))?;
         let chain = Arc::clone(auth);
-        // Handshakes only happen once the app is built (listening and dialling wait for it),
-        // when the chain is set; before, nobody is let in.
         let shs = Shs::new(keypair.clone(), app_key)
             .with_timeout(config.handshake_timeout())
-            .with_authorize(move |id| {
-                let chain = chain.get().cloned();
-                async move {
-                    match chain {
-                        Some(chain) => chain.permissions_for(id).await,
-                        None => None,
-                    }
-                }
-            });
+            .with_authorize(move |id| Arc::clone(&chain).permissions_for(id));
         ignore_taken(ms.add_transform(shs).map(|_| ()))?;
         ms.add_outgoing_entries(&connections.outgoing);
         Ok(ms)

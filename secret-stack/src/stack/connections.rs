@@ -138,7 +138,8 @@ pub(crate) fn attach(
     } = established;
     let remote = info.remote;
     let number = CallContext::next_connection_id();
-    let context = CallContext::new(remote, permissions, number);
+    let context = CallContext::new(remote, permissions, number)
+        .with_origin(connection.address.clone(), connection.transport.clone());
     // Connections to oneself are never timed out (ssbc/secret-stack#16).
     let watch = this
         .inactivity

@@ -92,4 +92,25 @@ pub enum ConnectError {
     /// [`Builder::build`](super::Builder::build) has returned.
     #[error("the app is still being built: dial once every plugin is initialised")]
     NotBuilt,
+    /// A connect hook ([`App::connect_hook`](super::App::connect_hook)) refused the dial; nothing
+    /// was dialled. The reason is the hook's.
+    #[error(
+        "a connect hook refused to dial {address}: {reason} (remove the hook or dial another address)"
+    )]
+    Refused {
+        /// The address the hook was asked to dial.
+        address: String,
+        /// Why, in the hook's words.
+        reason: String,
+    },
+}
+
+impl ConnectError {
+    /// A refusal from a connect hook: [`ConnectError::Refused`].
+    pub fn refused(address: impl Into<String>, reason: impl Into<String>) -> ConnectError {
+        ConnectError::Refused {
+            address: address.into(),
+            reason: reason.into(),
+        }
+    }
 }

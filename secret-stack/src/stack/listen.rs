@@ -12,12 +12,14 @@ use tokio::sync::OnceCell;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::hook_list::HookList;
 use crate::multiserver::{
     AddressBook, DialError, Established, IncomingEntry, IncomingGate, IncomingStats, Multiaddress,
     Multiserver, Scope, Server,
 };
 
 use super::app::Inner;
+use super::connect_hook::ConnectHook;
 use super::events::Event;
 use super::shutdown::ShutdownSignal;
 
@@ -32,6 +34,8 @@ pub(crate) struct Listening {
     accept_tasks: TaskTracker,
     /// Set once: true if the app started listening, false if it closed first.
     listened: OnceCell<bool>,
+    /// The hooks around dialling ([`App::connect`](super::App::connect)).
+    connect_hooks: HookList<ConnectHook>,
 }
 
 impl Listening {
@@ -49,7 +53,13 @@ impl Listening {
             addresses,
             accept_tasks: TaskTracker::new(),
             listened: OnceCell::new(),
+            connect_hooks: HookList::new(),
         }
+    }
+
+    /// The hooks around dialling, oldest first.
+    pub fn connect_hooks(&self) -> &HookList<ConnectHook> {
+        &self.connect_hooks
     }
 
     /// Dials `address` through the registry's outgoing suites.

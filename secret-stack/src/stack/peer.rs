@@ -1,7 +1,7 @@
 //! A live connection of an app ([`Peer`]: JS's per-connection `rpc` object).
 
 use crate::keys::PublicKey;
-use crate::rpc::{RpcError, RpcHandle, SessionEnd};
+use crate::rpc::{CallerHandle, RpcError, RpcHandle, SessionEnd};
 
 /// One connection, in either direction: who is at the other end, how it was reached, and the RPC
 /// session over it. Cheap to clone; every clone drives the same connection.
@@ -54,8 +54,10 @@ impl Peer {
         self.id
     }
 
-    /// The connection's multiserver address (JS `rpc.stream.address`): what we dialled, or for
-    /// an accepted connection where it came from (`net:<ip>:<port>~shs:<remote key>`).
+    /// The connection's multiserver address (JS `rpc.stream.address`), as JS 8.1.0 records it:
+    /// what we dialled (`net:<host>:<port>~shs:<remote key>`), or for an accepted connection where
+    /// it came from (`net:<ip>:<port>~shs:<remote key>`, the port being the remote's own end of
+    /// the socket). Handlers see it as [`CallContext::address`](crate::rpc::CallContext::address).
     pub fn address(&self) -> &str {
         &self.address
     }
@@ -71,7 +73,10 @@ impl Peer {
         self.connection
     }
 
-    /// The transport that carries it (`net`, `ws`, `unix`…; JS `rpc.meta`).
+    /// The name of the transport that carries it (`net`, `ws`, `unix`, or a plugin's own; JS
+    /// `rpc.meta`, the metadata the transport's stream carries). JS's built-in transports leave
+    /// `rpc.meta` undefined; here every transport names itself, so it is never empty. Handlers see
+    /// it as [`CallContext::transport`](crate::rpc::CallContext::transport).
     pub fn transport(&self) -> &str {
         &self.transport
     }
@@ -79,6 +84,13 @@ impl Peer {
     /// The RPC session.
     pub fn rpc(&self) -> &RpcHandle {
         &self.rpc
+    }
+
+    /// A weak handle to this connection, for remembering a peer without keeping it alive: calls on
+    /// it fail with [`RpcError::Closed`] once the connection has ended. It is what handlers get
+    /// from [`CallContext::caller`](crate::rpc::CallContext::caller).
+    pub fn downgrade(&self) -> CallerHandle {
+        self.rpc.downgrade()
     }
 
     /// Closes gracefully (JS `rpc.close()`): waits for outstanding calls and streams, then says

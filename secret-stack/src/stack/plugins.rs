@@ -11,7 +11,6 @@
 //! (JS skips the plugin with a log line), a manifest clash (JS overwrites).
 
 use std::any::Any;
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -23,11 +22,11 @@ use crate::plugin::{Plugin, permissions_of};
 use crate::rpc::{Manifest, MethodTable, PermissionTable};
 
 use super::app::{App, Inner};
-use super::auth::{AuthHook, AuthNext, auth_hook};
+use super::auth::{AuthNext, auth_hook};
 use super::error::{BoxError, StartError};
 use super::events::Event;
 use super::names::mount_name;
-use super::shutdown::{CloseHook, close_hook};
+use super::shutdown::close_hook;
 
 /// A plugin as made: as the stack serves it, and as its own type (for typed needs).
 #[derive(Clone)]
@@ -194,9 +193,9 @@ pub struct PluginInit<'a> {
     pub(crate) mount: &'a str,
     pub(crate) config: Value,
     pub(crate) keypair: &'a Keypair,
-    pub(crate) app: WeakApp,
+    /// The app being built.
+    pub(crate) app: &'a App,
     pub(crate) events: &'a broadcast::Sender<Event>,
-    pub(crate) hooks: &'a RefCell<Hooks>,
     /// The methods of the plugins made so far (mounted), whose hooks are the app's.
     pub(crate) table: &'a MethodTable,
     /// The plugins made so far, by name.
@@ -212,13 +211,6 @@ impl std::fmt::Debug for PluginInit<'_> {
     }
 }
 
-/// The hooks plugins add while they are initialised.
-#[derive(Default)]
-pub(crate) struct Hooks {
-    pub auth: Vec<AuthHook>,
-    pub close: Vec<CloseHook>,
-}
-
 impl PluginInit<'_> {
     /// The app being built (JS `api`), as a handle that does not keep it alive; it upgrades
     /// during init already. While plugins are being made the app has its identity, config,
@@ -228,7 +220,7 @@ impl PluginInit<'_> {
     /// [`ConnectError::NotBuilt`](super::ConnectError::NotBuilt). Keep the [`WeakApp`], not an
     /// upgraded [`App`], in the plugin (the app owns its plugins).
     pub fn app(&self) -> WeakApp {
-        self.app.clone()
+        self.app.downgrade()
     }
 
     /// The config this plugin may see, in JS's shape: `{"global": …, "<mount>": …}` (the mount key
@@ -283,7 +275,7 @@ impl PluginInit<'_> {
         F: Fn(PublicKey, AuthNext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = super::AuthDecision> + Send + 'static,
     {
-        self.hooks.borrow_mut().auth.push(auth_hook(hook));
+        self.app.inner.api.auth().add_hook(auth_hook(hook)).keep();
     }
 
     /// Adds a close hook (JS `app.close.hook(…)` from a plugin); see
@@ -293,7 +285,7 @@ impl PluginInit<'_> {
         F: Fn(App) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.hooks.borrow_mut().close.push(close_hook(hook));
+        self.app.inner.shutdown.add_hook(close_hook(hook)).keep();
     }
 }
 

@@ -3,7 +3,9 @@
 //! [`Shutdown`] is the app's only shutdown mechanism (the shape of mini-redis's `shutdown.rs`: one
 //! signal, one owner). It owns the app's [`Phase`] — open, closing, forced, closed — which only
 //! moves forward. The parts that must stop when the app closes (the accept loops, connections being
-//! set up) hold a [`ShutdownSignal`] and wait on it; everything else asks [`Shutdown`].
+//! set up) hold a [`ShutdownSignal`] and wait on it; everything else asks [`Shutdown`]. Plugins
+//! and users get the same signal as a [`Closing`] future ([`App::closing`]), so their live sources
+//! can end when closing starts.
 //!
 //! [`App::close`] then: stops listening, runs the close hooks, ends every connection, waits for
 //! everything the app spawned, and sends [`Event::Close`]. Connections end gracefully (each finishes
@@ -27,6 +29,8 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
 use tracing::{debug, info, warn};
+
+use crate::hook_list::{HookList, HookRegistration};
 
 use super::app::App;
 use super::events::Event;
@@ -108,7 +112,8 @@ impl PhaseCell {
 /// The app's shutdown: its phase, its close hooks and its close deadline. Owned by the app.
 pub(crate) struct Shutdown {
     phase: Arc<PhaseCell>,
-    hooks: Vec<CloseHook>,
+    /// Oldest first; run newest first.
+    hooks: HookList<CloseHook>,
     deadline: Duration,
 }
 
@@ -124,15 +129,24 @@ impl ShutdownSignal {
     pub async fn fired(&self) {
         self.phase.reached(Phase::Closing).await;
     }
+
+    /// True once the signal has fired.
+    pub fn has_fired(&self) -> bool {
+        self.phase.get() >= Phase::Closing
+    }
 }
 
 impl Shutdown {
     /// An open app's shutdown, with the hooks to run (in reverse order) and the deadline for
     /// graceful connection ends.
     pub fn new(hooks: Vec<CloseHook>, deadline: Duration) -> Shutdown {
+        let list = HookList::new();
+        for hook in hooks {
+            list.add(hook).keep();
+        }
         Shutdown {
             phase: Arc::default(),
-            hooks,
+            hooks: list,
             deadline,
         }
     }
@@ -142,6 +156,11 @@ impl Shutdown {
         ShutdownSignal {
             phase: Arc::clone(&self.phase),
         }
+    }
+
+    /// Adds a close hook as the newest (run first) from now on.
+    pub fn add_hook(&self, hook: CloseHook) -> HookRegistration {
+        self.hooks.add(hook)
     }
 
     /// True once the app started closing (or was dropped).
@@ -179,12 +198,14 @@ pub(crate) async fn close(app: &App, force: bool) {
     }
     let id = inner.identity.id();
     info!(%id, "app closing");
+    // The close hooks registered when closing started.
+    let hooks = shutdown.hooks.snapshot();
 
     // 1. Stop listening, and stop new connections from being set up.
     let listened = inner.listening.stop().await;
 
     // 2. The close hooks, newest first (JS hook order), while connections are still open.
-    for hook in shutdown.hooks.iter().rev() {
+    for hook in hooks.iter().rev() {
         let run = AssertUnwindSafe(hook(app.clone())).catch_unwind();
         tokio::select! {
             outcome = run => if outcome.is_err() {

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument, debug};
 
 use super::callee::Callee;
+use super::caller_handle::CallerHandle;
 use super::config::RpcConfig;
 use super::end::SessionEnd;
 use super::reader::Reader;
@@ -86,14 +87,14 @@ impl Drop for Answer {
 
 impl RpcHandle {
     /// Runs muxrpc over `reader`/`writer` (the plaintext streams of one connection), answering the
-    /// peer's calls from `methods` with `callee_ctx` as every call's context. Spawns the reader and
-    /// writer tasks, so it must be called from within a tokio runtime; returns the handle for our
-    /// own calls.
+    /// peer's calls from `methods` with `callee_ctx` as every call's context, its
+    /// [`caller`](CallContext::caller) set to this connection. Spawns the reader and writer tasks,
+    /// so it must be called from within a tokio runtime; returns the handle for our own calls.
     pub fn start<R, W>(
         reader: R,
         writer: W,
         methods: Arc<MethodTable>,
-        callee_ctx: CallContext,
+        mut callee_ctx: CallContext,
         config: RpcConfig,
     ) -> RpcHandle
     where
@@ -108,16 +109,17 @@ impl RpcHandle {
         let span = tracing::Span::current();
         let writer = Writer::new(writer, rx, Arc::clone(&shared)).run();
         tokio::spawn(writer.instrument(span.clone()));
+        callee_ctx.set_caller(CallerHandle::new(&shared));
         let callee = Callee::new(methods, callee_ctx, max_calls);
         tokio::spawn(
             Reader::new(reader, Arc::clone(&shared), callee)
                 .run()
                 .instrument(span),
         );
-        RpcHandle::new(shared)
+        RpcHandle::from_shared(shared)
     }
 
-    fn new(shared: Arc<Shared>) -> Self {
+    pub(super) fn from_shared(shared: Arc<Shared>) -> Self {
         let timeout = shared.config.call_timeout;
         RpcHandle { shared, timeout }
     }
@@ -128,6 +130,13 @@ impl RpcHandle {
             shared: Arc::clone(&self.shared),
             timeout: Some(timeout),
         }
+    }
+
+    /// A handle to the same connection that does not keep its state alive: calls on it fail with
+    /// [`RpcError::Closed`] once the session has ended. What a handler receives as
+    /// [`CallContext::caller`], for plugins that remember a peer without owning it.
+    pub fn downgrade(&self) -> CallerHandle {
+        CallerHandle::new(&self.shared)
     }
 
     /// A handle whose async calls wait for ever (the JS behaviour).

@@ -7,8 +7,9 @@
 //! only when it has room (backpressure). Shared bookkeeping lives in `state.rs`, our calls waiting
 //! for their answers in `caller_calls.rs`. The peer's requests are read by `peer_frames.rs` and
 //! `callee_request.rs` and answered by `callee.rs` through a [`MethodTable`](crate::rpc::MethodTable); our calls go through the [`RpcHandle`],
-//! their requests encoded by `caller_request.rs`. Placing or answering an async call allocates only
-//! the values handed over: the method's arguments and the caller's answer (see
+//! their requests encoded by `caller_request.rs`. Each call's context carries a weak
+//! [`CallerHandle`] to its connection (`caller_handle.rs`), so a handler can call the peer back.
+//! Placing or answering an async call allocates only the values handed over: the method's arguments and the caller's answer (see
 //! `tests/alloc_budget.rs`).
 //!
 //! Session end: a graceful [`RpcHandle::close`] waits for everything outstanding then sends
@@ -19,6 +20,7 @@
 mod callee;
 mod callee_request;
 mod caller_calls;
+mod caller_handle;
 mod caller_request;
 mod config;
 mod end;
@@ -29,6 +31,7 @@ mod recv_stream;
 mod state;
 mod writer;
 
+pub use caller_handle::CallerHandle;
 pub use config::{OverflowPolicy, RpcConfig};
 pub use end::SessionEnd;
 pub use handle::{BodySink, RpcHandle};
