@@ -22,6 +22,7 @@
 //! | 7. plugin | [`plugin`](mod@plugin) | your `#[plugin]` method runs and its answer (a value, a [`rpc::Source`], …) travels back the same way | [`plugin`](macro@plugin) on an `impl` block, [`remote`] for a client of a plugin that lives elsewhere |
 //!
 //! [`stack`] ties the steps into a node ([`stack::App`]) that listens, dials, and keeps its peers.
+//! [`tunnel`] runs a whole connection inside one muxrpc duplex, to reach a peer through another.
 //! [`keys`] holds the identities every step relies on, and [`js_api`] maps every feature of the
 //! JS API to its Rust counterpart.
 //!
@@ -247,6 +248,7 @@ pub mod plugin;
 pub mod prelude;
 pub mod rpc;
 pub mod stack;
+pub mod tunnel;
 
 #[doc(hidden)]
 #[path = "private.rs"]

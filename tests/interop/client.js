@@ -1,11 +1,14 @@
 // Interop client: connects with secret-stack 8.1.0 to a peer serving the
 // `test` plugin (peer.js or the Rust interop_peer) and checks every method.
 //
-//   node client.js ADDRESS [--app-key B64] [--keys FILE] [--master]
+//   node client.js ADDRESS [--app-key B64] [--keys FILE] [--master] [--portal ADDRESS]
 //
 // --master says the peer was told our id as a master, so `test.secret` must
 // succeed and unknown methods must fail with `no async:…`; without it we are
 // anonymous and both must be refused by the permission check.
+// --portal PORTAL_ADDRESS: ADDRESS is a `tunnel:` address; the client loads
+// ssb-tunnel 2.0.0, reaches the portal at PORTAL_ADDRESS (through a small
+// `gossip.connect`) and runs every check through the tunnel.
 // Prints `ok - name` / `not ok - name: detail` per check, then
 // `N passed, M failed`; exit code 1 if anything failed. Logs go to stderr.
 'use strict'
@@ -14,6 +17,7 @@ const assert = require('assert')
 const pull = require('pull-stream')
 const SecretStack = require('secret-stack')
 const { DEFAULT_APP_KEY, TEST_MANIFEST, parseArgs, loadKeys, log } = require('./common')
+const { tunnelPlugins, clientConnections } = require('./tunnel')
 
 const CHECK_TIMEOUT_MS = 20000
 
@@ -192,27 +196,32 @@ async function run (rpc, master) {
 
 async function main () {
   const args = parseArgs(process.argv.slice(2), {
-    options: ['app-key', 'keys'],
+    options: ['app-key', 'keys', 'portal'],
     flags: ['master']
   })
-  if (args._.length !== 1) throw new Error('usage: node client.js ADDRESS [--app-key B64] [--keys FILE] [--master]')
+  if (args._.length !== 1) {
+    throw new Error('usage: node client.js ADDRESS [--app-key B64] [--keys FILE] [--master] [--portal ADDRESS]')
+  }
   const keys = loadKeys(args.keys)
   log(`client id ${keys.id}`)
 
   // The client app carries the `test` manifest (plus two names the peer does
   // not have, to exercise the "unknown method" errors) so the rpc object has
   // proxies for them; it serves nothing and listens nowhere.
+  const connections = { incoming: {}, outgoing: { net: [{ transform: 'shs' }] } }
   const app = SecretStack({ global: { appKey: args['app-key'] || DEFAULT_APP_KEY } })
     .use({
       name: 'test',
       manifest: Object.assign({}, TEST_MANIFEST, { nope: 'async', nopeSource: 'source' }),
       init () { return {} }
-    })({
+    })
+    .use(args.portal !== undefined ? tunnelPlugins(args.portal) : [])({
       global: {
         keys,
         timers: { inactivity: 10 * 60 * 1000 },
-        connections: { incoming: {}, outgoing: { net: [{ transform: 'shs' }] } }
-      }
+        connections: args.portal !== undefined ? clientConnections(connections) : connections
+      },
+      tunnel: { logging: args.portal !== undefined }
     })
 
   let rpc

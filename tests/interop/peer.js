@@ -1,12 +1,18 @@
 // A secret-stack 8.1.0 node serving the `test` plugin, for the interop tests.
 //
 //   node peer.js [--port N] [--host IP] [--app-key B64] [--keys FILE] [--master @ID]... [--nodelay]
+//                [--serve-portal] [--portal ADDRESS]
 //
 // Listens on 127.0.0.1 only, or on --host (the network simulator's crowd puts
 // it on a namespace's address). Once listening it prints exactly one JSON line on
 // stdout: {"address":"net:127.0.0.1:PORT~shs:KEY","id":"@KEY.ed25519"}.
 // Everything else goes to stderr. Exits on SIGTERM/SIGINT or when stdin closes.
 // --nodelay turns TCP_NODELAY on for its sockets (see nodelay.js; for benchmarks).
+// --serve-portal also serves ssb-tunnel 2.0.0 as a portal (others announce to it
+// and connect through it). --portal ADDRESS makes it a tunnel endpoint: it
+// connects to the portal at ADDRESS, announces itself, and waits for that to
+// succeed before printing its line, which then has `"tunnel":"tunnel:@P:@ME:0~shs:KEY"`
+// (its address through the portal). Both load ssb-tunnel; `tunnel.logging` is on.
 //
 // Permissions: our own id and every --master id get full access (the auth
 // hook answers {allow: null, deny: null}); anyone else gets
@@ -16,11 +22,12 @@
 const net = require('net')
 const SecretStack = require('secret-stack')
 const { DEFAULT_APP_KEY, parseArgs, loadKeys, testPlugin, onShutdown, log } = require('./common')
+const { tunnelPlugins, endpointConnections, tunnelAlternative } = require('./tunnel')
 
 function main () {
   const args = parseArgs(process.argv.slice(2), {
-    options: ['port', 'host', 'app-key', 'keys'],
-    flags: ['nodelay'],
+    options: ['port', 'host', 'app-key', 'keys', 'portal'],
+    flags: ['nodelay', 'serve-portal'],
     repeatable: ['master']
   })
   if (args.nodelay) require('./nodelay').enable()
@@ -39,20 +46,25 @@ function main () {
   else start(port)
 
   function start (port) {
+    const tunnelling = args['serve-portal'] || args.portal !== undefined
+    let connections = {
+      // An explicit scope is required; a single-scope entry with
+      // a host makes the net transport bind exactly that address.
+      incoming: { net: [{ scope: 'device', transform: 'shs', host, port }] },
+      outgoing: { net: [{ transform: 'shs' }] }
+    }
+    if (args.portal !== undefined) connections = endpointConnections(connections, args.portal)
     const app = SecretStack({ global: { appKey: args['app-key'] || DEFAULT_APP_KEY } })
-      .use(testPlugin)({
+      .use(testPlugin)
+      .use(tunnelling ? tunnelPlugins(args.portal) : [])({
         global: {
           keys,
           // A `timers` object switches the inactivity default from 5 s to
           // 10 minutes; the handshake timeout stays 15 s.
           timers: { inactivity: 10 * 60 * 1000 },
-          connections: {
-            // An explicit scope is required; a single-scope entry with
-            // a host makes the net transport bind exactly that address.
-            incoming: { net: [{ scope: 'device', transform: 'shs', host, port }] },
-            outgoing: { net: [{ transform: 'shs' }] }
-          }
-        }
+          connections
+        },
+        tunnel: { logging: tunnelling }
       })
 
     app.auth.hook(function (fn, [id, cb]) {
@@ -66,7 +78,10 @@ function main () {
       rpc.once('closed', () => log(`connection with ${rpc.id} closed`))
     })
 
-    app.once('multiserver:listening', () => {
+    // An endpoint's multiserver never reports "listening" (the tunnel server
+    // never says it started); ssb-tunnel emits `tunnel:listening` once the
+    // portal took its announcement.
+    app.once(args.portal !== undefined ? 'tunnel:listening' : 'multiserver:listening', () => {
       // multiserver reports "listening" even when listen() failed:
       // make sure the port is really taken before announcing it.
       const probe = net.createServer()
@@ -82,7 +97,9 @@ function main () {
       const address = app.getAddress('device')
       const expected = `net:${host}:${port}~shs:${app.id.slice(1, -'.ed25519'.length)}`
       if (address !== expected) log(`note: getAddress gave ${address}, announcing ${expected}`)
-      process.stdout.write(JSON.stringify({ address: expected, id: app.id }) + '\n')
+      const line = { address: expected, id: app.id }
+      if (args.portal !== undefined) line.tunnel = tunnelAlternative(app.getAddress('public'))
+      process.stdout.write(JSON.stringify(line) + '\n')
       log(`listening on ${expected}`)
     }
 

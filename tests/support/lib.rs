@@ -6,4 +6,5 @@ pub mod engine;
 pub mod hostile;
 pub mod node;
 pub mod stack_fixtures;
+pub mod tunnel;
 pub mod vectors;

@@ -1,0 +1,18 @@
+//! Tunnels: reaching a peer *through* another one, as the `ssb-tunnel` plugin of JS does.
+//!
+//! A peer that cannot be dialled (the endpoint) keeps a connection to a portal and announces
+//! itself there. A client asks the portal for a duplex to the endpoint; the portal opens a duplex
+//! to the endpoint over the endpoint's connection and pipes the two together ([`forward`]). The
+//! binary items of that duplex then carry a whole inner connection — secret handshake, box
+//! stream, muxrpc — between client and endpoint, end to end encrypted, which the portal cannot
+//! read ([`DuplexBytes`]). Such a peer is reached at a [`TunnelAddress`].
+//!
+//! This module holds the pieces; the `tunnel` plugin that wires them into a node is built on them.
+
+pub(crate) mod address;
+pub(crate) mod duplex_bytes;
+pub(crate) mod forward;
+
+pub use address::{TUNNEL, TunnelAddress};
+pub use duplex_bytes::{DuplexBytes, DuplexBytesError, DuplexReader, DuplexWriter, MAX_ITEM};
+pub use forward::{HANGUP, forward};
