@@ -64,7 +64,7 @@ pub struct PluginArgs {
     pub permission: Option<Access>,
     /// The string of `permission = "..."`, for checks (not set by the list form).
     pub permission_lit: Option<LitStr>,
-    pub needs: Vec<LitStr>,
+    pub needs: Vec<Need>,
     pub krate: Option<syn::Path>,
     pub client: bool,
 }
@@ -154,7 +154,7 @@ impl PluginArgs {
                     }
                 }
             },
-            "needs" => args.needs = string_list(meta, errors),
+            "needs" => args.needs = needs(meta, errors),
             "crate" => {
                 if let Some(s) = string_value(meta, errors) {
                     match s.parse::<syn::Path>() {
@@ -381,6 +381,46 @@ fn string_value(meta: &Meta, errors: &mut Errors) -> Option<LitStr> {
 }
 
 /// The string literals of `key = ["a", "b"]`.
+/// A plugin named in `needs`: by its name, or by its `#[plugin]` type.
+pub enum Need {
+    /// `"name"`
+    Name(LitStr),
+    /// `Type` (a path)
+    Type(syn::Path),
+}
+
+/// `needs = ["a", "b"]` or `needs(TypeA, "b")`.
+fn needs(meta: &Meta, errors: &mut Errors) -> Vec<Need> {
+    let Meta::List(list) = meta else {
+        return string_list(meta, errors)
+            .into_iter()
+            .map(Need::Name)
+            .collect();
+    };
+    let parsed = list.parse_args_with(Punctuated::<Expr, Token![,]>::parse_terminated);
+    let items = match parsed {
+        Ok(items) => items,
+        Err(e) => {
+            errors.push(e);
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => out.push(Need::Name(s)),
+            Expr::Path(p) if p.qself.is_none() => out.push(Need::Type(p.path)),
+            other => errors.spanned(
+                other,
+                "expected a `#[plugin]` type or a plugin name: `needs(Log, \"blobs\")`",
+            ),
+        }
+    }
+    out
+}
+
 fn string_list(meta: &Meta, errors: &mut Errors) -> Vec<LitStr> {
     let key = path_name(meta.path());
     let hint = format!("expected a list of strings: `{key} = [\"...\"]`");

@@ -116,6 +116,15 @@ use proc_macro::TokenStream;
 /// * `impl secret_stack::plugin::Plugin for Test`: `name`, `version` (default: the crate's version),
 ///   `needs`, and `methods` (each method with its path, kind and permission groups: the manifest
 ///   and the permission table are derived from them);
+/// * `impl secret_stack::plugin::PluginType for Test` (with a client): the name and needs as
+///   constants, and `pub struct TestHandle`, the typed in-process handle other plugins get from
+///   `PluginInit::need::<Test>()`: one method per RPC method like the client's, a direct Rust call
+///   while the method has no hook (sinks and duplexes excepted), a call through the app's dispatch
+///   and the method's hooks while it has;
+/// * per method (with a client), a marker for typed hooks, as an associated constant of the
+///   plugin type named after the method in upper case (`Test::HELLO`, `Test::CREATE_HISTORY_STREAM`),
+///   of a type `Test<Method>Method<…>` implementing `secret_stack::plugin::HookTarget`: hook it with
+///   `app.hook(Test::HELLO, |ctx, (name,), next| …)`;
 /// * `pub struct TestClient<C>` with `new(caller)`, `caller()`, `into_caller()`, `MOUNT`,
 ///   `manifest()`, and for `C: Caller` one method per RPC method, taking the same arguments
 ///   (without `&CallContext`):
@@ -127,7 +136,8 @@ use proc_macro::TokenStream;
 /// # Arguments of the attribute
 ///
 /// `name = "..."` (required), `version = "..."`, `permission = "..."` or `permission(...)`,
-/// `needs = ["..."]`,
+/// `needs(Type, "name", ...)` (the plugins this one needs: a `#[plugin]` type, checked at compile
+/// time, or a name; the list form `needs = ["..."]` takes names only),
 /// `crate = "path::to::secret_stack"` (when the crate is re-exported under another path),
 /// `client = false` (no client, for error types that are not `Deserialize`).
 ///

@@ -8,7 +8,7 @@ use syn::ext::IdentExt;
 use syn::{Attribute, Ident, LitStr, Type};
 
 use crate::ast::{Input, Kind, KindPlan, Method, ParamType, SelfArg};
-use crate::attr::{Access, Form, PluginArgs};
+use crate::attr::{Access, Form, Need, PluginArgs};
 use crate::names;
 use crate::types::{is_unit, result_parts, source_parts};
 
@@ -66,6 +66,8 @@ pub struct RpcMethod {
     pub params: Vec<Param>,
     pub shape: Shape,
     pub access: Access,
+    /// The declared return type (`()` when there is none).
+    pub ret: TokenStream,
 }
 
 impl RpcMethod {
@@ -100,6 +102,10 @@ impl RpcMethod {
                 SelfArg::Arc => Receiver::Arc,
                 _ => Receiver::Ref,
             },
+            ret: m
+                .ret
+                .as_ref()
+                .map_or_else(|| quote!(()), ToTokens::to_token_stream),
             params: params(m, plan, krate)?,
             shape: shape(m, plan, krate)?,
             access: m
@@ -196,7 +202,8 @@ pub struct Model {
     /// Its mount name (camelCase of the name).
     pub mount: String,
     pub version: TokenStream,
-    pub needs: Vec<LitStr>,
+    /// The needed plugins' names, as expressions (a literal, or `<Type as PluginType>::NAME`).
+    pub needs: Vec<TokenStream>,
     /// The client's name, or `None` with `client = false`.
     pub client: Option<Ident>,
     /// Method errors must travel both ways (`TypedError`): a `#[plugin]` with its client.
@@ -232,7 +239,7 @@ impl Model {
                 Some(v) => v.to_token_stream(),
                 None => quote!(::core::env!("CARGO_PKG_VERSION")),
             },
-            needs: args.needs.clone(),
+            needs: args.needs.iter().map(|n| need(n, &krate)).collect(),
             client: args.client.then(|| format_ident!("{}Client", type_ident)),
             typed_errors: args.client && input.form == Form::Plugin,
             client_vis,
@@ -251,6 +258,18 @@ impl Model {
         let mut path = vec![self.mount.clone()];
         path.extend(method.path.iter().cloned());
         path
+    }
+}
+
+/// A needed plugin's name as a constant expression, spanned at the user's type so that a type
+/// that is not a plugin is reported there.
+fn need(need: &Need, krate: &TokenStream) -> TokenStream {
+    match need {
+        Need::Name(lit) => lit.to_token_stream(),
+        Need::Type(path) => {
+            let span = syn::spanned::Spanned::span(path);
+            quote::quote_spanned!(span=> <#path as #krate::__private::PluginType>::NAME)
+        }
     }
 }
 

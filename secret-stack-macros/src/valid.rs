@@ -102,7 +102,9 @@ fn args(args: &PluginArgs, form: Form, name_span: Span, errors: &mut Errors) {
         );
     }
     for need in &args.needs {
-        if need.value().is_empty() {
+        if let attr::Need::Name(need) = need
+            && need.value().is_empty()
+        {
             errors.spanned(need, "a needed plugin name cannot be empty");
         }
     }

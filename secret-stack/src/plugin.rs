@@ -170,6 +170,59 @@
 //! assert_eq!(GraphClient::<()>::MOUNT, "friendsGraph");
 //! ```
 //!
+//! # Plugins that build on each other: hooks and typed needs
+//!
+//! Every method can be *hooked* (JS `api.<plugin>.<method>.hook(…)`): a hook wraps the method for
+//! local and remote calls alike, the newest hook outermost, and can observe, refuse, rewrite the
+//! arguments, replace the answer or wrap the streams. `#[plugin]` names each method for typed
+//! hooks as an associated constant of the plugin type (`Log::GET` for `fn get`, see
+//! [`HookTarget`]); [`App::hook`](crate::stack::App::hook) has an example, and
+//! [`App::hook_path`](crate::stack::App::hook_path) hooks a plugin known only by name.
+//!
+//! A plugin that lists another's type in `needs(...)` is made after it and gets its typed
+//! handle (`<Type>Handle`) from [`PluginInit::need`](crate::stack::PluginInit::need): Rust calls
+//! while the method has no hook, calls through its hooks while it has.
+//!
+//! ```
+//! use futures::FutureExt;
+//! use secret_stack::plugin;
+//! use secret_stack::rpc::RemoteError;
+//! use secret_stack::stack::{PluginInit, SecretStack};
+//!
+//! pub struct Log;
+//! #[plugin(name = "log")]
+//! impl Log {
+//!     async fn get(&self, seq: u64) -> String { format!("entry {seq}") }
+//! }
+//!
+//! /// Hides entry 0 from everyone, and reads the log itself.
+//! pub struct Guard { log: LogHandle }
+//! #[plugin(name = "guard", needs(Log))]
+//! impl Guard {
+//!     async fn latest(&self) -> String { self.log.get(9).await.unwrap_or_default() }
+//! }
+//!
+//! fn guard(init: &PluginInit<'_>) -> Result<Guard, Box<dyn std::error::Error + Send + Sync>> {
+//!     init.hook(Log::GET, |ctx, (seq,), next| {
+//!         if seq == 0 {
+//!             return futures::future::ready(Err(RemoteError::new("entry 0 is hidden"))).boxed();
+//!         }
+//!         next.call(ctx, (seq,))
+//!     })?
+//!     .keep();
+//!     Ok(Guard { log: init.need::<Log>()? })
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let config = secret_stack::stack::Config::from_json(serde_json::json!({"global": {"caps": {"shs": "1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s="}}}))?;
+//! let app = SecretStack::builder().plugin(Log).plugin_init(guard).build(config)?;
+//! assert!(LogClient::new(app.local()).get(0).await.is_err());
+//! assert_eq!(GuardClient::new(app.local()).latest().await?, "entry 9");
+//! # app.close().await;
+//! # Ok(()) }
+//! ```
+//!
 //! # Calling a plugin that exists only on the other side
 //!
 //! ```
@@ -197,6 +250,10 @@ use crate::rpc::manifest::Manifest;
 use crate::rpc::permissions::Permissions;
 
 pub use crate::hook_list::HookRegistration;
+pub use crate::rpc::HookTarget;
+pub use need::{NeedLink, PluginType};
+
+mod need;
 
 /// A set of RPC methods served under one mount name.
 ///

@@ -5,12 +5,19 @@
 pub use futures::Stream;
 pub use serde_json::Value;
 
-pub use crate::plugin::Plugin;
+pub use crate::plugin::{HookTarget, NeedLink, Plugin, PluginType};
 pub use crate::rpc::typed::args::{ArgsBuilder, ArgsReader};
 pub use crate::rpc::typed::client::{
     call, decode_typed_error, decode_untyped_error, duplex, sink, source,
 };
+pub use crate::rpc::typed::direct::{
+    direct_async_source, direct_result_source, direct_source, direct_value,
+};
 pub use crate::rpc::typed::encoding::{Encoding, JsonCodec, PickJson, PickWire, WireCodec};
+pub use crate::rpc::typed::hook::{
+    HookFuture, HookStream, args_error, hook_done_out, hook_done_reply, hook_stream_out,
+    hook_stream_reply, hook_value_out, hook_value_reply,
+};
 pub use crate::rpc::typed::server::{
     IntoDone, IntoSource, manifest, method, method_error, reject, reply_async, reply_async_done,
     reply_async_source, reply_done, reply_source, reply_value, result_value, sink_input, value,
@@ -18,4 +25,7 @@ pub use crate::rpc::typed::server::{
 pub use crate::rpc::typed::{
     CallError, MethodResult, Sink, SinkItem, Source, TypedError, TypedFuture, TypedStream,
 };
-pub use crate::rpc::{CallContext, CallKind, Caller, Manifest, Method, MethodInput};
+pub use crate::rpc::{
+    CallContext, CallKind, Caller, LocalCaller, Manifest, Method, MethodHooks, MethodInput,
+    RemoteError, Reply,
+};

@@ -67,14 +67,14 @@ pub fn client(model: &Model) -> TokenStream {
 }
 
 /// The parameters of one client method, what encodes them, and the sink's items if any.
-struct Params {
-    params: Vec<TokenStream>,
+pub struct Params {
+    pub params: Vec<TokenStream>,
     pushes: Vec<TokenStream>,
     /// The sink parameter and its item type.
-    items: Option<(syn::Ident, TokenStream)>,
+    pub items: Option<(syn::Ident, TokenStream)>,
 }
 
-fn params(model: &Model, method: &RpcMethod) -> Params {
+pub fn params(model: &Model, method: &RpcMethod) -> Params {
     let krate = &model.krate;
     let mut out = Params {
         params: Vec::new(),
@@ -152,7 +152,7 @@ fn method(model: &Model, method: &RpcMethod) -> TokenStream {
 }
 
 /// The client method's return type and the call it places; `None` for a sink without items.
-fn call(
+pub fn call(
     model: &Model,
     method: &RpcMethod,
     items: Option<&(syn::Ident, TokenStream)>,
@@ -161,25 +161,7 @@ fn call(
     let private = quote!(#krate::__private);
     let label = model.label(method);
     let full_path = model.full_path(method);
-    let err_of = |err: &Option<TokenStream>| match err {
-        Some(e) => {
-            let span = tokens_span(e);
-            (
-                e.clone(),
-                if model.typed_errors {
-                    // The same trait as the handler asks for, at the same type: one error if
-                    // the type lacks a derive.
-                    quote_spanned!(span=> <#e as #private::TypedError>::CONVERSIONS.from_rpc)
-                } else {
-                    quote_spanned!(span=> #private::decode_typed_error::<#e>)
-                },
-            )
-        }
-        None => (
-            quote!(::core::convert::Infallible),
-            quote!(#private::decode_untyped_error),
-        ),
-    };
+    let err_of = |err: &Option<TokenStream>| error_of(model, err);
     let common = quote!(&self.caller, #label, &[#(#full_path),*], __ss_args.finish());
     Some(match &method.shape {
         Shape::Value { ok, err, .. } => {
@@ -212,4 +194,30 @@ fn call(
             )
         }
     })
+}
+
+/// The error type of a method's answer (`Infallible` when it has none) and the function turning a
+/// call's failure into a `CallError` of it.
+pub fn error_of(model: &Model, err: &Option<TokenStream>) -> (TokenStream, TokenStream) {
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    match err {
+        Some(e) => {
+            let span = tokens_span(e);
+            (
+                e.clone(),
+                if model.typed_errors {
+                    // The same trait as the handler asks for, at the same type: one error if
+                    // the type lacks a derive.
+                    quote_spanned!(span=> <#e as #private::TypedError>::CONVERSIONS.from_rpc)
+                } else {
+                    quote_spanned!(span=> #private::decode_typed_error::<#e>)
+                },
+            )
+        }
+        None => (
+            quote!(::core::convert::Infallible),
+            quote!(#private::decode_untyped_error),
+        ),
+    }
 }

@@ -32,7 +32,8 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
             }
 
             fn needs(&self) -> &[&str] {
-                &[#(#needs),*]
+                const NEEDS: &[&str] = &[#(#needs),*];
+                NEEDS
             }
 
             fn methods(
@@ -42,6 +43,59 @@ pub fn plugin_impl(model: &Model, self_ty: &Type) -> TokenStream {
             }
         }
     }
+}
+
+/// `impl T { fn __ss_async_<method>(...) -> impl Future + Send }` for every `async fn` method: its
+/// call as a future declared `Send`, which the handler and the typed handle both await. The one
+/// declaration is where a future that is not `Send` is reported (once, at the method).
+pub fn async_helpers(model: &Model, self_ty: &Type) -> TokenStream {
+    let krate = &model.krate;
+    let helpers = model.methods.iter().filter(|m| m.asyncness).map(|m| {
+        let span = m.ident.span();
+        let helper = async_helper_ident(m);
+        let ident = &m.ident;
+        let ret = &m.ret;
+        let params = m.params.iter().filter(|p| !matches!(p.role, Role::Context)).map(|p| {
+            let var = &p.ident;
+            let ty = &p.ty;
+            quote!(#var: #ty)
+        });
+        let args = m.params.iter().map(|p| match p.role {
+            Role::Context => quote!(&__ss_ctx),
+            _ => {
+                let var = &p.ident;
+                quote!(#var)
+            }
+        });
+        let receiver = match m.receiver {
+            Receiver::Ref => quote!(&*__ss_plugin),
+            Receiver::Arc => quote!(__ss_plugin),
+        };
+        let output = quote_spanned!(span=> impl ::core::future::Future<Output = #ret> + ::core::marker::Send + 'static);
+        let call = quote_spanned!(span=> Self::#ident(#receiver, #(#args),*).await);
+        let body = quote_spanned!(span=> async move { #call });
+        quote! {
+            #[doc(hidden)]
+            #[allow(unused_variables, clippy::too_many_arguments)]
+            fn #helper(
+                __ss_plugin: ::std::sync::Arc<Self>,
+                __ss_ctx: #krate::__private::CallContext,
+                #(#params),*
+            ) -> #output {
+                #body
+            }
+        }
+    });
+    quote! {
+        impl #self_ty {
+            #(#helpers)*
+        }
+    }
+}
+
+/// The name of an `async fn` method's helper.
+pub fn async_helper_ident(method: &RpcMethod) -> syn::Ident {
+    format_ident!("__ss_async_{}", syn::ext::IdentExt::unraw(&method.ident))
 }
 
 /// One `Method`, as an expression inside `methods()`.
@@ -69,7 +123,18 @@ fn handler(model: &Model, method: &RpcMethod) -> TokenStream {
         Receiver::Arc => quote!(__ss_plugin),
     };
     let ident = &method.ident;
-    let call = quote_spanned!(span=> Self::#ident(#receiver, #(#call_args),*));
+    let call = if method.asyncness {
+        let helper = async_helper_ident(method);
+        let args = method
+            .params
+            .iter()
+            .zip(&call_args)
+            .filter(|(p, _)| !matches!(p.role, Role::Context))
+            .map(|(_, a)| a);
+        quote_spanned!(span=> Self::#helper(__ss_plugin, __ss_ctx, #(#args),*))
+    } else {
+        quote_spanned!(span=> Self::#ident(#receiver, #(#call_args),*))
+    };
     let reply = reply(model, method, &call);
 
     let reads = method

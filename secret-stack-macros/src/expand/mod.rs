@@ -8,6 +8,8 @@
 mod client;
 mod codec;
 mod dispatch;
+mod handle;
+mod hooks;
 mod manifest;
 
 use proc_macro2::{Span, TokenStream};
@@ -60,10 +62,16 @@ pub fn plugin(args: TokenStream, input: TokenStream) -> TokenStream {
     }
     let plugin_impl = dispatch::plugin_impl(&model, &self_ty);
     let client = client::client(&model);
+    let helpers = dispatch::async_helpers(&model, &self_ty);
+    let targets = hooks::targets(&model, &self_ty, &type_ident);
+    let handle = handle::handle(&model, &self_ty, &type_ident);
     quote! {
         #imp
         #plugin_impl
+        #helpers
         #client
+        #targets
+        #handle
     }
 }
 

@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::body::Body;
 use super::context::CallContext;
 use super::error::{RemoteError, RpcError};
+use super::hooks::{MethodHook, MethodHooks, NoSuchMethod};
 use super::manifest::{CallKind, Manifest};
 use super::path_key::{PathKey, PathRef, Segments};
 
@@ -70,11 +71,30 @@ impl std::fmt::Debug for Method {
 #[error("method `{}` clashes with an existing entry of the manifest", .0.join("."))]
 pub struct DuplicateMethod(pub Vec<String>);
 
-/// All the methods a node serves, with the manifest they add up to.
+/// All the methods a node serves, with the manifest they add up to, and each method's hooks
+/// (see [`hooks`](super::hooks)). Clones share the hooks.
 #[derive(Clone, Default)]
 pub struct MethodTable {
-    methods: HashMap<PathKey, Method>,
+    methods: HashMap<PathKey, Entry>,
     manifest: Manifest,
+}
+
+/// A method and its hooks.
+#[derive(Clone)]
+struct Entry {
+    method: Method,
+    hooks: MethodHooks,
+}
+
+impl Entry {
+    /// Runs the method, through its hooks if it has any.
+    fn run(&self, ctx: CallContext, args: Vec<Value>, input: Option<MethodInput>) -> Reply {
+        if self.hooks.is_empty() {
+            (self.method.handler)(ctx, args, input)
+        } else {
+            self.hooks.run(&self.method.handler, ctx, args, input)
+        }
+    }
 }
 
 impl MethodTable {
@@ -88,13 +108,101 @@ impl MethodTable {
         if !self.manifest.insert(&method.path, method.kind) {
             return Err(DuplicateMethod(method.path));
         }
-        self.methods.insert(PathKey(method.path.clone()), method);
+        let entry = Entry {
+            method,
+            hooks: MethodHooks::default(),
+        };
+        self.methods
+            .insert(PathKey(entry.method.path.clone()), entry);
         Ok(())
     }
 
     /// The method at `path`, if any. Looking up allocates nothing.
     pub fn get<S: AsRef<str>>(&self, path: &[S]) -> Option<&Method> {
+        self.entry(path).map(|e| &e.method)
+    }
+
+    fn entry<S: AsRef<str>>(&self, path: &[S]) -> Option<&Entry> {
         self.methods.get(&PathRef(path) as &dyn Segments)
+    }
+
+    /// The hooks of the method at `path`, if there is one.
+    pub fn hooks<S: AsRef<str>>(&self, path: &[S]) -> Option<&MethodHooks> {
+        self.entry(path).map(|e| &e.hooks)
+    }
+
+    /// Wraps the method at `path` in `hook`, as the newest (outermost) hook, for every call the
+    /// table dispatches from now on; dropping the registration removes it. Fails, naming what
+    /// exists under the path's first segment, when no method is there.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use futures::future::ready;
+    /// # use secret_stack::keys::PublicKey;
+    /// # use secret_stack::rpc::{Body, CallContext, CallKind, Caller, LocalCaller, Method, MethodTable, RemoteError, Reply};
+    /// let mut table = MethodTable::new();
+    /// table.insert(Method {
+    ///     path: vec!["test".into(), "hello".into()],
+    ///     kind: CallKind::Async,
+    ///     groups: vec![],
+    ///     handler: Arc::new(|_ctx, _args, _input| Reply::Value(Box::pin(ready(Ok(Body::Text("hi".into())))))),
+    /// }).unwrap();
+    /// // Refuses every call from a connection (local calls have connection 0).
+    /// let registration = table.hook(&["test", "hello"], |ctx, args, input, next| {
+    ///     if ctx.connection != 0 {
+    ///         return Reply::Value(Box::pin(ready(Err(RemoteError::new("not from peers")))));
+    ///     }
+    ///     next.call(ctx, args, input)
+    /// }).unwrap();
+    /// assert!(table.hook(&["test", "bye"], |ctx, args, input, next| next.call(ctx, args, input))
+    ///     .unwrap_err().to_string().contains("test.hello"));
+    /// # drop(registration);
+    /// ```
+    pub fn hook<S, F>(
+        &self,
+        path: &[S],
+        hook: F,
+    ) -> Result<crate::plugin::HookRegistration, NoSuchMethod>
+    where
+        S: AsRef<str>,
+        F: Fn(CallContext, Vec<Value>, Option<MethodInput>, super::hooks::Next) -> Reply
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.add_hook(path, Arc::new(hook))
+    }
+
+    /// [`hook`](Self::hook) with the hook already boxed.
+    pub(crate) fn add_hook<S: AsRef<str>>(
+        &self,
+        path: &[S],
+        hook: MethodHook,
+    ) -> Result<crate::plugin::HookRegistration, NoSuchMethod> {
+        match self.entry(path) {
+            Some(entry) => {
+                tracing::debug!(path = %super::permissions::join(path), "method hook added");
+                Ok(entry.hooks.add(hook))
+            }
+            None => Err(self.no_such_method(path)),
+        }
+    }
+
+    /// The error for hooking `path` where no method is, listing what is under its mount.
+    pub(crate) fn no_such_method<S: AsRef<str>>(&self, path: &[S]) -> NoSuchMethod {
+        let mount = path.first().map_or("", AsRef::as_ref).to_owned();
+        let mut available: Vec<String> = self
+            .methods
+            .values()
+            .filter(|e| e.method.path.first().is_some_and(|m| *m == mount))
+            .map(|e| e.method.path.join("."))
+            .collect();
+        available.sort();
+        NoSuchMethod {
+            path: path.iter().map(AsRef::as_ref).collect::<Vec<_>>().join("."),
+            mount,
+            available,
+        }
     }
 
     /// The manifest of every method in the table.
@@ -116,11 +224,11 @@ impl MethodTable {
         input: Option<MethodInput>,
     ) -> Result<Reply, RemoteError> {
         ctx.permissions.check(path)?;
-        let method = self.get(path).filter(|m| match kind {
-            CallKind::Async | CallKind::Sync => !m.kind.is_stream(),
-            stream => m.kind == stream,
+        let entry = self.entry(path).filter(|e| match kind {
+            CallKind::Async | CallKind::Sync => !e.method.kind.is_stream(),
+            stream => e.method.kind == stream,
         });
-        let Some(method) = method else {
+        let Some(entry) = entry else {
             let kind = if kind == CallKind::Sync {
                 CallKind::Async
             } else {
@@ -131,7 +239,7 @@ impl MethodTable {
                 super::permissions::join(path)
             )));
         };
-        Ok((method.handler)(ctx, args, input))
+        Ok(entry.run(ctx, args, input))
     }
 
     /// The number of methods.

@@ -32,6 +32,11 @@ impl LocalCaller {
         LocalCaller { table, context }
     }
 
+    /// The hooks of the method at `path` in the table this caller calls into.
+    pub(crate) fn hooks(&self, path: &[&str]) -> Option<&crate::rpc::MethodHooks> {
+        self.table.hooks(path)
+    }
+
     /// The context every call is made with.
     pub fn context(&self) -> &CallContext {
         &self.context

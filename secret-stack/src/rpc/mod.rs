@@ -11,6 +11,7 @@ pub(crate) mod connection;
 pub(crate) mod context;
 pub(crate) mod dispatch;
 pub(crate) mod error;
+pub mod hooks;
 pub(crate) mod local;
 pub(crate) mod manifest;
 pub(crate) mod packet;
@@ -32,11 +33,12 @@ pub use dispatch::{
     DuplicateMethod, Handler, Method, MethodInput, MethodOutput, MethodTable, Reply,
 };
 pub use error::{RemoteError, RpcError};
+pub use hooks::{HookError, MethodHook, MethodHooks, Next, NoSuchMethod, WrongKind};
 pub use local::LocalCaller;
 pub use manifest::{CallKind, Manifest, ManifestEntry, UnknownCallKind};
 pub use packet::{Frame, Packet};
 pub use permissions::{PermissionRefusal, PermissionTable, Permissions, RefusalRule};
 pub use typed::{
-    BinaryValue, CallError, MethodResult, Sink, SinkItem, Source, ToRemoteError, TypedError,
-    TypedFuture, TypedStream, WireFormat,
+    BinaryValue, CallError, HookFuture, HookStream, HookTarget, MethodResult, Sink, SinkItem,
+    Source, ToRemoteError, TypedError, TypedFuture, TypedNext, TypedStream, WireFormat,
 };

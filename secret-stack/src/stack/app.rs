@@ -6,11 +6,11 @@
 //! [`App::close`] ends all of them. Dropping the last handle without closing stops listening and
 //! drops every connection at once, without waiting.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use futures::future::BoxFuture;
 use tokio::sync::broadcast;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::keys::{AppKey, Keypair, PublicKey};
 use crate::multiserver::{IncomingStats, ObjectKey, Scope, object_address};
@@ -86,35 +86,108 @@ impl Identity {
     }
 }
 
-/// What the app serves and to whom: fixed when it is built.
+/// What the app serves and to whom. The app exists before its plugins are made (so that their
+/// inits can use it), and this is filled in as they are: the methods of each plugin as soon as it
+/// is made (for local calls and hooks during init), then everything at once when the last one is
+/// ([`Api::finish`]). Until then the app serves nothing to peers, and neither listens nor dials.
+/// The auth chain exists from the start (hooks can be added during init); the anonymous
+/// permissions it grants are set by `finish`.
 pub(crate) struct Api {
-    manifest: Arc<Manifest>,
-    permissions: PermissionTable,
-    table: Arc<MethodTable>,
+    /// Set once, when every plugin is made.
+    served: OnceLock<Served>,
+    /// The methods of the plugins made so far, while they are being made.
+    building: Mutex<Arc<MethodTable>>,
     auth: Arc<AuthChain>,
 }
 
+/// What a built app serves.
+struct Served {
+    manifest: Arc<Manifest>,
+    permissions: PermissionTable,
+    table: Arc<MethodTable>,
+}
+
+/// What an app serves before its plugins are all made: nothing.
+struct Unserved {
+    manifest: Manifest,
+    permissions: PermissionTable,
+    table: Arc<MethodTable>,
+}
+
+fn unserved() -> &'static Unserved {
+    static UNSERVED: LazyLock<Unserved> = LazyLock::new(|| Unserved {
+        manifest: Manifest::new(),
+        permissions: PermissionTable::default(),
+        table: Arc::new(MethodTable::new()),
+    });
+    &UNSERVED
+}
+
 impl Api {
-    pub fn new(
-        manifest: Arc<Manifest>,
-        permissions: PermissionTable,
-        table: Arc<MethodTable>,
-        auth: Arc<AuthChain>,
-    ) -> Api {
+    /// Nothing served yet.
+    pub fn new(auth: Arc<AuthChain>) -> Api {
         Api {
-            manifest,
-            permissions,
-            table,
+            served: OnceLock::new(),
+            building: Mutex::new(Arc::new(MethodTable::new())),
             auth,
         }
     }
 
-    pub fn table(&self) -> &Arc<MethodTable> {
-        &self.table
+    /// The methods of the plugins made so far.
+    pub fn mounted(&self, table: Arc<MethodTable>) {
+        *self.building.lock().unwrap_or_else(|e| e.into_inner()) = table;
     }
 
+    /// Every plugin is made: this is what the app serves from now on.
+    pub fn finish(
+        &self,
+        manifest: Arc<Manifest>,
+        permissions: PermissionTable,
+        table: Arc<MethodTable>,
+        anonymous: Permissions,
+    ) {
+        self.auth.set_anonymous(anonymous);
+        let _ = self.served.set(Served {
+            manifest,
+            permissions,
+            table,
+        });
+        self.mounted(Arc::new(MethodTable::new()));
+    }
+
+    /// True once every plugin is made.
+    pub fn is_ready(&self) -> bool {
+        self.served.get().is_some()
+    }
+
+    /// The method table connections dispatch into (empty until the app is built).
+    pub fn table(&self) -> &Arc<MethodTable> {
+        self.served.get().map_or(&unserved().table, |s| &s.table)
+    }
+
+    /// The methods local calls and hooks reach: while plugins are made, those made so far.
+    pub fn current_table(&self) -> Arc<MethodTable> {
+        match self.served.get() {
+            Some(served) => Arc::clone(&served.table),
+            None => Arc::clone(&self.building.lock().unwrap_or_else(|e| e.into_inner())),
+        }
+    }
+
+    /// The auth chain.
     pub fn auth(&self) -> &Arc<AuthChain> {
         &self.auth
+    }
+
+    fn manifest(&self) -> &Manifest {
+        self.served
+            .get()
+            .map_or(&unserved().manifest, |s| &s.manifest)
+    }
+
+    fn permissions(&self) -> &PermissionTable {
+        self.served
+            .get()
+            .map_or(&unserved().permissions, |s| &s.permissions)
     }
 }
 
@@ -143,23 +216,24 @@ impl App {
     /// The merged manifest (JS `app.getManifest()`, in its key order), also what the `manifest`
     /// method answers (as [`Manifest::to_json`]).
     pub fn manifest(&self) -> &Manifest {
-        &self.inner.api.manifest
+        self.inner.api.manifest()
     }
 
     /// The merged permission groups (JS `create.permissions`, in its key order), e.g.
     /// `{"anonymous": {"allow": ["manifest", …]}}` as [`PermissionTable::to_json`].
     pub fn permissions(&self) -> &PermissionTable {
-        &self.inner.api.permissions
+        self.inner.api.permissions()
     }
 
     /// What anonymous peers may call: the merged `anonymous` group.
     pub fn anonymous(&self) -> &Permissions {
-        self.inner.api.auth.anonymous()
+        self.inner.api.auth().anonymous()
     }
 
-    /// Every method the app serves.
+    /// Every method the app serves (none while its plugins are being made: use
+    /// [`App::local`] then).
     pub fn methods(&self) -> &Arc<MethodTable> {
-        &self.inner.api.table
+        self.inner.api.table()
     }
 
     /// This app's address for `scope` (JS `app.getAddress(scope)`): every listener serving it,
@@ -179,6 +253,10 @@ impl App {
     /// [`Builder::build`](super::Builder::build) waits for it). Idempotent; does nothing once
     /// the app is closing.
     pub async fn listen(&self) {
+        if !self.inner.api.is_ready() {
+            warn!("listen() called while the app's plugins are being made: ignored");
+            return;
+        }
         Listening::listen(&self.inner).await;
     }
 
@@ -193,6 +271,9 @@ impl App {
     /// Goes through the connect hooks first ([`App::connect_hook`]), which may refuse or
     /// redirect the dial.
     pub async fn connect(&self, address: &str) -> Result<Peer, ConnectError> {
+        if !self.inner.api.is_ready() {
+            return Err(ConnectError::NotBuilt);
+        }
         super::connect_hook::connect(self, address).await
     }
 
@@ -234,17 +315,18 @@ impl App {
     }
 
     /// A caller into the app's own methods with full permissions, as the app itself (connection
-    /// `0`): typed plugin clients work over it.
+    /// `0`): typed plugin clients work over it. While the app's plugins are being made (from a
+    /// plugin's init), it reaches the plugins made so far.
     pub fn local(&self) -> LocalCaller {
         LocalCaller::new(
-            Arc::clone(&self.inner.api.table),
+            self.inner.api.current_table(),
             CallContext::local(self.id()),
         )
     }
 
     /// Asks the auth chain about `id` (JS `app.auth(id, cb)`).
     pub fn auth(&self, id: PublicKey) -> BoxFuture<'static, AuthDecision> {
-        self.inner.api.auth.decide(id)
+        self.inner.api.auth().decide(id)
     }
 
     /// A handle that does not keep the app alive.

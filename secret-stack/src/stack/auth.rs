@@ -16,7 +16,7 @@
 //! meanwhile still finishes the decisions it is part of).
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -81,15 +81,31 @@ pub(crate) struct AuthChain {
     hooks: HookList<AuthHook>,
     own: PublicKey,
     masters: Vec<PublicKey>,
-    anonymous: Permissions,
+    /// Set once the app's plugins are made (their permissions make it up); none before.
+    anonymous: OnceLock<Permissions>,
 }
 
 impl AuthChain {
+    /// A chain with its anonymous permissions known (the app's builder uses
+    /// [`pending`](Self::pending), as those come from its plugins).
+    #[cfg(test)]
     pub fn new(
         hooks: Vec<AuthHook>,
         own: PublicKey,
         masters: Vec<PublicKey>,
         anonymous: Permissions,
+    ) -> Arc<AuthChain> {
+        let chain = AuthChain::pending(hooks, own, masters);
+        chain.set_anonymous(anonymous);
+        chain
+    }
+
+    /// A chain whose anonymous permissions are set later ([`set_anonymous`](Self::set_anonymous)),
+    /// for an app whose plugins are not made yet; until then anonymous peers get nothing.
+    pub fn pending(
+        hooks: Vec<AuthHook>,
+        own: PublicKey,
+        masters: Vec<PublicKey>,
     ) -> Arc<AuthChain> {
         let list = HookList::new();
         for hook in hooks {
@@ -99,13 +115,20 @@ impl AuthChain {
             hooks: list,
             own,
             masters,
-            anonymous,
+            anonymous: OnceLock::new(),
         })
+    }
+
+    /// Sets the permissions anonymous peers get (once; later calls are ignored).
+    pub fn set_anonymous(&self, anonymous: Permissions) {
+        let _ = self.anonymous.set(anonymous);
     }
 
     /// The permissions anonymous peers get.
     pub fn anonymous(&self) -> &Permissions {
-        &self.anonymous
+        static NOTHING: LazyLock<Permissions> =
+            LazyLock::new(|| Permissions::allow(Vec::<String>::new()));
+        self.anonymous.get().unwrap_or(&NOTHING)
     }
 
     /// Runs the whole chain for `id`, with the hooks registered now.
@@ -122,7 +145,7 @@ impl AuthChain {
     pub async fn permissions_for(self: Arc<Self>, id: PublicKey) -> Option<Permissions> {
         match self.decide(id).await {
             AuthDecision::Allow(permissions) => Some(permissions),
-            AuthDecision::Anonymous => Some(self.anonymous.clone()),
+            AuthDecision::Anonymous => Some(self.anonymous().clone()),
             AuthDecision::Reject(reason) => {
                 debug!(%id, "auth: rejected: {reason}");
                 None

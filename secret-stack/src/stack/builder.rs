@@ -8,11 +8,15 @@
 //!    (`warn`) the keys of `global` this crate does not read;
 //! 2. finds the key pair (builder, `global.keys`, seed, else a new random one) and the app key
 //!    (builder, else config: missing → error, as JS);
-//! 3. checks plugin names, makes the per-app plugins in order (their factories get a
-//!    [`PluginInit`]), checks `needs`, merges manifests and permissions, builds the method table;
-//! 4. registers the transports and transforms: those added here, plus `net` and `shs` unless one
-//!    of that name was added (as in JS's default factory); `shs` answers the auth chain during the
-//!    handshake and uses the configured handshake timeout.
+//! 3. checks plugin names; registers the transports and transforms: those added here, plus `net`
+//!    and `shs` unless one of that name was added (as in JS's default factory); `shs` answers the
+//!    auth chain during the handshake and uses the configured handshake timeout;
+//! 4. makes the app, before its plugins, so that their factories can use it
+//!    ([`PluginInit::app`] says what waits for the build to finish);
+//! 5. makes the per-app plugins in `use` order except that a plugin is made after those it
+//!    `needs` (a cycle is an error), mounting each one's methods as soon as it is made (so a
+//!    later plugin's factory can hook and call it); checks `needs`, merges manifests and
+//!    permissions (in `use` order, as JS), and fills in what the app serves.
 //!
 //! [`Builder::start`] then listens ([`App::listen`]).
 //!
@@ -20,7 +24,7 @@
 //! [`Builder::close_deadline`] and [`Builder::incoming_limits`] (caps on incoming connections and
 //! handshakes in progress, on by default).
 
-use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +36,7 @@ use crate::keys::{AppKey, Keypair, PublicKey};
 use crate::multiserver::{
     IncomingGate, IncomingLimits, Multiserver, Net, RegistryError, Shs, Transform, Transport,
 };
-use crate::plugin::Plugin;
+use crate::plugin::{Plugin, PluginType};
 use crate::rpc::{MethodTable, Permissions, RpcConfig};
 
 use super::app::{Api, App, Identity, Inner};
@@ -41,10 +45,10 @@ use super::config::{Config, ConfigError, KeySource};
 use super::connections::Connections;
 use super::core;
 use super::error::{BoxError, StartError};
-use super::events::{EVENT_CAPACITY, Event};
+use super::events::EVENT_CAPACITY;
 use super::listen::{Addresses, Listening};
 use super::names::mount_name;
-use super::plugins::{self, Hooks, PluginEntry, PluginInit, WeakApp};
+use super::plugins::{self, Made, PluginEntry, PluginInit};
 use super::shutdown::{CloseHook, DEFAULT_CLOSE_DEADLINE, Shutdown, close_hook};
 
 /// The entry point: `SecretStack::builder()`.
@@ -95,14 +99,7 @@ impl Default for Builder {
 
 impl std::fmt::Debug for Builder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let plugins: Vec<String> = self
-            .plugins
-            .iter()
-            .map(|p| match p {
-                PluginEntry::Ready(p) => p.name().to_owned(),
-                PluginEntry::Factory(name, _) => name.clone(),
-            })
-            .collect();
+        let plugins: Vec<String> = self.plugins.iter().map(|p| p.name().to_owned()).collect();
         f.debug_struct("Builder")
             .field("plugins", &plugins)
             .field("multiserver", &self.multiserver)
@@ -136,15 +133,66 @@ impl Builder {
     /// its config. A plugin whose [`name`](Plugin::name) is empty is unnamed: mounted at the top
     /// level.
     pub fn plugin<P: Plugin>(mut self, plugin: P) -> Self {
-        self.plugins.push(PluginEntry::Ready(Arc::new(plugin)));
+        self.plugins
+            .push(PluginEntry::Ready(Made::new(Arc::new(plugin))));
         self
     }
 
+    /// Adds a `#[plugin]` type made per app by `factory` (typically its constructor), which gets
+    /// the [`PluginInit`]: its name and `needs` come from the type, so it is made after the
+    /// plugins it needs and can take their typed handles with [`PluginInit::need`], and hook
+    /// their methods with [`PluginInit::hook`].
+    ///
+    /// ```
+    /// use secret_stack::plugin;
+    /// use secret_stack::stack::{PluginInit, SecretStack};
+    ///
+    /// pub struct Log;
+    /// #[plugin(name = "log")]
+    /// impl Log {
+    ///     fn latest(&self) -> u64 { 7 }
+    /// }
+    ///
+    /// pub struct Reader { log: LogHandle }
+    /// #[plugin(name = "reader", needs(Log))]
+    /// impl Reader {
+    ///     async fn next(&self) -> u64 { self.log.latest().await.unwrap_or(0) + 1 }
+    /// }
+    ///
+    /// // Added before `log`, made after it.
+    /// let builder = SecretStack::builder()
+    ///     .plugin_init(|init: &PluginInit<'_>| -> Result<Reader, secret_stack::stack::NeedError> {
+    ///         Ok(Reader { log: init.need::<Log>()? })
+    ///     })
+    ///     .plugin(Log);
+    /// # let _ = builder;
+    /// ```
+    pub fn plugin_init<P, E, F>(self, factory: F) -> Self
+    where
+        P: PluginType,
+        E: Into<BoxError>,
+        F: Fn(&PluginInit<'_>) -> Result<P, E> + Send + Sync + 'static,
+    {
+        let needs = P::NEEDS.iter().map(|&n| n.to_owned()).collect();
+        self.factory(P::NAME.to_owned(), needs, factory)
+    }
+
     /// Adds a plugin made per app by `factory` when the app is built, in `use` order, from what
-    /// [`PluginInit`] gives (the app as a [`WeakApp`], its config section, `global`, events, hook
+    /// [`PluginInit`] gives (the app as a [`WeakApp`](super::WeakApp), its config section, `global`, events, hook
     /// registration). `name` must be the name of the plugin it makes (it chooses the config
     /// section before the plugin exists); a factory error stops the build.
-    pub fn plugin_with<P, E, F>(mut self, name: impl Into<String>, factory: F) -> Self
+    pub fn plugin_with<P, E, F>(self, name: impl Into<String>, factory: F) -> Self
+    where
+        P: Plugin,
+        E: Into<BoxError>,
+        F: Fn(&PluginInit<'_>) -> Result<P, E> + Send + Sync + 'static,
+    {
+        // Its needs are only known once it is made: it is made in `use` order.
+        self.factory(name.into(), Vec::new(), factory)
+    }
+
+    /// Adds a factory made after the plugins named in `needs`.
+    fn factory<P, E, F>(mut self, name: String, needs: Vec<String>, factory: F) -> Self
     where
         P: Plugin,
         E: Into<BoxError>,
@@ -152,11 +200,14 @@ impl Builder {
     {
         let factory: plugins::Factory = Arc::new(move |init: &PluginInit<'_>| {
             factory(init)
-                .map(|p| Arc::new(p) as Arc<dyn Plugin>)
+                .map(|p| Made::new(Arc::new(p)))
                 .map_err(Into::into)
         });
-        self.plugins
-            .push(PluginEntry::Factory(name.into(), factory));
+        self.plugins.push(PluginEntry::Factory {
+            name,
+            needs,
+            factory,
+        });
         self
     }
 
@@ -244,41 +295,47 @@ impl Builder {
         let connections = config.connections()?;
         let incoming_limits = config.incoming_limits(self.incoming_limits)?;
         let inactivity = config.inactivity_timeout();
-
-        // Plugins, in order.
         plugins::check_names(&self.plugins)?;
-        let events = broadcast::Sender::new(EVENT_CAPACITY);
-        let weak = WeakApp::new();
-        let hooks = RefCell::new(Hooks::default());
-        let made = self.make_plugins(&config, &keypair, &weak, &events, &hooks)?;
+
+        // The app exists before its plugins are made, so that their inits can use it; what it
+        // serves is filled in once they are all made (see `Api`). Its auth chain and close hooks
+        // exist from the start: hooks added in plugins' inits are newer than the builder's.
+        let auth = AuthChain::pending(self.auth_hooks.clone(), keypair.public(), masters);
+        let multiserver = self.multiserver_for(&config, &keypair, app_key, &auth, &connections)?;
+        let addresses = Arc::new(Addresses::default());
+        let inner = Arc::new(Inner {
+            identity: Identity::new(keypair, app_key, config),
+            api: Api::new(auth),
+            events: broadcast::Sender::new(EVENT_CAPACITY),
+            connections: Connections::new(self.rpc_config.clone(), inactivity),
+            listening: Listening::new(
+                multiserver,
+                connections.incoming,
+                IncomingGate::new(incoming_limits),
+                Arc::clone(&addresses),
+            ),
+            shutdown: Shutdown::new(self.close_hooks.clone(), self.close_deadline),
+            plugin_events: Default::default(),
+        });
+        let app = App { inner };
+        self.serve(&app, addresses)?;
+        Ok(app)
+    }
+
+    /// Makes the plugins, then fills in what `app` serves: the merged manifest and permissions
+    /// (the anonymous ones for the auth chain), and the method table (the plugins', mounted as
+    /// they were made, then the core's).
+    fn serve(&self, app: &App, addresses: Arc<Addresses>) -> Result<(), StartError> {
+        let (made, mut table) = self.make_plugins(app)?;
         plugins::check_needs(&made)?;
         let mounted = plugins::mount(core::manifest(), core::permissions(), &made)?;
         let anonymous = match mounted.permissions.get("anonymous") {
             None => Permissions::allow(Vec::<String>::new()),
             Some(group) => group.clone(),
         };
-
-        // The auth chain: the builder's hooks, then the plugins' (newer).
-        let Hooks {
-            auth: plugin_auth,
-            close: plugin_close,
-        } = hooks.into_inner();
-        let mut auth_hooks = self.auth_hooks.clone();
-        auth_hooks.extend(plugin_auth);
-        let auth = AuthChain::new(auth_hooks, keypair.public(), masters, anonymous);
-        let mut close_hooks = self.close_hooks.clone();
-        close_hooks.extend(plugin_close);
-
-        // The method table: core, then plugins.
         let manifest = Arc::new(mounted.manifest);
-        let addresses = Arc::new(Addresses::default());
-        let mut table = MethodTable::new();
-        let core_methods = core::methods(
-            Arc::clone(&manifest),
-            Arc::clone(&addresses),
-            Arc::clone(&auth),
-        );
-        for method in core_methods.into_iter().chain(mounted.methods) {
+        let auth = Arc::clone(app.inner.api.auth());
+        for method in core::methods(Arc::clone(&manifest), addresses, auth) {
             table
                 .insert(method)
                 .map_err(|e| StartError::ManifestClash {
@@ -286,24 +343,10 @@ impl Builder {
                     path: e.0.join("."),
                 })?;
         }
-
-        let multiserver = self.multiserver_for(&config, &keypair, app_key, &auth, &connections)?;
-        let inner = Arc::new(Inner {
-            identity: Identity::new(keypair, app_key, config),
-            api: Api::new(manifest, mounted.permissions, Arc::new(table), auth),
-            events,
-            connections: Connections::new(self.rpc_config.clone(), inactivity),
-            listening: Listening::new(
-                multiserver,
-                connections.incoming,
-                IncomingGate::new(incoming_limits),
-                addresses,
-            ),
-            shutdown: Shutdown::new(close_hooks, self.close_deadline),
-            plugin_events: Default::default(),
-        });
-        weak.set(&inner);
-        Ok(App { inner })
+        app.inner
+            .api
+            .finish(manifest, mounted.permissions, Arc::new(table), anonymous);
+        Ok(())
     }
 
     /// The config laid over the defaults (with `global.connections` filled in), the key pair and
@@ -325,47 +368,51 @@ impl Builder {
         Ok((config, keypair, app_key))
     }
 
-    /// Makes the per-app plugins in order; the ready-made ones are shared.
-    fn make_plugins(
-        &self,
-        config: &Config,
-        keypair: &Keypair,
-        weak: &WeakApp,
-        events: &broadcast::Sender<Event>,
-        hooks: &RefCell<Hooks>,
-    ) -> Result<Vec<Arc<dyn Plugin>>, StartError> {
+    /// Makes the per-app plugins (the ready-made ones are shared), each after those it needs,
+    /// mounting each one's methods into the table as soon as it is made. Gives the plugins back
+    /// in `use` order, with the table.
+    fn make_plugins(&self, app: &App) -> Result<(Vec<Arc<dyn Plugin>>, MethodTable), StartError> {
+        let config = app.config();
         let global = config.to_json().get("global").cloned().unwrap_or_default();
-        let mut made: Vec<Arc<dyn Plugin>> = Vec::with_capacity(self.plugins.len());
-        for entry in &self.plugins {
-            match entry {
-                PluginEntry::Ready(plugin) => made.push(Arc::clone(plugin)),
-                PluginEntry::Factory(name, factory) => {
+        let mut table = MethodTable::new();
+        let mut made: HashMap<String, Made> = HashMap::new();
+        let mut in_use_order: Vec<Option<Arc<dyn Plugin>>> = vec![None; self.plugins.len()];
+        for i in plugins::init_order(&self.plugins)? {
+            let plugin = match &self.plugins[i] {
+                PluginEntry::Ready(plugin) => plugin.clone(),
+                PluginEntry::Factory { name, factory, .. } => {
                     let mount = mount_name(name);
                     let init = PluginInit {
                         name,
                         mount: &mount,
                         config: plugins::plugin_config(&global, &mount, &config.sections),
-                        keypair,
-                        app: weak.clone(),
-                        events,
-                        hooks,
+                        keypair: app.keypair(),
+                        app,
+                        events: &app.inner.events,
+                        table: &table,
+                        made: &made,
                     };
                     let plugin = factory(&init).map_err(|source| StartError::PluginInit {
                         plugin: name.clone(),
                         source,
                     })?;
-                    if plugin.name() != name {
+                    if plugin.plugin.name() != name {
                         return Err(StartError::PluginNameMismatch {
                             expected: name.clone(),
-                            got: plugin.name().to_owned(),
+                            got: plugin.plugin.name().to_owned(),
                         });
                     }
                     debug!(plugin = %name, "plugin initialised");
-                    made.push(plugin);
+                    plugin
                 }
-            }
+            };
+            plugins::mount_methods(&mut table, &plugin.plugin)?;
+            // From now on the app's local calls and hooks reach it too.
+            app.inner.api.mounted(Arc::new(table.clone()));
+            in_use_order[i] = Some(Arc::clone(&plugin.plugin));
+            made.insert(plugin.plugin.name().to_owned(), plugin);
         }
-        Ok(made)
+        Ok((in_use_order.into_iter().flatten().collect(), table))
     }
 
     /// The registry for one app: the builder's transports and transforms, the defaults for the

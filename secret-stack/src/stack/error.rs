@@ -38,6 +38,11 @@ pub enum StartError {
         /// The missing plugin.
         needed: String,
     },
+    /// Plugins need each other in a cycle (each named, the first again at the end), so none can
+    /// be initialised first. Break the cycle: one of them can look the other up at run time
+    /// instead (through the app, once built).
+    #[error("plugins need each other in a cycle: {}; remove one of these needs", .0.join(" → "))]
+    NeedsCycle(Vec<String>),
     /// A plugin's manifest names a method that is already in the app's manifest (from the core or
     /// another plugin), or a method where another has a namespace (JS would silently overwrite).
     #[error("plugin {plugin:?}: `{path}` clashes with an existing entry of the app's manifest")]
@@ -83,6 +88,10 @@ pub enum ConnectError {
     /// The app is closing or closed.
     #[error("the app is closed")]
     Closed,
+    /// The app's plugins are still being made (a plugin dialled from its init): dial once
+    /// [`Builder::build`](super::Builder::build) has returned.
+    #[error("the app is still being built: dial once every plugin is initialised")]
+    NotBuilt,
     /// A connect hook ([`App::connect_hook`](super::App::connect_hook)) refused the dial; nothing
     /// was dialled. The reason is the hook's.
     #[error(

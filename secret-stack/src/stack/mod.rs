@@ -48,6 +48,7 @@ pub(crate) mod hook_chain;
 pub(crate) mod inactivity;
 pub(crate) mod listen;
 pub(crate) mod merge;
+pub(crate) mod method_hooks;
 pub(crate) mod names;
 pub(crate) mod peer;
 pub(crate) mod plugin_events;
@@ -65,6 +66,7 @@ pub use config::{
 pub use connect_hook::{ConnectHook, ConnectNext};
 pub use error::{BoxError, ConnectError, StartError};
 pub use events::{DisconnectReason, EVENT_CAPACITY, Event};
+pub use method_hooks::NeedError;
 pub use names::mount_name;
 pub use peer::Peer;
 pub use plugin_events::PLUGIN_EVENT_CAPACITY;

@@ -10,8 +10,8 @@
 //! Differences from JS, each an error at start instead of a silent surprise: a duplicate name
 //! (JS skips the plugin with a log line), a manifest clash (JS overwrites).
 
-use std::cell::RefCell;
-use std::collections::HashSet;
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock, Weak};
 
 use serde_json::{Map, Value};
@@ -19,35 +19,138 @@ use tokio::sync::broadcast;
 
 use crate::keys::{Keypair, PublicKey};
 use crate::plugin::{Plugin, permissions_of};
-use crate::rpc::{Manifest, Method, PermissionTable};
+use crate::rpc::{Manifest, MethodTable, PermissionTable};
 
 use super::app::{App, Inner};
-use super::auth::{AuthHook, AuthNext, auth_hook};
+use super::auth::{AuthNext, auth_hook};
 use super::error::{BoxError, StartError};
 use super::events::Event;
 use super::names::mount_name;
-use super::shutdown::{CloseHook, close_hook};
+use super::shutdown::close_hook;
+
+/// A plugin as made: as the stack serves it, and as its own type (for typed needs).
+#[derive(Clone)]
+pub(crate) struct Made {
+    pub plugin: Arc<dyn Plugin>,
+    pub any: Arc<dyn Any + Send + Sync>,
+}
+
+impl Made {
+    pub fn new<P: Plugin>(plugin: Arc<P>) -> Made {
+        Made {
+            any: Arc::clone(&plugin) as Arc<dyn Any + Send + Sync>,
+            plugin,
+        }
+    }
+}
 
 /// Makes a plugin from what [`PluginInit`] offers; see [`Builder::plugin_with`](super::Builder::plugin_with).
-pub(crate) type Factory =
-    Arc<dyn Fn(&PluginInit<'_>) -> Result<Arc<dyn Plugin>, BoxError> + Send + Sync>;
+pub(crate) type Factory = Arc<dyn Fn(&PluginInit<'_>) -> Result<Made, BoxError> + Send + Sync>;
 
 /// A plugin as added to the builder.
 #[derive(Clone)]
 pub(crate) enum PluginEntry {
     /// Already made (shared by every app the builder starts).
-    Ready(Arc<dyn Plugin>),
-    /// Made per app at start, under this name.
-    Factory(String, Factory),
+    Ready(Made),
+    /// Made per app at start, under this name, after the plugins named in `needs` (as far as
+    /// they are known before it is made).
+    Factory {
+        name: String,
+        needs: Vec<String>,
+        factory: Factory,
+    },
 }
 
 impl PluginEntry {
-    fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         match self {
-            PluginEntry::Ready(p) => p.name(),
-            PluginEntry::Factory(name, _) => name,
+            PluginEntry::Ready(p) => p.plugin.name(),
+            PluginEntry::Factory { name, .. } => name,
         }
     }
+
+    fn needs(&self) -> Vec<&str> {
+        match self {
+            PluginEntry::Ready(p) => p.plugin.needs().to_vec(),
+            PluginEntry::Factory { needs, .. } => needs.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// The order plugins are made in: `use` order, except that a plugin comes after every plugin it
+/// needs. A need of a name not added is [`StartError::MissingNeed`]; a cycle of needs is
+/// [`StartError::NeedsCycle`], naming it.
+pub(crate) fn init_order(entries: &[PluginEntry]) -> Result<Vec<usize>, StartError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Visiting,
+        Done,
+    }
+    fn visit(
+        i: usize,
+        entries: &[PluginEntry],
+        marks: &mut [Mark],
+        stack: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+    ) -> Result<(), StartError> {
+        match marks[i] {
+            Mark::Done => return Ok(()),
+            Mark::Visiting => {
+                let from = stack.iter().position(|&j| j == i).unwrap_or(0);
+                let mut cycle: Vec<String> = stack[from..]
+                    .iter()
+                    .map(|&j| entries[j].name().to_owned())
+                    .collect();
+                cycle.push(entries[i].name().to_owned());
+                return Err(StartError::NeedsCycle(cycle));
+            }
+            Mark::New => {}
+        }
+        marks[i] = Mark::Visiting;
+        stack.push(i);
+        for needed in entries[i].needs() {
+            let Some(j) = entries.iter().position(|e| e.name() == needed) else {
+                let name = entries[i].name();
+                return Err(StartError::MissingNeed {
+                    plugin: if name.is_empty() { "?" } else { name }.to_owned(),
+                    needed: needed.to_owned(),
+                });
+            };
+            visit(j, entries, marks, stack, order)?;
+        }
+        stack.pop();
+        marks[i] = Mark::Done;
+        order.push(i);
+        Ok(())
+    }
+    let mut marks = vec![Mark::New; entries.len()];
+    let mut order = Vec::with_capacity(entries.len());
+    for i in 0..entries.len() {
+        visit(i, entries, &mut marks, &mut Vec::new(), &mut order)?;
+    }
+    Ok(order)
+}
+
+/// Adds a plugin's methods, under its mount name, to the table being built; a path already
+/// taken is [`StartError::ManifestClash`].
+pub(crate) fn mount_methods(
+    table: &mut MethodTable,
+    plugin: &Arc<dyn Plugin>,
+) -> Result<(), StartError> {
+    let mount = mount_name(plugin.name());
+    for mut method in Arc::clone(plugin).methods() {
+        if !mount.is_empty() {
+            method.path.insert(0, mount.clone());
+        }
+        table
+            .insert(method)
+            .map_err(|e| StartError::ManifestClash {
+                plugin: plugin.name().to_owned(),
+                path: e.0.join("."),
+            })?;
+    }
+    Ok(())
 }
 
 /// A handle on an app that does not keep it alive, for plugins to hold (a plugin is owned by the
@@ -66,10 +169,6 @@ impl std::fmt::Debug for WeakApp {
 }
 
 impl WeakApp {
-    pub(crate) fn new() -> WeakApp {
-        WeakApp::default()
-    }
-
     pub(crate) fn from_inner(inner: &Arc<Inner>) -> WeakApp {
         let slot = OnceLock::new();
         let _ = slot.set(Arc::downgrade(inner));
@@ -78,14 +177,8 @@ impl WeakApp {
         }
     }
 
-    /// Points every clone of this handle at the app, once it exists.
-    pub(crate) fn set(&self, inner: &Arc<Inner>) {
-        let _ = self.slot.set(Arc::downgrade(inner));
-    }
-
-    /// The app, once [`Builder::build`](super::Builder::build) has finished and while it is
-    /// alive. `None` while plugins are still being initialised, and after the last [`App`] is
-    /// dropped.
+    /// The app, while it is alive (`None` after the last [`App`] is dropped). A plugin's init
+    /// can use it already: see [`PluginInit::app`].
     pub fn upgrade(&self) -> Option<App> {
         self.slot
             .get()
@@ -100,9 +193,13 @@ pub struct PluginInit<'a> {
     pub(crate) mount: &'a str,
     pub(crate) config: Value,
     pub(crate) keypair: &'a Keypair,
-    pub(crate) app: WeakApp,
+    /// The app being built.
+    pub(crate) app: &'a App,
     pub(crate) events: &'a broadcast::Sender<Event>,
-    pub(crate) hooks: &'a RefCell<Hooks>,
+    /// The methods of the plugins made so far (mounted), whose hooks are the app's.
+    pub(crate) table: &'a MethodTable,
+    /// The plugins made so far, by name.
+    pub(crate) made: &'a HashMap<String, Made>,
 }
 
 impl std::fmt::Debug for PluginInit<'_> {
@@ -114,17 +211,16 @@ impl std::fmt::Debug for PluginInit<'_> {
     }
 }
 
-/// The hooks plugins add while they are initialised.
-#[derive(Default)]
-pub(crate) struct Hooks {
-    pub auth: Vec<AuthHook>,
-    pub close: Vec<CloseHook>,
-}
-
 impl PluginInit<'_> {
-    /// The app, as a handle that upgrades once the app is built.
+    /// The app being built (JS `api`), as a handle that does not keep it alive; it upgrades
+    /// during init already. While plugins are being made the app has its identity, config,
+    /// events and the methods of the plugins made so far ([`App::local`], [`App::hook`]); what
+    /// needs every plugin waits for the build to finish: its manifest, permissions and
+    /// [`App::methods`] are empty, [`App::listen`] does nothing and [`App::connect`] fails with
+    /// [`ConnectError::NotBuilt`](super::ConnectError::NotBuilt). Keep the [`WeakApp`], not an
+    /// upgraded [`App`], in the plugin (the app owns its plugins).
     pub fn app(&self) -> WeakApp {
-        self.app.clone()
+        self.app.downgrade()
     }
 
     /// The config this plugin may see, in JS's shape: `{"global": …, "<mount>": …}` (the mount key
@@ -179,7 +275,7 @@ impl PluginInit<'_> {
         F: Fn(PublicKey, AuthNext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = super::AuthDecision> + Send + 'static,
     {
-        self.hooks.borrow_mut().auth.push(auth_hook(hook));
+        self.app.inner.api.auth().add_hook(auth_hook(hook)).keep();
     }
 
     /// Adds a close hook (JS `app.close.hook(…)` from a plugin); see
@@ -189,7 +285,7 @@ impl PluginInit<'_> {
         F: Fn(App) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.hooks.borrow_mut().close.push(close_hook(hook));
+        self.app.inner.shutdown.add_hook(close_hook(hook)).keep();
     }
 }
 
@@ -243,12 +339,10 @@ pub(crate) struct Mounted {
     pub manifest: Manifest,
     /// The merged permission groups.
     pub permissions: PermissionTable,
-    /// Every plugin method, with its mounted path.
-    pub methods: Vec<Method>,
 }
 
 /// Merges the core's and the plugins' manifests and permissions, both derived from the plugins'
-/// methods, and collects the methods, checking for clashes.
+/// methods, checking for clashes.
 pub(crate) fn mount(
     core_manifest: Manifest,
     core_permissions: PermissionTable,
@@ -256,7 +350,6 @@ pub(crate) fn mount(
 ) -> Result<Mounted, StartError> {
     let mut manifest = core_manifest;
     let mut permissions = core_permissions;
-    let mut methods = Vec::new();
     for plugin in plugins {
         let name = plugin.name().to_owned();
         let mount = mount_name(&name);
@@ -288,15 +381,9 @@ pub(crate) fn mount(
                 permissions.allow(&group, path);
             }
         }
-
-        methods.extend(own_methods.into_iter().map(|mut m| {
-            m.path = prefix.iter().cloned().chain(m.path).collect();
-            m
-        }));
     }
     Ok(Mounted {
         manifest,
         permissions,
-        methods,
     })
 }

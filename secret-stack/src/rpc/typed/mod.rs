@@ -20,14 +20,17 @@
 pub(crate) mod args;
 pub(crate) mod client;
 mod codec;
+pub(crate) mod direct;
 pub(crate) mod encoding;
 mod error;
+pub(crate) mod hook;
 pub(crate) mod server;
 mod stream;
 
 pub use client::{CallError, TypedFuture, TypedStream};
 pub use encoding::{BinaryValue, WireFormat};
 pub use error::{MethodResult, ToRemoteError, TypedError};
+pub use hook::{HookFuture, HookStream, HookTarget, TypedNext};
 
 pub use stream::{Sink, SinkItem, Source};
 
