@@ -23,8 +23,9 @@
 //!
 //! [`stack`] ties the steps into a node ([`stack::App`]) that listens, dials, and keeps its peers.
 //! [`tunnel`] runs a whole connection inside one muxrpc duplex, to reach a peer through another.
-//! [`keys`] holds the identities every step relies on, and [`js_api`] maps every feature of the
-//! JS API to its Rust counterpart.
+//! [`keys`] holds the identities every step relies on, [`js_api`] maps every feature of the
+//! JS API to its Rust counterpart, and [`porting`] ports a JS plugin that hooks, needs and calls
+//! back its caller, part by part.
 //!
 //! ## From a key to a typed call
 //!
@@ -245,6 +246,8 @@ pub mod keys;
 pub mod js_api {}
 pub mod multiserver;
 pub mod plugin;
+#[doc = include_str!("../docs/porting.md")]
+pub mod porting {}
 pub mod prelude;
 pub mod rpc;
 pub mod stack;
