@@ -14,7 +14,9 @@ use secret_stack::plugin;
 use secret_stack::rpc::{CallError, RpcError, Source};
 use secret_stack::stack::{App, Config, SecretStack};
 use secret_stack_examples::replication::store::{Added, LOG_FILE};
-use secret_stack_examples::replication::{LogClient, LogStore, Message, StoreError, node};
+use secret_stack_examples::replication::{
+    FriendsClient, LogClient, LogStore, Message, StoreError, node,
+};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
@@ -53,7 +55,7 @@ async fn log_of(app: &App) -> Vec<Message> {
     let log = LogClient::new(app.local());
     let mut all = Vec::new();
     for (author, latest) in log.latest().await.expect("latest") {
-        let messages: Vec<Message> = log.history(author, 0).try_collect().await.expect("history");
+        let messages: Vec<Message> = log.history(author, 0, false).try_collect().await.expect("history");
         assert_eq!(messages.len() as u64, latest, "history matches latest");
         all.extend(messages);
     }
@@ -92,6 +94,9 @@ async fn messages_spread_through_peers_and_survive_a_restart() {
         let a = node::start(&a_dir).await.expect("start a");
         let b = node::start(&b_dir).await.expect("start b");
         let c = node::start(&c_dir).await.expect("start c");
+        for (app, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
+            node::follow(app, &others).await.expect("follow");
+        }
 
         let a_texts = ["a1", "a2", "a3"];
         for (i, text) in a_texts.iter().enumerate() {
@@ -348,7 +353,7 @@ async fn strangers_may_read_a_log_but_not_write_it() {
         let latest = remote.latest().await.expect("latest is public");
         assert_eq!(latest.get(&a.id().id()), Some(&1));
         let history: Vec<Message> = remote
-            .history(a.id().id(), 0)
+            .history(a.id().id(), 0, false)
             .try_collect()
             .await
             .expect("history is public");
@@ -396,7 +401,7 @@ impl LyingLog {
         BTreeMap::from([(ALICE.to_owned(), 2)])
     }
 
-    fn history(&self, _author: String, _from_seq: u64) -> Source<Message> {
+    fn history(&self, _author: String, _from_seq: u64, _live: bool) -> Source<Message> {
         let message = |author: &str, seq| Message {
             author: author.to_owned(),
             seq,
@@ -420,6 +425,10 @@ async fn a_lying_peer_fails_the_sync_and_leaves_no_gap() {
         ] {
             let honest_dir = dir.join(if wrong_author { "honest-1" } else { "honest-2" });
             let honest = node::start(&honest_dir).await.expect("start honest");
+            FriendsClient::new(honest.local())
+                .follow(ALICE.to_owned())
+                .await
+                .expect("follow");
             let liar = SecretStack::builder()
                 .app_key(node::APP_KEY)
                 .plugin(LyingLog { wrong_author })
