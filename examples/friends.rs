@@ -43,7 +43,10 @@ impl Nodes {
     }
 
     /// How many messages of each of the four a `log` serves, as `Alice 1, Bob 1, …`.
-    async fn served(&self, log: &LogClient<impl secret_stack::rpc::Caller>) -> Result<String, Error> {
+    async fn served(
+        &self,
+        log: &LogClient<impl secret_stack::rpc::Caller>,
+    ) -> Result<String, Error> {
         let mut counts = Vec::new();
         for app in [&self.alice, &self.bob, &self.carol, &self.mallory] {
             let id = app.id().id();
@@ -98,9 +101,16 @@ async fn run(root: &Path) -> Result<(), Error> {
 
 async fn scenario(n: &Nodes) -> Result<(), Error> {
     let everyone = [&n.alice, &n.bob, &n.carol, &n.mallory];
-    for (app, text) in everyone.iter().zip(["Alice here", "Bob here", "Carol here", "Mallory here"]) {
+    for (app, text) in everyone
+        .iter()
+        .zip(["Alice here", "Bob here", "Carol here", "Mallory here"])
+    {
         LogClient::new(app.local()).append(text.to_owned()).await?;
-        let others: Vec<&App> = everyone.iter().copied().filter(|o| o.id() != app.id()).collect();
+        let others: Vec<&App> = everyone
+            .iter()
+            .copied()
+            .filter(|o| o.id() != app.id())
+            .collect();
         node::follow(app, &others).await?;
     }
     println!("everyone wrote one message and follows everyone");

@@ -43,7 +43,10 @@ fn friends_blocks_a_feed_and_a_peer_and_exits_0() {
             .copied()
             .filter(|l| l.trim_start().starts_with(prefix))
             .collect();
-        assert!(!found.is_empty(), "no line starting {prefix:?} in:\n{stdout}");
+        assert!(
+            !found.is_empty(),
+            "no line starting {prefix:?} in:\n{stdout}"
+        );
         found
     };
     assert_eq!(

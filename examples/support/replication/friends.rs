@@ -99,17 +99,18 @@ impl Friends {
         let log = init.need::<Log>()?;
 
         let blocked = graph.clone();
-        let history_hook = init.hook(Log::HISTORY, move |ctx, (author, from_seq, live), next| {
-            if blocked.is_blocking(&author) {
-                debug!(%author, caller = %ctx.remote, "friends: not serving a blocked feed");
-                return futures::stream::empty().boxed();
-            }
-            // Blocked while the history is open (a live one stays open): it ends there.
-            let (blocked, feed) = (blocked.clone(), author.clone());
-            next.call(ctx, (author, from_seq, live))
-                .take_while(move |_| ready(!blocked.is_blocking(&feed)))
-                .boxed()
-        })?;
+        let history_hook =
+            init.hook(Log::HISTORY, move |ctx, (author, from_seq, live), next| {
+                if blocked.is_blocking(&author) {
+                    debug!(%author, caller = %ctx.remote, "friends: not serving a blocked feed");
+                    return futures::stream::empty().boxed();
+                }
+                // Blocked while the history is open (a live one stays open): it ends there.
+                let (blocked, feed) = (blocked.clone(), author.clone());
+                next.call(ctx, (author, from_seq, live))
+                    .take_while(move |_| ready(!blocked.is_blocking(&feed)))
+                    .boxed()
+            })?;
 
         let blocked = graph.clone();
         init.auth_hook(move |id, next| {
@@ -144,7 +145,12 @@ impl Friends {
     }
 }
 
-#[plugin(name = "friends", version = "1.0.0", permission = "anonymous", needs(Log))]
+#[plugin(
+    name = "friends",
+    version = "1.0.0",
+    permission = "anonymous",
+    needs(Log)
+)]
 impl Friends {
     /// Follows `id` and lifts a block on it; answers how many of its messages our log holds.
     #[permission(master)]

@@ -20,9 +20,9 @@ use futures::{Stream, StreamExt};
 use secret_stack::plugin;
 use secret_stack::rpc::Source;
 use secret_stack::stack::{PluginInit, WeakApp};
-use tokio::sync::broadcast;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::broadcast;
 
 use super::message::Message;
 use super::store::{Added, LogStore, StoreError};

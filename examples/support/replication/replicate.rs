@@ -165,12 +165,7 @@ async fn run(
             Ok(Event::Connect { peer, .. }) => {
                 let Some(app) = app.upgrade() else { break };
                 shared.status().running += 1;
-                let task = connection_task(
-                    peer,
-                    app.local(),
-                    friends.clone(),
-                    Arc::clone(&shared),
-                );
+                let task = connection_task(peer, app.local(), friends.clone(), Arc::clone(&shared));
                 shared.spawn(task);
             }
             Ok(Event::Close) | Err(RecvError::Closed) => break,
