@@ -14,9 +14,11 @@
 //! It needs the `log` plugin, by type, and hooks it and the app from its init:
 //!
 //! - a typed hook on [`Log::HISTORY`] serves nothing of a blocked feed, to anyone, local or remote,
-//!   and ends an open (live) history of a feed as soon as it is blocked;
+//!   and ends a history already open (a live one) when the feed, blocked meanwhile, has a next
+//!   message, which it does not send;
 //! - an `auth` hook refuses the connection of a blocked peer.
 //!
+//! A block does not close a connection the blocked peer already has; it refuses the next one.
 //! The graph lives in memory: an app started again follows and blocks nobody.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,7 +107,8 @@ impl Friends {
                     debug!(%author, caller = %ctx.remote, "friends: not serving a blocked feed");
                     return futures::stream::empty().boxed();
                 }
-                // Blocked while the history is open (a live one stays open): it ends there.
+                // Blocked while the history is open (a live one stays open): it ends at the next
+                // message, unsent.
                 let (blocked, feed) = (blocked.clone(), author.clone());
                 next.call(ctx, (author, from_seq, live))
                     .take_while(move |_| ready(!blocked.is_blocking(&feed)))
