@@ -19,13 +19,16 @@
 //!  "callTimeoutMs": 5000, "backoffMaxMs": 2000}
 //! ```
 //!
-//! Replication: the `replicate` plugin pulls everything a peer has on every new connection (in
-//! either direction), which is how a restarted or reconnected peer catches up. Entries appended
-//! later travel over the open connection: this program asks each followed peer, every
-//! `pollIntervalMs`, for that peer's own entries after the last one it has (`log.history`), and
-//! stores them with `log.add`. A followed peer that cannot be reached, or whose call takes longer
-//! than `callTimeoutMs`, is dropped and dialled again after a backoff (doubling up to
-//! `backoffMaxMs`).
+//! Replication: the peer follows its followed feeds in the `friends` plugin, so the `replicate`
+//! plugin, on every new connection (in either direction), pulls what the peer has of them — which
+//! is how a restarted or reconnected peer catches up — then keeps a live `log.history` of each
+//! open over that connection, which brings entries appended later as they are written. Arrivals
+//! are logged as they are stored (the `log` plugin's `Appended` event). Besides, this program
+//! keeps a connection to each followed peer and asks it, every `pollIntervalMs`, for that peer's
+//! own entries after the last one it has (`log.history`, not live), storing them with `log.add`:
+//! the way a followed peer is dialled in the first place, and a check that it still answers. A
+//! followed peer that cannot be reached, or whose call takes longer than `callTimeoutMs`, is
+//! dropped and dialled again after a backoff (doubling up to `backoffMaxMs`).
 //!
 //! Events (one line each, see [`EventLog`]): `start <t> <index> <pid>`; `A <t> <index> <seq>` for
 //! each append; `R <t> <author> <seq>` for each followed entry stored; `F <t> <author> <seq>` at
@@ -41,10 +44,12 @@ use futures::StreamExt;
 use secret_stack::rpc::LocalCaller;
 use secret_stack::stack::{App, Config, Peer};
 use secret_stack_examples::netsim::{EventLog, keypair_of};
-use secret_stack_examples::replication::{LogClient, node};
+use secret_stack_examples::replication::{Appended, FriendsClient, LogClient, node};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, info};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -158,6 +163,12 @@ async fn run(config: PeerConfig) -> Result<(), Error> {
     );
     info!(index = config.index, address = %app.address(secret_stack::multiserver::Scope::Public), "netsim peer started");
 
+    // Subscribed before anything can arrive: every arrival is logged.
+    let appended = app.subscribe::<Appended>();
+    let friends = FriendsClient::new(app.local());
+    for followed in &config.follows {
+        friends.follow(keypair_of(followed.index).id()).await?;
+    }
     let local = LogClient::new(app.local());
     let held = local.latest().await?;
     let seen = config
@@ -183,11 +194,7 @@ async fn run(config: PeerConfig) -> Result<(), Error> {
             Timing::of(&config),
         ));
     }
-    tasks.spawn(watch_local(
-        app.clone(),
-        Arc::clone(&arrivals),
-        Duration::from_millis(config.poll_interval_ms),
-    ));
+    tasks.spawn(watch_local(app.clone(), Arc::clone(&arrivals), appended));
     tasks.spawn(append_loop(
         app.clone(),
         Arc::clone(&arrivals),
@@ -262,19 +269,23 @@ async fn append_loop(app: App, arrivals: Arc<Arrivals>, plan: AppendPlan) {
     }
 }
 
-/// Every `every`, logs the followed entries the local log holds that were not logged yet (those
-/// the `replicate` plugin stored on a connection).
-async fn watch_local(app: App, arrivals: Arc<Arrivals>, every: Duration) {
+/// Logs each followed entry as the local log stores it (whoever stored it: the `replicate`
+/// plugin, live or catching up, or the follow loops); after missing announcements, whatever the
+/// log holds.
+async fn watch_local(app: App, arrivals: Arc<Arrivals>, mut appended: Receiver<Appended>) {
     let log = LogClient::new(app.local());
     loop {
-        tokio::time::sleep(every).await;
-        match log.latest().await {
-            Ok(latest) => {
-                for (author, seq) in latest {
-                    arrivals.arrived(&author, seq);
+        match appended.recv().await {
+            Ok(entry) => arrivals.arrived(&entry.author, entry.seq),
+            Err(RecvError::Lagged(_)) => match log.latest().await {
+                Ok(latest) => {
+                    for (author, seq) in latest {
+                        arrivals.arrived(&author, seq);
+                    }
                 }
-            }
-            Err(e) => debug!("netsim: local latest failed: {e}"),
+                Err(e) => debug!("netsim: local latest failed: {e}"),
+            },
+            Err(RecvError::Closed) => return,
         }
     }
 }
@@ -366,7 +377,7 @@ async fn pull(
     arrivals: &Arrivals,
 ) -> Result<(), Error> {
     let remote = LogClient::new(peer.clone());
-    let mut history = remote.history(author.to_owned(), *have);
+    let mut history = remote.history(author.to_owned(), *have, false);
     while let Some(message) = history.next().await {
         let message = message?;
         if message.author != author {

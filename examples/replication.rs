@@ -1,10 +1,15 @@
 //! Replication over secret-stack: three nodes in one process, each with its own data directory,
-//! each serving two plugins — `log` (an append-only message log on disk) and `replicate` (on every
-//! new connection, pull the messages the peer has and we lack).
+//! each serving three plugins — `log` (an append-only message log on disk, whose history can stay
+//! open live), `friends` (whom the node follows) and `replicate` (on every new connection, pull
+//! the followed feeds' messages the peer has and we lack, then keep a live history per followed
+//! feed open over that connection).
 //!
-//! A writes messages; B connects to A and gets them (A gets B's too); C connects only to B and
-//! still gets A's messages, through B. Then A is closed and started again from its directory: same
-//! identity, same log; it writes one more message, which C picks up when it next connects. Last, a
+//! A and B follow each other; C follows A only. A writes messages; B connects to A and gets them
+//! (A gets B's too); C connects only to B and still gets A's messages, through B, but not B's
+//! (C does not follow B). Then A writes one more while the connections stay up: it reaches B and,
+//! through B, C, over the open connections, without reconnecting. Then A is closed (at once: its
+//! live histories end when it starts closing) and started again from its directory: same
+//! identity, same log; it writes one more message, which C picks up when it connects. Last, a
 //! damaged copy of A's log is refused with the number of the bad line.
 //!
 //! ```text
@@ -56,7 +61,7 @@ async fn log_of(app: &App) -> Result<Vec<Message>, Error> {
     let log = LogClient::new(app.local());
     let mut all = Vec::new();
     for author in log.latest().await?.into_keys() {
-        let messages: Vec<Message> = log.history(author, 0).try_collect().await?;
+        let messages: Vec<Message> = log.history(author, 0, false).try_collect().await?;
         all.extend(messages);
     }
     Ok(all)
@@ -122,6 +127,34 @@ async fn show_corrupt_log(a_dir: &Path, root: &Path) -> Result<(), Error> {
     }
 }
 
+/// Closes A (promptly, though B holds live histories from it), starts it again from its
+/// directory, has it write once more and C connect to it; closes it again.
+async fn restart(names: &Names, a: App, a_dir: &Path, c: &App) -> Result<(), Error> {
+    println!("A closes, then starts again from {}", a_dir.display());
+    let a_id = a.id();
+    let closing = Instant::now();
+    a.close().await;
+    println!(
+        "  closed in {:.2} s: its live histories ended as it started closing",
+        closing.elapsed().as_secs_f64()
+    );
+    let a = node::start(a_dir).await?;
+    println!(
+        "  same id: {}; its log was read back from disk",
+        a.id() == a_id
+    );
+    print_log(names, "A", &a).await?;
+    let m = append(&a, "A is back").await?;
+    println!("  A wrote {}", names.message(&m));
+
+    println!("C connects to A: it gets the new message");
+    c.connect(&a.address(Scope::Device)).await?;
+    synced(names, "C", c, 2).await?;
+    print_log(names, "C", c).await?;
+    a.close().await;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // Logs to stderr; `RUST_LOG=secret_stack=debug` shows connections and calls.
@@ -164,6 +197,11 @@ async fn run(root: &Path) -> Result<(), Error> {
         println!("{name} is {} at {}", app.id(), app.address(Scope::Device));
     }
 
+    println!("A and B follow each other; C follows A only");
+    node::follow(&a, &[&b]).await?;
+    node::follow(&b, &[&a]).await?;
+    node::follow(&c, &[&a]).await?;
+
     println!("A writes three messages, B one");
     for text in ["hello from A", "A again", "A's third"] {
         let m = append(&a, text).await?;
@@ -179,33 +217,31 @@ async fn run(root: &Path) -> Result<(), Error> {
     print_log(&names, "A", &a).await?;
     print_log(&names, "B", &b).await?;
 
-    println!("C connects to B (never to A): A's messages reach C through B");
+    println!("C connects to B (never to A): A's messages reach C through B, B's do not");
     c.connect(&b.address(Scope::Device)).await?;
     synced(&names, "C", &c, 1).await?;
     synced(&names, "B", &b, 2).await?;
     print_log(&names, "C", &c).await?;
 
-    println!("A closes, then starts again from {}", a_dir.display());
-    let a_id = a.id();
-    a.close().await;
-    let a = node::start(a_dir).await?;
-    println!(
-        "  same id: {}; its log was read back from disk",
-        a.id() == a_id
-    );
-    print_log(&names, "A", &a).await?;
-    let m = append(&a, "A is back").await?;
+    println!("A writes while connected: the message travels live, without reconnecting");
+    let m = append(&a, "A live").await?;
     println!("  A wrote {}", names.message(&m));
-
-    println!("C connects to A: it gets the new message");
-    c.connect(&a.address(Scope::Device)).await?;
-    synced(&names, "C", &c, 2).await?;
+    for (name, app) in [("B", &b), ("C", &c)] {
+        node::wait_for_message(app, &m.author, m.seq, SYNC_DEADLINE).await?;
+        let status = node::status(app).await?;
+        println!(
+            "  {name} got it over an open live history ({} received live, {} live histories open)",
+            status.received_live, status.live
+        );
+    }
     print_log(&names, "C", &c).await?;
+
+    restart(&names, a, a_dir, &c).await?;
 
     println!("a copy of A's log with a damaged second line:");
     show_corrupt_log(a_dir, root).await?;
 
-    for app in [&a, &b, &c] {
+    for app in [&b, &c] {
         app.close().await;
     }
     Ok(())

@@ -14,7 +14,9 @@ use secret_stack::plugin;
 use secret_stack::rpc::{CallError, RpcError, Source};
 use secret_stack::stack::{App, Config, SecretStack};
 use secret_stack_examples::replication::store::{Added, LOG_FILE};
-use secret_stack_examples::replication::{LogClient, LogStore, Message, StoreError, node};
+use secret_stack_examples::replication::{
+    FriendsClient, LogClient, LogStore, Message, StoreError, node,
+};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 
@@ -53,7 +55,11 @@ async fn log_of(app: &App) -> Vec<Message> {
     let log = LogClient::new(app.local());
     let mut all = Vec::new();
     for (author, latest) in log.latest().await.expect("latest") {
-        let messages: Vec<Message> = log.history(author, 0).try_collect().await.expect("history");
+        let messages: Vec<Message> = log
+            .history(author, 0, false)
+            .try_collect()
+            .await
+            .expect("history");
         assert_eq!(messages.len() as u64, latest, "history matches latest");
         all.extend(messages);
     }
@@ -92,6 +98,9 @@ async fn messages_spread_through_peers_and_survive_a_restart() {
         let a = node::start(&a_dir).await.expect("start a");
         let b = node::start(&b_dir).await.expect("start b");
         let c = node::start(&c_dir).await.expect("start c");
+        for (app, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
+            node::follow(app, &others).await.expect("follow");
+        }
 
         let a_texts = ["a1", "a2", "a3"];
         for (i, text) in a_texts.iter().enumerate() {
@@ -348,7 +357,7 @@ async fn strangers_may_read_a_log_but_not_write_it() {
         let latest = remote.latest().await.expect("latest is public");
         assert_eq!(latest.get(&a.id().id()), Some(&1));
         let history: Vec<Message> = remote
-            .history(a.id().id(), 0)
+            .history(a.id().id(), 0, false)
             .try_collect()
             .await
             .expect("history is public");
@@ -396,7 +405,7 @@ impl LyingLog {
         BTreeMap::from([(ALICE.to_owned(), 2)])
     }
 
-    fn history(&self, _author: String, _from_seq: u64) -> Source<Message> {
+    fn history(&self, _author: String, _from_seq: u64, _live: bool) -> Source<Message> {
         let message = |author: &str, seq| Message {
             author: author.to_owned(),
             seq,
@@ -420,6 +429,10 @@ async fn a_lying_peer_fails_the_sync_and_leaves_no_gap() {
         ] {
             let honest_dir = dir.join(if wrong_author { "honest-1" } else { "honest-2" });
             let honest = node::start(&honest_dir).await.expect("start honest");
+            FriendsClient::new(honest.local())
+                .follow(ALICE.to_owned())
+                .await
+                .expect("follow");
             let liar = SecretStack::builder()
                 .app_key(node::APP_KEY)
                 .plugin(LyingLog { wrong_author })
@@ -454,6 +467,63 @@ async fn a_lying_peer_fails_the_sync_and_leaves_no_gap() {
             honest.close().await;
             liar.close().await;
         }
+    })
+    .await;
+}
+
+/// Over one connection that stays up: an entry appended on A reaches B live (and, through B's own
+/// live history, C, which never meets A), while the feed C does not follow (B's) never reaches C.
+/// Closing A ends B's live history from it (B's other one, of A from C, stays open).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_arrive_live_and_only_followed_feeds_are_replicated() {
+    within(async {
+        let dir = TempDir::new("live");
+        let a = node::start(&dir.join("a")).await.expect("start a");
+        let b = node::start(&dir.join("b")).await.expect("start b");
+        let c = node::start(&dir.join("c")).await.expect("start c");
+        node::follow(&b, &[&a]).await.expect("b follows a");
+        node::follow(&c, &[&a]).await.expect("c follows a only");
+        append(&b, "b1").await;
+
+        b.connect(&a.address(Scope::Device)).await.expect("b → a");
+        c.connect(&b.address(Scope::Device)).await.expect("c → b");
+        node::wait_for_syncs(&b, 2, DEADLINE)
+            .await
+            .expect("b synced");
+        node::wait_for_syncs(&c, 1, DEADLINE)
+            .await
+            .expect("c synced");
+        assert!(log_of(&c).await.is_empty(), "nothing of A yet, none of B's");
+
+        let m = append(&a, "a1").await;
+        for node in [&b, &c] {
+            node::wait_for_message(node, &m.author, m.seq, DEADLINE)
+                .await
+                .expect("arrived live");
+            let status = node::status(node).await.expect("status");
+            assert_eq!(status.received_live, 1, "{status:?}");
+            assert!(status.live >= 1, "{status:?}");
+        }
+        let m = append(&a, "a2").await;
+        node::wait_for_message(&c, &m.author, m.seq, DEADLINE)
+            .await
+            .expect("the next one too");
+        // Still the first connections: no new sync happened.
+        assert_eq!(node::status(&c).await.expect("status").completed, 1);
+        let c_log = log_of(&c).await;
+        assert_eq!(by(&a, &c_log), numbered(&["a1", "a2"]));
+        assert!(by(&b, &c_log).is_empty(), "C does not follow B");
+
+        assert_eq!(node::status(&b).await.expect("status").live, 2);
+        a.close().await;
+        let b_live = async {
+            while node::status(&b).await.expect("status").live > 1 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        within(b_live).await;
+        b.close().await;
+        c.close().await;
     })
     .await;
 }

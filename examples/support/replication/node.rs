@@ -1,4 +1,4 @@
-//! A replicating node: an app with the `log` and `replicate` plugins, its identity and its log
+//! A replicating node: an app with the `log`, `friends` and `replicate` plugins, its identity and its log
 //! kept in one data directory (`<dir>/secret`, `<dir>/log.jsonl`), so that a node started again
 //! from the same directory is the same author with the same log.
 
@@ -10,7 +10,8 @@ use secret_stack::rpc::CallError;
 use secret_stack::stack::{App, Builder, Config, ConfigError, SecretStack, StartError};
 use serde_json::json;
 
-use super::log::Log;
+use super::friends::{Friends, FriendsClient, FriendsError};
+use super::log::{Log, LogClient};
 use super::replicate::{Replicate, ReplicateClient, Status};
 
 /// The network the replicating nodes belong to.
@@ -31,9 +32,27 @@ pub enum NodeError {
     /// The app did not start (a plugin factory failed, for one: a corrupt log).
     #[error(transparent)]
     Start(#[from] StartError),
+    /// `friends.follow` failed.
+    #[error("friends.follow: {0}")]
+    Friends(CallError<FriendsError>),
     /// `replicate.status` failed.
     #[error("replicate.status: {0}")]
     Status(CallError<std::convert::Infallible>),
+    /// `log.latest` failed.
+    #[error("log.latest: {0}")]
+    Log(CallError<std::convert::Infallible>),
+    /// A message did not arrive in time.
+    #[error("after {waited:?}, the log has {author}#{has}, not #{expected}")]
+    NotArrived {
+        /// How long we waited.
+        waited: Duration,
+        /// The author waited for.
+        author: String,
+        /// The author's latest seq in the log.
+        has: u64,
+        /// The seq waited for.
+        expected: u64,
+    },
     /// The syncs did not finish in time.
     #[error("after {waited:?}, {done} syncs finished, not {expected} (status {status:?})")]
     Timeout {
@@ -48,12 +67,26 @@ pub enum NodeError {
     },
 }
 
-/// The builder of replicating nodes: the `log` plugin, then `replicate`.
+/// The builder of replicating nodes: the `log` plugin, `friends` (which needs it), then
+/// `replicate` (which needs both).
 pub fn builder() -> Builder {
     SecretStack::builder()
         .app_key(APP_KEY)
         .plugin_with("log", Log::init)
-        .plugin_with("replicate", Replicate::init)
+        .plugin_init(Friends::init)
+        .plugin_init(Replicate::init)
+}
+
+/// Makes `app` follow each of `others` (through its `friends` plugin).
+pub async fn follow(app: &App, others: &[&App]) -> Result<(), NodeError> {
+    let friends = FriendsClient::new(app.local());
+    for other in others {
+        friends
+            .follow(other.id().id())
+            .await
+            .map_err(NodeError::Friends)?;
+    }
+    Ok(())
 }
 
 /// Starts the node whose data lives in `dir` (created if needed), listening on 127.0.0.1.
@@ -93,6 +126,33 @@ pub async fn wait_for_syncs(
                 done,
                 expected,
                 status: Box::new(now),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits until the node's log holds `author`'s message number `seq` (as it arrives live, say).
+pub async fn wait_for_message(
+    app: &App,
+    author: &str,
+    seq: u64,
+    within: Duration,
+) -> Result<(), NodeError> {
+    let log = LogClient::new(app.local());
+    let start = tokio::time::Instant::now();
+    loop {
+        let latest = log.latest().await.map_err(NodeError::Log)?;
+        let has = latest.get(author).copied().unwrap_or(0);
+        if has >= seq {
+            return Ok(());
+        }
+        if start.elapsed() >= within {
+            return Err(NodeError::NotArrived {
+                waited: within,
+                author: author.to_owned(),
+                has,
+                expected: seq,
             });
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

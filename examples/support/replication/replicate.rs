@@ -1,40 +1,49 @@
-//! The `replicate` plugin: on every new connection, in either direction, pull what the peer's log
-//! has and ours does not.
+//! The `replicate` plugin: on every new connection, in either direction, catch up with the feeds
+//! we follow, then keep a live history open per followed feed, so what the peer stores from then
+//! on reaches us over the same connection.
 //!
-//! For each connection it asks the peer's `log.latest`, compares with our own, and for every
-//! author (but us) of whom the peer has more, streams `log.history(author, ourLatest)` from the
-//! peer through the typed [`LogClient`] and stores each message with our own `log.add`. Messages
-//! arrive in order; ones we already have are skipped, and a message that would leave a gap,
-//! conflicts with ours, or is not by the author asked for ends that connection's sync with an
-//! error (recorded in the status). What a peer learnt from others is passed on the same way, so
-//! messages spread through intermediate peers (gossip).
+//! Which feeds: those the `friends` plugin says we follow (`friends.hops`, distance 1), through
+//! its typed handle; nothing else is asked for. For each connection, first the catch-up (a
+//! "sync"): it asks the peer's `log.latest` and, for every followed feed of which the peer has
+//! more, streams `log.history(feed, ourLatest)` through the typed [`LogClient`] and stores each
+//! message with our own `log.add`. Then, for every followed feed, a live
+//! `log.history(feed, ourLatest, live)`, each new message stored the same way, until the
+//! connection or the app closes. Messages arrive in order; ones we already have (from another
+//! peer) are skipped, and a message that would leave a gap, conflicts with ours, or is not by the
+//! author asked for ends that stream with an error (recorded in the status). What a peer learnt
+//! from others is passed on the same way, so messages spread through intermediate peers
+//! (gossip) — live, while the connections stay up.
 //!
-//! It pulls once per connection: messages written later reach a peer on its next connection.
+//! The feeds followed are read when a connection starts: following a feed later takes effect on
+//! the next connection.
 //!
 //! `replicate.status()` (async, the app and masters only) reports progress as a [`Status`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::StreamExt;
 use secret_stack::plugin;
 use secret_stack::rpc::{CallError, LocalCaller};
-use secret_stack::stack::{Event, Peer, PluginInit, WeakApp};
+use secret_stack::stack::{Event, NeedError, Peer, PluginInit, WeakApp};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use super::log::{LogClient, LogError};
+use super::friends::{Friends, FriendsHandle};
+use super::log::{Log, LogClient, LogError};
 
 /// What the plugin has done so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
-    /// Syncs under way (one per connection).
+    /// Syncs (catch-ups) under way (one per connection).
     pub running: u64,
+    /// Live histories open from peers (one per followed feed and connection).
+    pub live: u64,
     /// Syncs that finished.
     pub completed: u64,
     /// Syncs that ended with an error.
@@ -43,6 +52,8 @@ pub struct Status {
     pub received: u64,
     /// New messages stored, per peer id they came from.
     pub from: BTreeMap<String, u64>,
+    /// Of those, the ones that came over a live history.
+    pub received_live: u64,
     /// The last sync error, if any.
     pub last_error: Option<String>,
 }
@@ -102,20 +113,26 @@ impl Shared {
 
 /// Why the plugin could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("replicate needs a tokio runtime to run its syncs: build the app inside one")]
-pub struct NoRuntime;
+pub enum ReplicateInitError {
+    /// There is no tokio runtime to run the syncs on.
+    #[error("replicate needs a tokio runtime to run its syncs: build the app inside one")]
+    NoRuntime,
+    /// The `friends` plugin is missing or not made first.
+    #[error(transparent)]
+    Need(#[from] NeedError),
+}
 
 impl Replicate {
     /// Starts watching the app's connections (a
-    /// [`Builder::plugin_with`](secret_stack::stack::Builder::plugin_with) factory); the syncs
-    /// stop when the app closes.
-    pub fn init(init: &PluginInit<'_>) -> Result<Replicate, NoRuntime> {
-        tokio::runtime::Handle::try_current().map_err(|_| NoRuntime)?;
+    /// [`Builder::plugin_init`](secret_stack::stack::Builder::plugin_init) factory); the syncs
+    /// and live histories stop when the app closes.
+    pub fn init(init: &PluginInit<'_>) -> Result<Replicate, ReplicateInitError> {
+        tokio::runtime::Handle::try_current().map_err(|_| ReplicateInitError::NoRuntime)?;
         let shared = Arc::new(Shared::default());
         let watcher = run(
             init.events(),
             init.app(),
-            init.id().id(),
+            init.need::<Friends>()?,
             Arc::clone(&shared),
         );
         shared.spawn(watcher);
@@ -128,7 +145,7 @@ impl Replicate {
     }
 }
 
-#[plugin(name = "replicate", version = "1.0.0", needs = ["log"])]
+#[plugin(name = "replicate", version = "1.0.0", needs(Log, Friends))]
 impl Replicate {
     /// What the plugin has done so far.
     async fn status(&self) -> Status {
@@ -140,7 +157,7 @@ impl Replicate {
 async fn run(
     mut events: broadcast::Receiver<Event>,
     app: WeakApp,
-    us: String,
+    friends: FriendsHandle,
     shared: Arc<Shared>,
 ) {
     loop {
@@ -148,7 +165,7 @@ async fn run(
             Ok(Event::Connect { peer, .. }) => {
                 let Some(app) = app.upgrade() else { break };
                 shared.status().running += 1;
-                let task = sync_task(peer, app.local(), us.clone(), Arc::clone(&shared));
+                let task = connection_task(peer, app.local(), friends.clone(), Arc::clone(&shared));
                 shared.spawn(task);
             }
             Ok(Event::Close) | Err(RecvError::Closed) => break,
@@ -164,60 +181,122 @@ async fn run(
     debug!("replicate stopped watching connections");
 }
 
-/// One sync, with its outcome recorded in the status.
-async fn sync_task(peer: Peer, local: LocalCaller, us: String, shared: Arc<Shared>) {
+/// One connection: the catch-up, with its outcome recorded in the status, then one live history
+/// per followed feed until the connection or the app closes.
+async fn connection_task(
+    peer: Peer,
+    local: LocalCaller,
+    friends: FriendsHandle,
+    shared: Arc<Shared>,
+) {
     let id = peer.id().id();
-    let result = sync(&peer, local, &us, &shared).await;
-    let mut status = shared.status();
-    status.running = status.running.saturating_sub(1);
-    match result {
+    let followed = match friends.hops().await {
+        Ok(hops) => hops
+            .into_iter()
+            .filter(|&(_, hops)| hops == 1)
+            .map(|(feed, _)| feed)
+            .collect(),
+        Err(e) => {
+            record_failure(&shared, &id, &format!("asking friends: {e}"));
+            return;
+        }
+    };
+    let link = Link {
+        remote: LogClient::new(peer),
+        local: LogClient::new(local),
+        peer_id: id.clone(),
+        shared,
+    };
+    match link.catch_up(&followed).await {
         Ok(received) => {
+            let mut status = link.shared.status();
+            status.running = status.running.saturating_sub(1);
             status.completed += 1;
             info!(peer = %id, received, "synced");
         }
-        Err(e) => {
-            status.failed += 1;
-            warn!(peer = %id, "sync failed: {e}");
-            status.last_error = Some(format!("{id}: {e}"));
-        }
+        Err(e) => return record_failure(&link.shared, &id, &e.to_string()),
     }
+    let live = followed.into_iter().map(|feed| link.follow_live(feed));
+    futures::future::join_all(live).await;
 }
 
-/// Pulls every author's messages the peer has beyond ours; returns how many were new.
-async fn sync(
-    peer: &Peer,
-    local: LocalCaller,
-    us: &str,
-    shared: &Shared,
-) -> Result<u64, SyncError> {
-    let remote = LogClient::new(peer.clone());
-    let local = LogClient::new(local);
-    let theirs = remote.latest().await.map_err(SyncError::Peer)?;
-    let ours = local.latest().await.map_err(SyncError::LocalRead)?;
-    let peer_id = peer.id().id();
-    let mut received = 0;
-    for (author, their_seq) in theirs {
-        let our_seq = ours.get(&author).copied().unwrap_or(0);
-        if author == us || their_seq <= our_seq {
-            continue;
+/// Ends a sync as failed and keeps its error.
+fn record_failure(shared: &Shared, peer_id: &str, error: &str) {
+    warn!(peer = %peer_id, "sync failed: {error}");
+    let mut status = shared.status();
+    status.running = status.running.saturating_sub(1);
+    status.failed += 1;
+    status.last_error = Some(format!("{peer_id}: {error}"));
+}
+
+/// One connection's two ends of the log.
+struct Link {
+    remote: LogClient<Peer>,
+    local: LogClient<LocalCaller>,
+    peer_id: String,
+    shared: Arc<Shared>,
+}
+
+impl Link {
+    /// Pulls the messages of the followed feeds the peer has beyond ours; returns how many were
+    /// new.
+    async fn catch_up(&self, followed: &BTreeSet<String>) -> Result<u64, SyncError> {
+        let theirs = self.remote.latest().await.map_err(SyncError::Peer)?;
+        let ours = self.local.latest().await.map_err(SyncError::LocalRead)?;
+        let mut received = 0;
+        for (author, their_seq) in theirs {
+            let our_seq = ours.get(&author).copied().unwrap_or(0);
+            if !followed.contains(&author) || their_seq <= our_seq {
+                continue;
+            }
+            debug!(peer = %self.peer_id, %author, from = our_seq, to = their_seq, "pulling");
+            received += self.pull(&author, our_seq, false).await?;
         }
-        debug!(peer = %peer_id, %author, from = our_seq, to = their_seq, "pulling");
-        let mut history = remote.history(author.clone(), our_seq);
+        Ok(received)
+    }
+
+    /// Keeps a live history of `feed` open from the peer, storing what comes, until it ends.
+    async fn follow_live(&self, feed: String) {
+        let our_seq = match self.local.latest().await {
+            Ok(ours) => ours.get(&feed).copied().unwrap_or(0),
+            Err(e) => return self.live_error(&SyncError::LocalRead(e)),
+        };
+        self.shared.status().live += 1;
+        debug!(peer = %self.peer_id, %feed, from = our_seq, "live history open");
+        let result = self.pull(&feed, our_seq, true).await;
+        self.shared.status().live -= 1;
+        match result {
+            Ok(_) => debug!(peer = %self.peer_id, %feed, "live history ended"),
+            Err(e) => self.live_error(&e),
+        }
+    }
+
+    fn live_error(&self, e: &SyncError) {
+        warn!(peer = %self.peer_id, "live history failed: {e}");
+        self.shared.status().last_error = Some(format!("{}: {e}", self.peer_id));
+    }
+
+    /// Streams `author`'s history from `from_seq` from the peer into our log; returns how many
+    /// messages were new.
+    async fn pull(&self, author: &str, from_seq: u64, live: bool) -> Result<u64, SyncError> {
+        let mut history = self.remote.history(author.to_owned(), from_seq, live);
+        let mut received = 0;
         while let Some(message) = history.next().await {
             let message = message.map_err(SyncError::Peer)?;
             if message.author != author {
                 return Err(SyncError::WrongAuthor {
-                    asked: author,
+                    asked: author.to_owned(),
                     got: message.author,
                 });
             }
-            if local.add(message).await.map_err(SyncError::Local)? {
+            if self.local.add(message).await.map_err(SyncError::Local)? {
                 received += 1;
-                let mut status = shared.status();
+                let mut status = self.shared.status();
                 status.received += 1;
-                *status.from.entry(peer_id.clone()).or_default() += 1;
+                status.received_live += u64::from(live);
+                *status.from.entry(self.peer_id.clone()).or_default() += 1;
             }
         }
+        Ok(received)
     }
-    Ok(received)
 }
