@@ -1,0 +1,161 @@
+//! The `tunnel` plugin between three apps on 127.0.0.1: a portal, an endpoint that announces
+//! itself there, and a client that reaches the endpoint through the portal by dialling its
+//! `tunnel:` address with `App::connect` and calls the endpoint's `test` plugin end to end.
+//! Closing: when the endpoint's connection to the portal goes, the client's inner connection
+//! ends; the endpoint then announces again and can be reached again. Cap: the portal refuses a
+//! tunnel over `tunnel.maxTunnelsPerEndpoint` with a clear error, and takes one again once a
+//! tunnel closed.
+
+use std::time::Duration;
+
+use secret_stack::multiserver::Scope;
+use secret_stack::stack::{App, Peer, SecretStack};
+use secret_stack::tunnel::Tunnel;
+use secret_stack_examples::test_client::TestClient;
+use secret_stack_examples::test_plugin::Test;
+use secret_stack_tests::stack_fixtures::{config, key, within};
+use serde_json::{Value, json};
+
+const PORTAL: u8 = 41;
+const ENDPOINT: u8 = 42;
+const CLIENT: u8 = 43;
+
+/// An app with `tunnel` and `test`, on config `extra` laid over `global` and `tunnel` as its
+/// `tunnel` section.
+async fn app(n: u8, extra: Value, tunnel: Value) -> App {
+    let mut config = config(n, extra).to_json();
+    config["tunnel"] = tunnel;
+    within(
+        SecretStack::builder()
+            .plugin_with("tunnel", Tunnel::init)
+            .plugin(Test::default())
+            .close_deadline(Duration::from_secs(2))
+            .start(secret_stack::stack::Config::from_json(config).expect("config")),
+    )
+    .await
+    .expect("app starts")
+}
+
+/// Portal (`tunnel` section `portal_config`), endpoint announcing there, client.
+async fn apps(portal_config: Value) -> (App, App, App) {
+    let portal = app(PORTAL, json!({}), portal_config).await;
+    let portal_address = portal.address(Scope::Device);
+    let endpoint = app(
+        ENDPOINT,
+        json!({"connections": {
+            "incoming": {"tunnel": [{"scope": "public", "transform": "shs",
+                "portal": key(PORTAL).id(), "portalAddress": portal_address}]},
+            "outgoing": {"net": [{"transform": "shs"}]}
+        }}),
+        json!({"pingInterval": 200}),
+    )
+    .await;
+    let client = app(
+        CLIENT,
+        json!({"connections": {
+            "incoming": {},
+            "outgoing": {"net": [{"transform": "shs"}], "tunnel": [{"transform": "shs"}]}
+        }}),
+        Value::Null,
+    )
+    .await;
+    within(client.connect(&portal_address))
+        .await
+        .expect("client reaches the portal");
+    (portal, endpoint, client)
+}
+
+/// Dials `address` until the endpoint has announced itself (the portal refuses before).
+async fn tunnel_to(client: &App, address: &str) -> Peer {
+    within(async {
+        loop {
+            match client.connect(address).await {
+                Ok(peer) => return peer,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_client_calls_an_endpoint_through_the_portal() {
+    let (portal, endpoint, client) = apps(Value::Null).await;
+    let address = endpoint.address(Scope::Public);
+    let expected = format!(
+        "tunnel:{}:{}:0~shs:{}",
+        key(PORTAL).id(),
+        key(ENDPOINT).id(),
+        key(ENDPOINT)
+            .id()
+            .trim_start_matches('@')
+            .trim_end_matches(".ed25519")
+    );
+    assert_eq!(address, expected, "the endpoint's public address");
+    assert!(
+        !endpoint.address(Scope::Device).contains("tunnel:"),
+        "the tunnel serves the public scope only"
+    );
+    let peer = tunnel_to(&client, &address).await;
+    assert_eq!(peer.id(), key(ENDPOINT));
+    assert_eq!(peer.transport(), "tunnel");
+    let answer = within(TestClient::new(peer.clone()).hello("tunnel".into()))
+        .await
+        .expect("test.hello through the tunnel");
+    assert_eq!(answer, "hello tunnel");
+    within(peer.close()).await;
+    for app in [client, endpoint, portal] {
+        within(app.close()).await;
+    }
+}
+
+#[tokio::test]
+async fn losing_the_portal_ends_the_tunnel_and_the_endpoint_announces_again() {
+    let (portal, endpoint, client) = apps(Value::Null).await;
+    let address = endpoint.address(Scope::Public);
+    let peer = tunnel_to(&client, &address).await;
+    // The portal drops the endpoint's connection.
+    for link in portal.peers_with(&key(ENDPOINT)) {
+        link.close_now(secret_stack::rpc::RpcError::ConnectionLost);
+    }
+    within(peer.closed()).await;
+    assert!(
+        peer.is_closed(),
+        "the inner connection ended with the portal's"
+    );
+    // The endpoint reconnects and announces again: a new tunnel works.
+    let again = tunnel_to(&client, &address).await;
+    let answer = within(TestClient::new(again).hello("again".into()))
+        .await
+        .expect("test.hello through the new tunnel");
+    assert_eq!(answer, "hello again");
+    for app in [client, endpoint, portal] {
+        within(app.close()).await;
+    }
+}
+
+#[tokio::test]
+async fn the_portal_caps_tunnels_per_endpoint() {
+    let (portal, endpoint, client) = apps(json!({"maxTunnelsPerEndpoint": 1})).await;
+    let address = endpoint.address(Scope::Public);
+    let first = tunnel_to(&client, &address).await;
+    let refused = within(client.connect(&address))
+        .await
+        .expect_err("a second tunnel is over the cap");
+    let message = format!("{refused:?}");
+    assert!(
+        message.contains("maxTunnelsPerEndpoint"),
+        "the refusal names the cap: {message}"
+    );
+    within(first.close()).await;
+    let second = tunnel_to(&client, &address).await;
+    assert_eq!(
+        within(TestClient::new(second).hello("second".into()))
+            .await
+            .expect("a tunnel once the first closed"),
+        "hello second"
+    );
+    for app in [client, endpoint, portal] {
+        within(app.close()).await;
+    }
+}
