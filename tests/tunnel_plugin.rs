@@ -2,11 +2,19 @@
 //! itself there, and a client that reaches the endpoint through the portal by dialling its
 //! `tunnel:` address with `App::connect` and calls the endpoint's `test` plugin end to end.
 //! Closing: when the endpoint's connection to the portal goes, the client's inner connection
-//! ends; the endpoint then announces again and can be reached again. Cap: the portal refuses a
+//! ends; the endpoint then announces again and can be reached again; when the client's connection
+//! to the portal goes, the endpoint's inner connection ends. Cap: the portal refuses a
 //! tunnel over `tunnel.maxTunnelsPerEndpoint` with a clear error, and takes one again once a
-//! tunnel closed.
+//! tunnel closed. Backpressure: a client that stops reading a source through the tunnel holds
+//! the endpoint's producer back after a bounded amount, and nothing is lost when it reads on.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{StreamExt, stream};
+use secret_stack::plugin;
+use secret_stack::rpc::{Body, Caller, Source};
 
 use secret_stack::multiserver::Scope;
 use secret_stack::stack::{App, Peer, SecretStack};
@@ -20,6 +28,30 @@ const PORTAL: u8 = 41;
 const ENDPOINT: u8 = 42;
 const CLIENT: u8 = 43;
 
+/// The size of each `flood.items` item.
+const ITEM: usize = 64 * 1024;
+/// How many items `flood.items` sends at most (256 MiB): far more than any bounded path holds.
+const ITEMS: usize = 4096;
+/// What may be in flight when the client stops reading: two loopback TCP connections (whose
+/// kernel buffers grow to a few MiB each) and the engines' bounded queues on three apps.
+const BOUND: usize = 32 << 20;
+
+/// The items `flood.items` has produced (only one test calls it).
+static PRODUCED: AtomicUsize = AtomicUsize::new(0);
+
+/// `flood.items`: [`ITEMS`] binary items of [`ITEM`] bytes, counted as they are produced.
+struct Flood;
+
+#[plugin(name = "flood", version = "1.0.0", permission = "anonymous")]
+impl Flood {
+    fn items(&self) -> Source<Bytes> {
+        Source::new(stream::iter(0..ITEMS).map(|i| {
+            PRODUCED.fetch_add(1, Ordering::SeqCst);
+            Bytes::from(vec![i as u8; ITEM])
+        }))
+    }
+}
+
 /// An app with `tunnel` and `test`, on config `extra` laid over `global` and `tunnel` as its
 /// `tunnel` section.
 async fn app(n: u8, extra: Value, tunnel: Value) -> App {
@@ -29,6 +61,7 @@ async fn app(n: u8, extra: Value, tunnel: Value) -> App {
         SecretStack::builder()
             .plugin_with("tunnel", Tunnel::init)
             .plugin(Test::default())
+            .plugin(Flood)
             .close_deadline(Duration::from_secs(2))
             .start(secret_stack::stack::Config::from_json(config).expect("config")),
     )
@@ -155,6 +188,79 @@ async fn the_portal_caps_tunnels_per_endpoint() {
             .expect("a tunnel once the first closed"),
         "hello second"
     );
+    for app in [client, endpoint, portal] {
+        within(app.close()).await;
+    }
+}
+
+#[tokio::test]
+async fn losing_the_client_ends_the_endpoints_inner_connection() {
+    let (portal, endpoint, client) = apps(Value::Null).await;
+    let peer = tunnel_to(&client, &endpoint.address(Scope::Public)).await;
+    within(TestClient::new(peer).hello("up".into()))
+        .await
+        .expect("the tunnel is up");
+    let inner = endpoint.peers_with(&key(CLIENT));
+    assert_eq!(
+        inner.len(),
+        1,
+        "the endpoint sees the client through the tunnel"
+    );
+    assert_eq!(inner[0].transport(), "tunnel");
+    // The client's connection to the portal goes away; the tunnel inside it goes with it.
+    for link in client.peers_with(&key(PORTAL)) {
+        link.close_now(secret_stack::rpc::RpcError::ConnectionLost);
+    }
+    within(inner[0].closed()).await;
+    assert!(inner[0].is_closed());
+    for app in [client, endpoint, portal] {
+        within(app.close()).await;
+    }
+}
+
+#[tokio::test]
+async fn a_slow_reader_holds_the_endpoint_back() {
+    let (portal, endpoint, client) = apps(Value::Null).await;
+    let peer = tunnel_to(&client, &endpoint.address(Scope::Public)).await;
+    let mut items = peer.source(&["flood", "items"], Vec::new());
+    let first = within(items.next()).await.expect("an item").expect("ok");
+    assert!(
+        matches!(&first, Body::Binary(b) if b.len() == ITEM),
+        "{first:?}"
+    );
+    // The client reads no more: wait until the producer stops (or passes the bound).
+    let mut last = PRODUCED.load(Ordering::SeqCst);
+    within(async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let now = PRODUCED.load(Ordering::SeqCst);
+            if now == last || now * ITEM > BOUND {
+                break;
+            }
+            last = now;
+        }
+    })
+    .await;
+    let held = PRODUCED.load(Ordering::SeqCst);
+    assert!(
+        held * ITEM <= BOUND && held < ITEMS,
+        "the endpoint produced {held} items of {ITEM} bytes while the client read one"
+    );
+    eprintln!("the endpoint was held back after {held} items of {ITEM} bytes");
+    // Reading on, every item arrives in order.
+    let mut next = 1usize;
+    while let Some(item) = within(items.next()).await {
+        let Body::Binary(bytes) = item.expect("an item") else {
+            panic!("item {next} is not binary");
+        };
+        assert_eq!((bytes.len(), bytes[0]), (ITEM, next as u8), "item {next}");
+        next += 1;
+        if next == held + 64 {
+            break;
+        }
+    }
+    assert_eq!(next, held + 64, "the source went on past the pause");
+    drop(items);
     for app in [client, endpoint, portal] {
         within(app.close()).await;
     }
