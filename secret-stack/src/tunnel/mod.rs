@@ -21,5 +21,6 @@ pub use duplex_bytes::{DuplexBytes, DuplexBytesError, DuplexReader, DuplexWriter
 pub use forward::{HANGUP, forward};
 pub use plugin::{
     DEFAULT_MAX_TUNNELS_PER_ENDPOINT, DEFAULT_PING_INTERVAL, Tunnel, TunnelConfig, TunnelError,
+    TunnelEvent,
 };
 pub use transport::TunnelTransport;

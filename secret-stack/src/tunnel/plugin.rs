@@ -38,6 +38,22 @@ pub const DEFAULT_MAX_TUNNELS_PER_ENDPOINT: usize = 64;
 /// otherwise: well under the 5 s after which a JS portal drops an idle peer.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(2);
 
+/// What the `tunnel` plugin emits as a plugin event ([`App::subscribe`](crate::stack::App::subscribe)),
+/// as JS's `tunnel:listening` and `tunnel:closed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelEvent {
+    /// The portal took this endpoint's announcement: it can be reached through it now.
+    Listening {
+        /// The portal.
+        portal: PublicKey,
+    },
+    /// The endpoint's connection to the portal ended; it announces again once reconnected.
+    Closed {
+        /// The portal.
+        portal: PublicKey,
+    },
+}
+
 /// Why the `tunnel` plugin could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum TunnelError {

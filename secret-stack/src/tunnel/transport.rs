@@ -20,7 +20,7 @@ use crate::multiserver::{
 use crate::rpc::Caller;
 use crate::stack::{App, Peer};
 
-use super::plugin::{Shared, lock};
+use super::plugin::{Shared, TunnelEvent, lock};
 use super::{DuplexBytes, TUNNEL, TunnelAddress};
 
 /// How long an endpoint waits before it tries its portal again after failing or losing it.
@@ -243,6 +243,7 @@ async fn announced(shared: &Shared, portal: &PublicKey, peer: &Peer) {
         return;
     }
     info!(%portal, "tunnel: announced to the portal");
+    emit(shared, TunnelEvent::Listening { portal: *portal });
     loop {
         tokio::select! {
             _ = peer.closed() => break,
@@ -255,4 +256,11 @@ async fn announced(shared: &Shared, portal: &PublicKey, peer: &Peer) {
         }
     }
     info!(%portal, "tunnel: the portal connection ended; announcing again");
+    emit(shared, TunnelEvent::Closed { portal: *portal });
+}
+
+fn emit(shared: &Shared, event: TunnelEvent) {
+    if let Some(app) = shared.app.upgrade() {
+        app.emit(event);
+    }
 }
