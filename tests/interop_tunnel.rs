@@ -40,7 +40,7 @@ enum Side {
 
 /// A running portal or endpoint.
 enum Running {
-    Js(JsProcess),
+    Js(Box<JsProcess>),
     Rust(Peer),
 }
 
@@ -84,7 +84,7 @@ async fn js_peer(node: &Node, args: &[&str]) -> (Running, Value) {
         .first_json_line(START)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    (Running::Js(peer), line)
+    (Running::Js(Box::new(peer)), line)
 }
 
 fn text(line: &Value, key: &str) -> String {
@@ -183,44 +183,25 @@ async fn matrix(portal: Side, endpoint: Side, client: Side) {
     portal_run.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn js_portal_js_endpoint_js_client() {
-    matrix(Side::Js, Side::Js, Side::Js).await;
+/// One test per pairing: `name => portal, endpoint, client`.
+macro_rules! pairings {
+    ($($name:ident => $portal:ident, $endpoint:ident, $client:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            matrix(Side::$portal, Side::$endpoint, Side::$client).await;
+        }
+    )*};
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn js_portal_js_endpoint_rust_client() {
-    matrix(Side::Js, Side::Js, Side::Rust).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn js_portal_rust_endpoint_js_client() {
-    matrix(Side::Js, Side::Rust, Side::Js).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn js_portal_rust_endpoint_rust_client() {
-    matrix(Side::Js, Side::Rust, Side::Rust).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rust_portal_js_endpoint_js_client() {
-    matrix(Side::Rust, Side::Js, Side::Js).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rust_portal_js_endpoint_rust_client() {
-    matrix(Side::Rust, Side::Js, Side::Rust).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rust_portal_rust_endpoint_js_client() {
-    matrix(Side::Rust, Side::Rust, Side::Js).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rust_portal_rust_endpoint_rust_client() {
-    matrix(Side::Rust, Side::Rust, Side::Rust).await;
+pairings! {
+    js_portal_js_endpoint_js_client => Js, Js, Js;
+    js_portal_js_endpoint_rust_client => Js, Js, Rust;
+    js_portal_rust_endpoint_js_client => Js, Rust, Js;
+    js_portal_rust_endpoint_rust_client => Js, Rust, Rust;
+    rust_portal_js_endpoint_js_client => Rust, Js, Js;
+    rust_portal_js_endpoint_rust_client => Rust, Js, Rust;
+    rust_portal_rust_endpoint_js_client => Rust, Rust, Js;
+    rust_portal_rust_endpoint_rust_client => Rust, Rust, Rust;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use secret_stack::plugin;
-use secret_stack::rpc::{Body, Caller, Source};
+use secret_stack::rpc::{Body, Caller, RpcError, Source};
 
 use secret_stack::multiserver::Scope;
 use secret_stack::stack::{App, Peer, SecretStack};
@@ -111,6 +111,20 @@ async fn tunnel_to(client: &App, address: &str) -> Peer {
     .await
 }
 
+/// Closes the apps, one after the other.
+async fn close_all(apps: [App; 3]) {
+    for app in apps {
+        within(app.close()).await;
+    }
+}
+
+/// Drops `app`'s connections to the app seeded with `n`s at once, as a lost network would.
+fn drop_links(app: &App, n: u8) {
+    for link in app.peers_with(&key(n)) {
+        link.close_now(RpcError::ConnectionLost);
+    }
+}
+
 #[tokio::test]
 async fn a_client_calls_an_endpoint_through_the_portal() {
     let (portal, endpoint, client) = apps(Value::Null).await;
@@ -137,9 +151,7 @@ async fn a_client_calls_an_endpoint_through_the_portal() {
         .expect("test.hello through the tunnel");
     assert_eq!(answer, "hello tunnel");
     within(peer.close()).await;
-    for app in [client, endpoint, portal] {
-        within(app.close()).await;
-    }
+    close_all([client, endpoint, portal]).await;
 }
 
 #[tokio::test]
@@ -148,9 +160,7 @@ async fn losing_the_portal_ends_the_tunnel_and_the_endpoint_announces_again() {
     let address = endpoint.address(Scope::Public);
     let peer = tunnel_to(&client, &address).await;
     // The portal drops the endpoint's connection.
-    for link in portal.peers_with(&key(ENDPOINT)) {
-        link.close_now(secret_stack::rpc::RpcError::ConnectionLost);
-    }
+    drop_links(&portal, ENDPOINT);
     within(peer.closed()).await;
     assert!(
         peer.is_closed(),
@@ -162,9 +172,7 @@ async fn losing_the_portal_ends_the_tunnel_and_the_endpoint_announces_again() {
         .await
         .expect("test.hello through the new tunnel");
     assert_eq!(answer, "hello again");
-    for app in [client, endpoint, portal] {
-        within(app.close()).await;
-    }
+    close_all([client, endpoint, portal]).await;
 }
 
 #[tokio::test]
@@ -188,9 +196,7 @@ async fn the_portal_caps_tunnels_per_endpoint() {
             .expect("a tunnel once the first closed"),
         "hello second"
     );
-    for app in [client, endpoint, portal] {
-        within(app.close()).await;
-    }
+    close_all([client, endpoint, portal]).await;
 }
 
 #[tokio::test]
@@ -208,14 +214,10 @@ async fn losing_the_client_ends_the_endpoints_inner_connection() {
     );
     assert_eq!(inner[0].transport(), "tunnel");
     // The client's connection to the portal goes away; the tunnel inside it goes with it.
-    for link in client.peers_with(&key(PORTAL)) {
-        link.close_now(secret_stack::rpc::RpcError::ConnectionLost);
-    }
+    drop_links(&client, PORTAL);
     within(inner[0].closed()).await;
     assert!(inner[0].is_closed());
-    for app in [client, endpoint, portal] {
-        within(app.close()).await;
-    }
+    close_all([client, endpoint, portal]).await;
 }
 
 #[tokio::test]
@@ -261,7 +263,5 @@ async fn a_slow_reader_holds_the_endpoint_back() {
     }
     assert_eq!(next, held + 64, "the source went on past the pause");
     drop(items);
-    for app in [client, endpoint, portal] {
-        within(app.close()).await;
-    }
+    close_all([client, endpoint, portal]).await;
 }

@@ -6,8 +6,7 @@
 //! The example's binary is the one cargo builds beside this test's (`target/<profile>/examples/`):
 //! `cargo test --workspace` or `cargo test -p secret-stack-examples` build it first.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod support;
 
@@ -16,27 +15,7 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 #[test]
 fn callback_calls_its_caller_back_and_exits_0() {
-    let mut child = Command::new(support::example_binary("callback"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn callback");
-    let start = Instant::now();
-    while child.try_wait().expect("try_wait").is_none() {
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            panic!("the callback example still runs after {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = support::run_to_end("callback", DEADLINE);
     let line = |prefix: &str| -> &str {
         stdout
             .lines()

@@ -7,8 +7,7 @@
 //! The example's binary is the one cargo builds beside this test's (`target/<profile>/examples/`):
 //! `cargo test --workspace` or `cargo test -p secret-stack-examples` build it first.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod support;
 
@@ -17,27 +16,7 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 #[test]
 fn the_mem_plugin_carries_calls_between_two_apps() {
-    let mut child = Command::new(support::example_binary("custom_transport"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn custom_transport");
-    let start = Instant::now();
-    while child.try_wait().expect("try_wait").is_none() {
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            panic!("the custom_transport example still runs after {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = support::run_to_end("custom_transport", DEADLINE);
     let line = |prefix: &str| -> &str {
         stdout
             .lines()

@@ -22,3 +22,32 @@ pub fn example_binary(name: &str) -> PathBuf {
     );
     path
 }
+
+/// Runs the example `name` to its end (killing it and failing after `deadline`), asserts that it
+/// exited with 0, and returns its stdout.
+#[allow(dead_code)] // Not every test that includes this module runs an example to its end.
+pub fn run_to_end(name: &str, deadline: std::time::Duration) -> String {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(example_binary(name))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    let start = std::time::Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("the {name} example still runs after {deadline:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
