@@ -69,13 +69,7 @@ pub async fn connect_through(
     portal: Option<&str>,
     config: &ClientConfig,
 ) -> Result<(App, Peer), ClientError> {
-    let mut builder = SecretStack::builder()
-        .app_key(config.app_key)
-        .keypair(config.keys.clone());
-    if portal.is_some() {
-        builder = builder.plugin_with("tunnel", Tunnel::init);
-    }
-    let app = builder.build(self::config(portal.is_some())?)?;
+    let app = build(portal.is_some(), config)?;
     let dialled = async {
         if let Some(portal) = portal {
             app.connect(portal).await?;
@@ -89,6 +83,30 @@ pub async fn connect_through(
             Err(e.into())
         }
     }
+}
+
+/// A client app with the `tunnel` plugin, connected to the portal at `portal`: it dials
+/// `tunnel:` addresses through it with [`App::connect`].
+pub async fn tunnel_client(portal: &str, config: &ClientConfig) -> Result<App, ClientError> {
+    let app = build(true, config)?;
+    match app.connect(portal).await {
+        Ok(_) => Ok(app),
+        Err(e) => {
+            app.close_now().await;
+            Err(e.into())
+        }
+    }
+}
+
+/// The client app, with the `tunnel` plugin and its outgoing suite when `tunnel`.
+fn build(tunnel: bool, config: &ClientConfig) -> Result<App, ClientError> {
+    let mut builder = SecretStack::builder()
+        .app_key(config.app_key)
+        .keypair(config.keys.clone());
+    if tunnel {
+        builder = builder.plugin_with("tunnel", Tunnel::init);
+    }
+    Ok(builder.build(self::config(tunnel)?)?)
 }
 
 /// Connects to `address`, runs the checks and closes; returns every check's outcome.
