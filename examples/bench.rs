@@ -2,7 +2,8 @@
 //! `tests/interop/peer.js`).
 //!
 //! `cargo run --release --example bench -- ADDRESS [--app-key B64] [--only connect,rtt1,...]
-//! [--seconds S] [--threads N]`
+//! [--seconds S] [--threads N] [--portal PORTAL_ADDRESS]` (with `--portal`, ADDRESS is a `tunnel:`
+//! address and every connection is a tunnel through that portal)
 //!
 //! Prints one JSON line per figure, `{"bench":"<name>","value":<number>,"unit":"<unit>"}`:
 //! `connect` (sequential connect + handshake + RPC close, conn/s), `rtt1` / `rtt100` (`test.hello`
@@ -55,6 +56,10 @@ struct Args {
     /// The peer's process id (for `--idle`).
     #[arg(long)]
     peer_pid: Option<u32>,
+    /// ADDRESS is a `tunnel:` address: reach the portal at this address first and open a tunnel
+    /// through it for each connection (with `--idle`, `--peer-pid` may be the portal's).
+    #[arg(long)]
+    portal: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -86,7 +91,11 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> ExitCode {
-    let dialer = match Dialer::new(&args.address, args.app_key) {
+    let dialer = match &args.portal {
+        Some(portal) => Dialer::through_portal(&args.address, portal, args.app_key).await,
+        None => Dialer::new(&args.address, args.app_key),
+    };
+    let dialer = match dialer {
         Ok(d) => d,
         Err(e) => {
             eprintln!("{e}");

@@ -1,11 +1,13 @@
-//! A transport written outside the crate, through the public [`Transport`] trait, and used by
-//! apps like the built-in ones — the Rust side of JS `app.multiserver.transport({name, create})`.
+//! A protocol plugin: a transport written outside the crate, through the public [`Transport`]
+//! trait, that a plugin registers from its init — the Rust side of a JS plugin calling
+//! `api.multiserver.transport({name, create})` — and that apps then use like the built-in ones.
 //!
 //! `mem:<name>` connects apps of one process through in-memory pipes: a listener registers its
 //! name on a shared switchboard, a dialler looks the name up and hands the listener one end of a
 //! fresh pipe. No socket is opened; the secret handshake, box stream and RPC run over the pipe
-//! exactly as over TCP. Two apps listen and dial only with `mem~shs` (set in `global.connections`),
-//! and one calls the other through the typed `greet` client.
+//! exactly as over TCP. Each app loads the `mem` plugin, which registers the transport; the apps
+//! listen and dial only with `mem~shs` (set in `global.connections`), and one calls the other
+//! through the typed `greet` client.
 //!
 //! ```text
 //! cargo run -p secret-stack-examples --example custom_transport
@@ -17,10 +19,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::future::BoxFuture;
 use secret_stack::keys::AppKey;
+use secret_stack::multiserver::RegistryError;
 use secret_stack::multiserver::{
     AddressError, ByteStream, ListenConfig, Listener, Protocol, Scope, Transport,
 };
-use secret_stack::stack::{App, Config, SecretStack};
+use secret_stack::plugin;
+use secret_stack::stack::{App, Config, PluginInit, SecretStack};
 use secret_stack_examples::greet::{Greet, GreetClient, short};
 use serde_json::{Value, json};
 use tokio::io::DuplexStream;
@@ -168,7 +172,24 @@ impl Listener for MemListener {
     }
 }
 
-/// An app that listens and dials only with `mem~shs`, under `name`.
+/// The protocol plugin: it serves no methods; its init registers the `mem` transport with the
+/// app.
+struct MemPlugin;
+
+impl MemPlugin {
+    /// Registers a `mem` transport on `board` with the app being built.
+    fn init(init: &PluginInit<'_>, board: &Switchboard) -> Result<MemPlugin, RegistryError> {
+        init.transport(Mem {
+            board: board.clone(),
+        })?;
+        Ok(MemPlugin)
+    }
+}
+
+#[plugin(name = "mem", version = "1.0.0")]
+impl MemPlugin {}
+
+/// An app that loads the `mem` plugin, and listens and dials only with `mem~shs`, under `name`.
 async fn start(board: &Switchboard, name: &str) -> Result<App, Box<dyn std::error::Error>> {
     let config = Config::from_json(json!({
         "global": {
@@ -180,8 +201,9 @@ async fn start(board: &Switchboard, name: &str) -> Result<App, Box<dyn std::erro
     }))?;
     let app = SecretStack::builder()
         .app_key(APP_KEY)
-        .transport(Mem {
-            board: board.clone(),
+        .plugin_with("mem", {
+            let board = board.clone();
+            move |init: &PluginInit<'_>| MemPlugin::init(init, &board)
         })
         .plugin_with("greet", Greet::init)
         .start(config)

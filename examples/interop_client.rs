@@ -1,7 +1,8 @@
 //! The Rust interop client: dials a peer serving the `test` plugin (`tests/interop/peer.js` or the
 //! `interop_peer` example) and checks every method, like `tests/interop/client.js`.
 //!
-//! `cargo run --example interop_client -- ADDRESS [--app-key B64] [--keys FILE] [--master]`
+//! `cargo run --example interop_client -- ADDRESS [--app-key B64] [--keys FILE] [--master]
+//! [--portal PORTAL_ADDRESS]` (with `--portal`, ADDRESS is a `tunnel:` address reached through it)
 //!
 //! Prints `ok - name` / `not ok - name: detail` per check, then `N passed, M failed`; exits with
 //! status 1 if any check failed, 2 if it could not connect. Logs go to stderr (`RUST_LOG`).
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use secret_stack::keys::{AppKey, Keypair, load_or_create_key_file};
-use secret_stack_examples::client::{ClientConfig, run};
+use secret_stack_examples::client::{ClientConfig, run_through};
 
 /// The suite's default app key.
 const DEFAULT_APP_KEY: &str = "SjNKh+fLfcLL2v+JLpUqubTrCifzsB/rAN5E+hV4Nkg=";
@@ -30,6 +31,10 @@ struct Args {
     /// The peer treats us as a master: `test.secret` must succeed.
     #[arg(long)]
     master: bool,
+    /// ADDRESS is a `tunnel:` address: reach the portal at this address first, then run every
+    /// check through the tunnel.
+    #[arg(long)]
+    portal: Option<String>,
 }
 
 #[tokio::main]
@@ -57,7 +62,7 @@ async fn main() -> ExitCode {
         app_key: args.app_key,
         master: args.master,
     };
-    let results = match run(&args.address, &config).await {
+    let results = match run_through(&args.address, args.portal.as_deref(), &config).await {
         Ok(results) => results,
         Err(e) => {
             println!("not ok - connect: {e}");

@@ -1,17 +1,20 @@
 //! The Rust interop peer: serves the `test` plugin on 127.0.0.1 like `tests/interop/peer.js`.
 //!
-//! `cargo run --example interop_peer -- [--port N] [--app-key B64] [--keys FILE] [--master @ID]...`
+//! `cargo run --example interop_peer -- [--port N] [--app-key B64] [--keys FILE] [--master @ID]...
+//! [--serve-portal] [--portal ADDRESS]`
 //!
 //! Prints one JSON line on stdout once listening, `{"address":"net:127.0.0.1:PORT~shs:KEY",
-//! "id":"@KEY.ed25519"}`, logs to stderr (`RUST_LOG`), and exits with 0 within a second of
-//! Ctrl-C, SIGTERM, or the end of its stdin (whichever comes first: an open stdin does not hold up
-//! a signal, nor a signal the end of stdin).
+//! "id":"@KEY.ed25519"}`; with `--portal` once the portal took its announcement, with
+//! `"tunnel":"tunnel:@PORTAL:@KEY.ed25519:0~shs:KEY"` too. It logs to stderr (`RUST_LOG`), and
+//! exits with 0 within a second of Ctrl-C, SIGTERM, or the end of its stdin (whichever comes
+//! first: an open stdin does not hold up a signal, nor a signal the end of stdin).
 
 use std::path::PathBuf;
 
 use clap::Parser;
 use secret_stack::keys::{AppKey, Keypair, PublicKey, load_or_create_key_file};
-use secret_stack_examples::peer::{HANDSHAKE_TIMEOUT, Peer, PeerConfig};
+use secret_stack::multiserver::IncomingLimits;
+use secret_stack_examples::peer::{HANDSHAKE_TIMEOUT, Peer, PeerConfig, TunnelRoles};
 use tokio::sync::oneshot;
 
 /// How long the graceful close on exit may take before the process exits anyway.
@@ -35,6 +38,13 @@ struct Args {
     /// An id (`@….ed25519`) that gets full access; repeatable.
     #[arg(long = "master")]
     masters: Vec<PublicKey>,
+    /// Also serve the `tunnel` plugin as a portal.
+    #[arg(long)]
+    serve_portal: bool,
+    /// Be a tunnel endpoint through the portal at this address (`net:HOST:PORT~shs:KEY`):
+    /// connect, announce, and print `"tunnel"` (our address through it) once it took us.
+    #[arg(long)]
+    portal: Option<String>,
 }
 
 #[tokio::main]
@@ -50,17 +60,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => load_or_create_key_file(path)?,
         None => Keypair::generate(),
     };
-    let peer = Peer::start(PeerConfig {
+    let config = PeerConfig {
         keys,
         app_key: args.app_key,
         port: args.port,
         masters: args.masters,
         handshake_timeout: HANDSHAKE_TIMEOUT,
-    })
-    .await?;
+    };
+    let roles = TunnelRoles {
+        serve_portal: args.serve_portal,
+        portal: args.portal,
+    };
+    let peer = Peer::start_with(config, IncomingLimits::default(), roles).await?;
     // Caught before the address is printed: whoever reads it may signal at once.
     let signal = signal()?;
-    let hello = serde_json::json!({ "address": peer.address(), "id": peer.id() });
+    let mut hello = serde_json::json!({ "address": peer.address(), "id": peer.id() });
+    if let Some(tunnel) = peer.tunnel() {
+        hello["tunnel"] = tunnel.into();
+    }
     println!("{hello}");
     tracing::info!(address = peer.address(), "listening");
 

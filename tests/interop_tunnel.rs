@@ -1,27 +1,21 @@
-//! Tunnels with JavaScript ssb-tunnel 2.0.0 on secret-stack 8.1.0, on 127.0.0.1, before the
-//! Rust `tunnel` plugin exists: the Rust roles are the test code of `support/tunnel.rs` over
-//! [`DuplexBytes`](secret_stack::tunnel::DuplexBytes) and [`forward`](secret_stack::tunnel::forward).
-//!
-//! Every pairing runs the interop checks through the tunnel (anonymous): JS endpoint and JS
-//! client through a JS portal (the reference), a Rust client through a JS portal, a JS client
-//! through a JS portal to a Rust endpoint, and JS endpoint and client through a Rust portal.
-//! The JS side is `peer.js --serve-portal` (portal), `peer.js --portal ADDRESS` (endpoint) and
-//! `client.js TUNNEL_ADDRESS --portal ADDRESS` (client).
+//! Tunnels with JavaScript ssb-tunnel 2.0.0 on secret-stack 8.1.0, on 127.0.0.1: the full matrix
+//! of portal, endpoint and client, each JS or Rust (the `tunnel` plugin), eight pairings. Each
+//! runs every interop check through the tunnel (anonymous), every call kind, and the graceful
+//! close. The JS side is `peer.js --serve-portal` (portal), `peer.js --portal ADDRESS`
+//! (endpoint) and `client.js TUNNEL_ADDRESS --portal ADDRESS` (client); the Rust side is the
+//! interop peer and client (`interop_peer --serve-portal`, `interop_peer --portal ADDRESS`,
+//! `interop_client TUNNEL_ADDRESS --portal ADDRESS`), run in-process. A Rust client asking a JS
+//! portal for an endpoint it does not know gets the portal's refusal.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
-use secret_stack::keys::{AppKey, PublicKey};
-use secret_stack::multiserver::{Address, Scope, ShsAddress};
-use secret_stack::stack::{App, SecretStack};
-use secret_stack::tunnel::TunnelAddress;
-use secret_stack_examples::checks::run_checks;
-use secret_stack_tests::engine::assert_all_pass;
+use secret_stack::keys::{AppKey, Keypair, PublicKey};
+use secret_stack::multiserver::{Address, IncomingLimits, ShsAddress};
+use secret_stack::tunnel::{DuplexBytes, TunnelAddress};
+use secret_stack_examples::client::{ClientConfig, run_through, tunnel_client};
+use secret_stack_examples::peer::{HANDSHAKE_TIMEOUT, Peer, PeerConfig, TunnelRoles};
 use secret_stack_tests::node::{self, JsProcess, Node};
-use secret_stack_tests::stack_fixtures::{config, start, within};
-use secret_stack_tests::tunnel::{
-    dial_inner, endpoint_plugin, keys, open, portal_plugin, serve_inner,
-};
+use secret_stack_tests::stack_fixtures::within;
 use serde_json::{Value, json};
 
 const START: Duration = Duration::from_secs(30);
@@ -37,15 +31,52 @@ fn app_key() -> AppKey {
     APP_KEY.parse().expect("app key")
 }
 
-/// A Rust app seeded with `n`s in the interop network; JS idles out nobody for 10 minutes, nor
-/// does this.
-async fn rust_app(n: u8, builder: secret_stack::stack::Builder) -> App {
-    let extra = json!({"caps": {"shs": APP_KEY}, "timers": {"inactivity": 600_000}});
-    start(&builder, config(n, extra)).await
+/// Which implementation takes a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Js,
+    Rust,
 }
 
+/// A running portal or endpoint.
+enum Running {
+    Js(Box<JsProcess>),
+    Rust(Peer),
+}
+
+impl Running {
+    /// Stops it: a Rust peer closes gracefully, a JS process is killed.
+    async fn stop(self) {
+        match self {
+            Running::Js(process) => drop(process),
+            Running::Rust(peer) => {
+                within(peer.close()).await;
+            }
+        }
+    }
+}
+
+/// Starts the Rust interop peer seeded with `n`s taking `roles`; returns it with the JSON line
+/// `interop_peer` prints.
+async fn rust_peer(n: u8, roles: TunnelRoles) -> (Running, Value) {
+    let config = PeerConfig {
+        keys: Keypair::from_seed(&[n; 32]),
+        app_key: app_key(),
+        port: None,
+        masters: Vec::new(),
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+    };
+    let peer = within(Peer::start_with(config, IncomingLimits::default(), roles))
+        .await
+        .expect("the Rust peer starts");
+    let mut line = json!({"address": peer.address(), "id": peer.id()});
+    if let Some(tunnel) = peer.tunnel() {
+        line["tunnel"] = tunnel.into();
+    }
+    (Running::Rust(peer), line)
+}
 /// Starts `peer.js` with `args`; returns it with its JSON line.
-async fn js_peer(node: &Node, args: &[&str]) -> (JsProcess, Value) {
+async fn js_peer(node: &Node, args: &[&str]) -> (Running, Value) {
     let mut peer = node
         .spawn("peer.js", args)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -53,7 +84,7 @@ async fn js_peer(node: &Node, args: &[&str]) -> (JsProcess, Value) {
         .first_json_line(START)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    (peer, line)
+    (Running::Js(Box::new(peer)), line)
 }
 
 fn text(line: &Value, key: &str) -> String {
@@ -94,43 +125,110 @@ async fn js_client_through(node: &Node, tunnel: &TunnelAddress, portal: &str) {
     assert!(passed >= 20, "only {passed} checks ran: {out}");
 }
 
-/// A JS portal and a JS endpoint announced to it: both processes, the portal's address, and
-/// the endpoint's tunnel address.
-async fn js_portal_and_endpoint(node: &Node) -> ([JsProcess; 2], String, TunnelAddress) {
-    let (portal, portal_line) = js_peer(node, &["--serve-portal"]).await;
+fn client_config() -> ClientConfig {
+    ClientConfig {
+        keys: Keypair::from_seed(&[RUST_CLIENT; 32]),
+        app_key: app_key(),
+        master: false,
+    }
+}
+
+/// Runs the Rust interop client through the portal at `portal` to `tunnel` and asserts every
+/// check passed.
+async fn rust_client_through(tunnel: &TunnelAddress, portal: &str) {
+    let address = tunnel.to_address();
+    let results = tokio::time::timeout(RUN, run_through(&address, Some(portal), &client_config()))
+        .await
+        .expect("the Rust client finishes")
+        .unwrap_or_else(|e| panic!("the Rust client through {portal} to {address}: {e}"));
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| format!("{}: {}", r.name, r.detail))
+        .collect();
+    assert!(failed.is_empty(), "failed checks: {failed:#?}");
+    assert!(results.len() >= 16, "only {} checks ran", results.len());
+}
+
+/// Starts the portal and the endpoint, then runs the client through them: every check passes.
+async fn matrix(portal: Side, endpoint: Side, client: Side) {
+    let Some(node) = node::setup() else { return };
+    let (portal_run, portal_line) = match portal {
+        Side::Js => js_peer(&node, &["--serve-portal"]).await,
+        Side::Rust => {
+            let roles = TunnelRoles {
+                serve_portal: true,
+                portal: None,
+            };
+            rust_peer(RUST_PORTAL, roles).await
+        }
+    };
     let portal_address = text(&portal_line, "address");
-    let (endpoint, endpoint_line) = js_peer(node, &["--portal", &portal_address]).await;
+    let (endpoint_run, endpoint_line) = match endpoint {
+        Side::Js => js_peer(&node, &["--portal", &portal_address]).await,
+        Side::Rust => {
+            let roles = TunnelRoles {
+                serve_portal: false,
+                portal: Some(portal_address.clone()),
+            };
+            rust_peer(RUST_ENDPOINT, roles).await
+        }
+    };
     let tunnel = printed_tunnel(&endpoint_line, &text(&portal_line, "id"));
-    ([endpoint, portal], portal_address, tunnel)
+    match client {
+        Side::Js => js_client_through(&node, &tunnel, &portal_address).await,
+        Side::Rust => rust_client_through(&tunnel, &portal_address).await,
+    }
+    endpoint_run.stop().await;
+    portal_run.stop().await;
+}
+
+/// One test per pairing: `name => portal, endpoint, client`.
+macro_rules! pairings {
+    ($($name:ident => $portal:ident, $endpoint:ident, $client:ident;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            matrix(Side::$portal, Side::$endpoint, Side::$client).await;
+        }
+    )*};
+}
+
+pairings! {
+    js_portal_js_endpoint_js_client => Js, Js, Js;
+    js_portal_js_endpoint_rust_client => Js, Js, Rust;
+    js_portal_rust_endpoint_js_client => Js, Rust, Js;
+    js_portal_rust_endpoint_rust_client => Js, Rust, Rust;
+    rust_portal_js_endpoint_js_client => Rust, Js, Js;
+    rust_portal_js_endpoint_rust_client => Rust, Js, Rust;
+    rust_portal_rust_endpoint_js_client => Rust, Rust, Js;
+    rust_portal_rust_endpoint_rust_client => Rust, Rust, Rust;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn js_endpoint_and_js_client_through_a_js_portal() {
+async fn a_js_portal_refuses_an_unknown_target_to_a_rust_client() {
     let Some(node) = node::setup() else { return };
-    let (js, portal_address, tunnel) = js_portal_and_endpoint(&node).await;
-    js_client_through(&node, &tunnel, &portal_address).await;
-    drop(js);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rust_client_through_a_js_portal_to_a_js_endpoint() {
-    let Some(node) = node::setup() else { return };
-    let (js, portal_address, tunnel) = js_portal_and_endpoint(&node).await;
-
-    let client = rust_app(RUST_CLIENT, SecretStack::builder()).await;
-    let to_portal = within(client.connect(&portal_address))
+    let (portal, portal_line) = js_peer(&node, &["--serve-portal"]).await;
+    let portal_address = text(&portal_line, "address");
+    let portal_id: PublicKey = text(&portal_line, "id").parse().expect("portal id");
+    let stranger = TunnelAddress::new(portal_id, Keypair::from_seed(&[99; 32]).public());
+    // Dialling it fails (the refusal may end the duplex before or after the client's first
+    // handshake message, so the error is about the handshake either way).
+    let app = within(tunnel_client(&portal_address, &client_config()))
         .await
         .expect("the Rust client reaches the JS portal");
-    let bytes = open(&to_portal, tunnel);
-    let inner = dial_inner(bytes, keys(RUST_CLIENT), app_key(), tunnel).await;
-    let results = run_checks(&inner, false).await;
-    assert_all_pass(&results);
-    let end = within(inner.close()).await;
-    assert!(end.is_clean(), "inner session ended {end:?}");
-
-    // An unknown target is the JS portal's error.
-    let stranger = TunnelAddress::new(tunnel.portal, keys(99).public());
-    let mut refused = open(&to_portal, stranger);
+    within(app.connect(&stranger.to_address()))
+        .await
+        .expect_err("the portal does not know the target");
+    // The tunnel the transport opens ends with the portal's refusal.
+    let to_portal = app
+        .peers_with(&portal_id)
+        .pop()
+        .expect("the portal connection");
+    let mut refused = DuplexBytes::call(
+        &to_portal,
+        &["tunnel", "connect"],
+        vec![json!({"target": stranger.target.id(), "instance": 0})],
+    );
     let error = within(tokio::io::AsyncReadExt::read(&mut refused, &mut [0; 8]))
         .await
         .expect_err("refused");
@@ -140,58 +238,6 @@ async fn rust_client_through_a_js_portal_to_a_js_endpoint() {
             .contains(&format!("could not connect to:{}", stranger.target.id())),
         "{error}"
     );
-    within(client.close()).await;
-    drop(js);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn js_client_through_a_js_portal_to_a_rust_endpoint() {
-    let Some(node) = node::setup() else { return };
-    let (portal, portal_line) = js_peer(&node, &["--serve-portal"]).await;
-    let portal_address = text(&portal_line, "address");
-    let portal_id: PublicKey = text(&portal_line, "id").parse().expect("portal id");
-
-    let own = keys(RUST_ENDPOINT);
-    let serve = {
-        let own = own.clone();
-        move |bytes| {
-            tokio::spawn(serve_inner(bytes, own.clone(), app_key()));
-        }
-    };
-    let endpoint = rust_app(
-        RUST_ENDPOINT,
-        SecretStack::builder().plugin(endpoint_plugin(own.public(), serve)),
-    )
-    .await;
-    let to_portal = within(endpoint.connect(&portal_address))
-        .await
-        .expect("the Rust endpoint reaches the JS portal");
-    let answer: Value = within(
-        to_portal
-            .rpc()
-            .call(&["tunnel", "announce"], vec![Value::Null]),
-    )
-    .await
-    .expect("the JS portal takes the announcement");
-    assert_eq!(answer, json!(false), "what a JS portal answers to announce");
-
-    let tunnel = TunnelAddress::new(portal_id, own.public());
-    js_client_through(&node, &tunnel, &portal_address).await;
-    within(endpoint.close()).await;
-    drop(portal);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn js_endpoint_and_js_client_through_a_rust_portal() {
-    let Some(node) = node::setup() else { return };
-    let builder = SecretStack::builder().plugin_with("tunnel", |init| {
-        Ok::<_, Infallible>(portal_plugin(init.app()))
-    });
-    let portal = rust_app(RUST_PORTAL, builder).await;
-    let portal_address = portal.address(Scope::Device);
-    let (endpoint, endpoint_line) = js_peer(&node, &["--portal", &portal_address]).await;
-    let tunnel = printed_tunnel(&endpoint_line, &portal.id().id());
-    js_client_through(&node, &tunnel, &portal_address).await;
-    drop(endpoint);
-    within(portal.close()).await;
+    within(app.close()).await;
+    portal.stop().await;
 }

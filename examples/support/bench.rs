@@ -20,6 +20,9 @@ use secret_stack::rpc::{
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use secret_stack::stack::App;
+
+use crate::client::{ClientConfig, tunnel_client};
 use crate::peer::HANDSHAKE_TIMEOUT;
 
 /// The five figures, in the order they run.
@@ -72,6 +75,9 @@ pub enum BenchError {
     /// The peer answered something other than what the `test` plugin answers.
     #[error("unexpected answer: {0}")]
     Unexpected(String),
+    /// Reaching the portal, or a tunnel through it, failed.
+    #[error("through the portal: {0}")]
+    Portal(String),
     /// The figure's name is not one of [`FIGURES`].
     #[error("unknown figure {0:?} (known: connect, rtt1, rtt100, source, echo)")]
     UnknownFigure(String),
@@ -90,6 +96,8 @@ pub struct Dialer {
     ms: Multiserver,
     keys: Keypair,
     address: String,
+    /// For a `tunnel:` address: an app with the `tunnel` plugin, connected to the portal.
+    tunnel: Option<App>,
 }
 
 impl Dialer {
@@ -105,7 +113,29 @@ impl Dialer {
             ms,
             keys,
             address: address.to_owned(),
+            tunnel: None,
         })
+    }
+
+    /// A dialer for the `tunnel:` `address` through the portal at `portal`: an app with the
+    /// `tunnel` plugin ([`crate::client::tunnel_client`]) that stays connected
+    /// to the portal; each figure's connection is a new tunnel.
+    pub async fn through_portal(
+        address: &str,
+        portal: &str,
+        app_key: AppKey,
+    ) -> Result<Dialer, BenchError> {
+        let mut dialer = Dialer::new(address, app_key)?;
+        let config = ClientConfig {
+            keys: dialer.keys.clone(),
+            app_key,
+            master: false,
+        };
+        let app = tunnel_client(portal, &config)
+            .await
+            .map_err(|e| BenchError::Portal(e.to_string()))?;
+        dialer.tunnel = Some(app);
+        Ok(dialer)
     }
 
     /// Our identity.
@@ -115,6 +145,13 @@ impl Dialer {
 
     /// Dials, shakes hands and starts RPC (serving nothing, like [`crate::client`]).
     pub async fn connect(&self) -> Result<RpcHandle, BenchError> {
+        if let Some(app) = &self.tunnel {
+            let peer = app
+                .connect(&self.address)
+                .await
+                .map_err(|e| BenchError::Portal(e.to_string()))?;
+            return Ok(peer.rpc().clone());
+        }
         let established = self.ms.connect(&self.address).await?;
         // A peer we dialled may call only `manifest`, as in secret-stack.
         Ok(serve_nothing(established, Permissions::allow(["manifest"])))

@@ -1,12 +1,14 @@
 //! The interop client: a bare secret-stack app (no plugins, no listener) that dials a peer serving
 //! the [`test`](crate::test_plugin) plugin over `net` + `shs`, runs every [check](crate::checks)
 //! through the typed client over the resulting [`Peer`](secret_stack::stack::Peer), then closes
-//! the connection gracefully (the last check).
+//! the connection gracefully (the last check). Through a portal ([`run_through`]) it loads the
+//! `tunnel` plugin, reaches the portal first, then dials the peer's `tunnel:` address.
 
 use std::time::Duration;
 
 use secret_stack::keys::{AppKey, Keypair};
 use secret_stack::stack::{App, Config, ConfigError, ConnectError, Peer, SecretStack, StartError};
+use secret_stack::tunnel::Tunnel;
 use serde_json::json;
 
 use crate::checks::{CheckResult, run_checks};
@@ -40,23 +42,41 @@ pub enum ClientError {
     Connect(#[from] ConnectError),
 }
 
-/// The client app's config: dials `net` + `shs`, listens nowhere.
-fn config() -> Result<Config, ConfigError> {
+/// The client app's config: dials `net` + `shs` (and `tunnel` + `shs` when `tunnel`), listens
+/// nowhere.
+fn config(tunnel: bool) -> Result<Config, ConfigError> {
+    let mut outgoing = json!({"net": [{"transform": "shs"}]});
+    if tunnel {
+        outgoing["tunnel"] = json!([{"transform": "shs"}]);
+    }
     Config::from_json(json!({
         "global": {
             "timers": {"handshake": HANDSHAKE_TIMEOUT.as_millis() as u64},
-            "connections": {"incoming": {}, "outgoing": {"net": [{"transform": "shs"}]}},
+            "connections": {"incoming": {}, "outgoing": outgoing},
         }
     }))
 }
 
 /// Builds a bare client app and dials `address` with it; the app must be closed after the peer.
 pub async fn connect(address: &str, config: &ClientConfig) -> Result<(App, Peer), ClientError> {
-    let app = SecretStack::builder()
-        .app_key(config.app_key)
-        .keypair(config.keys.clone())
-        .build(self::config()?)?;
-    match app.connect(address).await {
+    connect_through(address, None, config).await
+}
+
+/// The same, dialling the `tunnel:` `address` through the portal at `portal` (reached first)
+/// when one is given.
+pub async fn connect_through(
+    address: &str,
+    portal: Option<&str>,
+    config: &ClientConfig,
+) -> Result<(App, Peer), ClientError> {
+    let app = build(portal.is_some(), config)?;
+    let dialled = async {
+        if let Some(portal) = portal {
+            app.connect(portal).await?;
+        }
+        app.connect(address).await
+    };
+    match dialled.await {
         Ok(peer) => Ok((app, peer)),
         Err(e) => {
             app.close_now().await;
@@ -65,9 +85,42 @@ pub async fn connect(address: &str, config: &ClientConfig) -> Result<(App, Peer)
     }
 }
 
+/// A client app with the `tunnel` plugin, connected to the portal at `portal`: it dials
+/// `tunnel:` addresses through it with [`App::connect`].
+pub async fn tunnel_client(portal: &str, config: &ClientConfig) -> Result<App, ClientError> {
+    let app = build(true, config)?;
+    match app.connect(portal).await {
+        Ok(_) => Ok(app),
+        Err(e) => {
+            app.close_now().await;
+            Err(e.into())
+        }
+    }
+}
+
+/// The client app, with the `tunnel` plugin and its outgoing suite when `tunnel`.
+fn build(tunnel: bool, config: &ClientConfig) -> Result<App, ClientError> {
+    let mut builder = SecretStack::builder()
+        .app_key(config.app_key)
+        .keypair(config.keys.clone());
+    if tunnel {
+        builder = builder.plugin_with("tunnel", Tunnel::init);
+    }
+    Ok(builder.build(self::config(tunnel)?)?)
+}
+
 /// Connects to `address`, runs the checks and closes; returns every check's outcome.
 pub async fn run(address: &str, config: &ClientConfig) -> Result<Vec<CheckResult>, ClientError> {
-    let (app, peer) = connect(address, config).await?;
+    run_through(address, None, config).await
+}
+
+/// [`run`], through the portal at `portal` when one is given ([`connect_through`]).
+pub async fn run_through(
+    address: &str,
+    portal: Option<&str>,
+    config: &ClientConfig,
+) -> Result<Vec<CheckResult>, ClientError> {
+    let (app, peer) = connect_through(address, portal, config).await?;
     tracing::info!(remote = %peer.id(), "connected");
     let mut results = run_checks(&peer, config.master).await;
     let (passed, detail) = match tokio::time::timeout(CLOSE_TIMEOUT, peer.close()).await {

@@ -14,11 +14,12 @@
 use std::time::Duration;
 
 use secret_stack::keys::{AppKey, Keypair, PublicKey};
-use secret_stack::multiserver::{IncomingLimits, Scope};
+use secret_stack::multiserver::{Address, IncomingLimits, Scope, ShsAddress};
 use secret_stack::rpc::{RpcError, SessionEnd};
 use secret_stack::stack::{
     App, Config, ConfigError, DisconnectReason, Event, SecretStack, StartError,
 };
+use secret_stack::tunnel::{Tunnel, TunnelEvent};
 use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::JoinHandle;
@@ -28,6 +29,9 @@ use crate::test_plugin::Test;
 
 /// The handshake timeout of a JS node whose config has `timers`.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long an endpoint waits for its portal to take its announcement.
+pub const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The inactivity timeout of `peer.js` (`global.timers.inactivity`).
 pub const INACTIVITY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -76,6 +80,52 @@ impl PeerConfig {
     }
 }
 
+/// The `tunnel` roles the peer takes besides serving `test` (`interop_peer --serve-portal`,
+/// `--portal ADDRESS`); the default takes none and loads no `tunnel` plugin.
+#[derive(Debug, Clone, Default)]
+pub struct TunnelRoles {
+    /// Serve as a portal: others announce to it and connect through it.
+    pub serve_portal: bool,
+    /// Be an endpoint through the portal at this address (`net:…~shs:<portal key>`): connect,
+    /// announce, and be reachable at a `tunnel:` address in the public scope.
+    pub portal: Option<String>,
+}
+
+impl TunnelRoles {
+    fn any(&self) -> bool {
+        self.serve_portal || self.portal.is_some()
+    }
+
+    /// Adds the endpoint's entries to `config`: an incoming `tunnel` entry for the public scope
+    /// through the portal (whose id is the key of the address's `shs` section), and the
+    /// outgoing `tunnel` entry.
+    fn apply(&self, config: Config) -> Result<Config, PeerError> {
+        let Some(portal) = &self.portal else {
+            return Ok(config);
+        };
+        let address: Address = portal.parse().map_err(|e| PeerError::Portal {
+            address: portal.clone(),
+            reason: format!("{e}"),
+        })?;
+        let key = address
+            .transforms()
+            .iter()
+            .find_map(|t| ShsAddress::from_protocol(t).ok())
+            .ok_or_else(|| PeerError::Portal {
+                address: portal.clone(),
+                reason: "it has no ~shs:<key> section naming the portal".into(),
+            })?;
+        let mut json = config.to_json();
+        let connections = &mut json["global"]["connections"];
+        connections["incoming"]["tunnel"] = json!([{
+            "scope": "public", "transform": "shs",
+            "portal": key.key.id(), "portalAddress": portal,
+        }]);
+        connections["outgoing"]["tunnel"] = json!([{"transform": "shs"}]);
+        Ok(Config::from_json(json)?)
+    }
+}
+
 /// Why the peer could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -91,6 +141,24 @@ pub enum PeerError {
         /// The port asked for.
         port: Option<u16>,
     },
+    /// The `--portal` address cannot be used.
+    #[error("bad portal address {address:?}: {reason}; give the portal's net:HOST:PORT~shs:KEY")]
+    Portal {
+        /// The address given.
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The portal did not take the announcement in time.
+    #[error(
+        "the portal {portal} did not take our announcement within {within:?}; is it a tunnel portal on the same app key?"
+    )]
+    NotAnnounced {
+        /// The portal's address.
+        portal: String,
+        /// How long we waited.
+        within: Duration,
+    },
 }
 
 /// A running peer. Dropping it stops the app at once (listener and connections); [`Peer::close`]
@@ -100,6 +168,8 @@ pub struct Peer {
     app: App,
     address: String,
     id: String,
+    /// Our address through the portal, once announced (endpoints only).
+    tunnel: Option<String>,
     watch: JoinHandle<()>,
 }
 
@@ -121,26 +191,68 @@ impl Peer {
         config: PeerConfig,
         limits: IncomingLimits,
     ) -> Result<Peer, PeerError> {
+        Peer::start_with(config, limits, TunnelRoles::default()).await
+    }
+
+    /// Starts the app taking the `tunnel` roles `roles` too. An endpoint returns once its portal
+    /// took its announcement ([`Peer::tunnel`] is then its address through the portal).
+    pub async fn start_with(
+        config: PeerConfig,
+        limits: IncomingLimits,
+        roles: TunnelRoles,
+    ) -> Result<Peer, PeerError> {
         let test = Test::default();
-        let app = SecretStack::builder()
+        let mut builder = SecretStack::builder()
             .incoming_limits(limits)
             .app_key(config.app_key)
             .keypair(config.keys.clone())
-            .plugin(test.clone())
-            .build(config.to_config()?)?;
+            .plugin(test.clone());
+        if roles.any() {
+            builder = builder.plugin_with("tunnel", Tunnel::init);
+        }
+        let app = builder.build(roles.apply(config.to_config()?)?)?;
         let watch = tokio::spawn(watch(app.events(), app.config().masters()?, test));
+        let mut announced = app.subscribe::<TunnelEvent>();
         app.listen().await;
         let address = app.address(Scope::Device);
         if address.is_empty() {
             app.close_now().await;
             return Err(PeerError::NotListening { port: config.port });
         }
+        let mut tunnel = None;
+        if let Some(portal) = roles.portal {
+            let listening = async {
+                while let Ok(event) = announced.recv().await {
+                    if matches!(event, TunnelEvent::Listening { .. }) {
+                        return true;
+                    }
+                }
+                false
+            };
+            if !matches!(
+                tokio::time::timeout(ANNOUNCE_TIMEOUT, listening).await,
+                Ok(true)
+            ) {
+                app.close_now().await;
+                return Err(PeerError::NotAnnounced {
+                    portal,
+                    within: ANNOUNCE_TIMEOUT,
+                });
+            }
+            tunnel = Some(app.address(Scope::Public));
+        }
         Ok(Peer {
             id: app.id().id(),
             app,
             address,
+            tunnel,
             watch,
         })
+    }
+
+    /// Our address through the portal (`tunnel:@P:@ME:0~shs:KEY`), for an endpoint.
+    pub fn tunnel(&self) -> Option<&str> {
+        self.tunnel.as_deref()
     }
 
     /// How many connections are being served right now (handshake done, session not over).

@@ -1,5 +1,6 @@
-//! The tunnel roles as test code, until the `tunnel` plugin exists: a portal and an endpoint
-//! written by hand against the `Plugin` trait with ssb-tunnel 2.0.0's manifest
+//! The tunnel roles as bare test code, beside the `tunnel` plugin (for the wire-level tests of
+//! the byte stream): a portal and an endpoint written by hand against the `Plugin` trait with
+//! ssb-tunnel 2.0.0's manifest
 //! (`announce: sync`, `connect: duplex`, `ping: sync`, all anonymous), and the inner connection
 //! run over a [`DuplexBytes`] on either end (secret handshake, box stream, muxrpc serving or
 //! calling the interop `test` plugin).

@@ -125,6 +125,26 @@ impl Multiserver {
         self
     }
 
+    /// Drops every outgoing suite.
+    pub(crate) fn clear_outgoing(&mut self) {
+        self.outgoing.clear();
+    }
+
+    /// Sets the outgoing suites to the entries whose transport and transform are registered,
+    /// quietly: more may be registered later (by plugins), and
+    /// [`Multiserver::add_outgoing_entries`] warns about the rest once they all are.
+    pub(crate) fn set_outgoing_known(&mut self, entries: &[OutgoingEntry]) {
+        self.outgoing.clear();
+        for entry in entries {
+            if let (Some(t), Some(f)) = (
+                self.transport(&entry.transport),
+                self.transform(&entry.transform),
+            ) {
+                self.outgoing.push((t, f));
+            }
+        }
+    }
+
     /// Names of the registered transports, in registration order.
     pub fn transport_names(&self) -> Vec<String> {
         self.transports

@@ -310,7 +310,7 @@ impl Builder {
             connections: Connections::new(self.rpc_config.clone(), inactivity),
             listening: Listening::new(
                 multiserver,
-                connections.incoming,
+                connections,
                 IncomingGate::new(incoming_limits),
                 Arc::clone(&addresses),
             ),
@@ -319,6 +319,7 @@ impl Builder {
         });
         let app = App { inner };
         self.serve(&app, addresses)?;
+        app.inner.listening.finish_outgoing();
         Ok(app)
     }
 
@@ -432,7 +433,8 @@ impl Builder {
             .with_timeout(config.handshake_timeout())
             .with_authorize(move |id| Arc::clone(&chain).permissions_for(id));
         ignore_taken(ms.add_transform(shs).map(|_| ()))?;
-        ms.add_outgoing_entries(&connections.outgoing);
+        // Plugins may register the others during their init; see `Listening::finish_outgoing`.
+        ms.set_outgoing_known(&connections.outgoing);
         Ok(ms)
     }
 }

@@ -14,8 +14,8 @@ use tracing::{debug, info, warn};
 
 use crate::hook_list::HookList;
 use crate::multiserver::{
-    AddressBook, DialError, Established, IncomingEntry, IncomingGate, IncomingStats, Multiaddress,
-    Multiserver, Scope, Server,
+    AddressBook, Connections, DialError, Established, IncomingEntry, IncomingGate, IncomingStats,
+    Multiaddress, Multiserver, OutgoingEntry, RegistryError, Scope, Server, Transform, Transport,
 };
 
 use super::app::Inner;
@@ -25,7 +25,10 @@ use super::shutdown::ShutdownSignal;
 
 /// The app's registry, listeners and their addresses. Owned by the app.
 pub(crate) struct Listening {
-    multiserver: Multiserver,
+    /// Plugins add transports and transforms to it during their init.
+    multiserver: RwLock<Multiserver>,
+    /// The outgoing entries of the config, applied again when a plugin adds a transport.
+    outgoing: Vec<OutgoingEntry>,
     incoming: Vec<IncomingEntry>,
     /// The caps on incoming connections, shared by every listener.
     gate: IncomingGate,
@@ -42,13 +45,14 @@ impl Listening {
     /// Not listening yet; `addresses` fills in once it does.
     pub fn new(
         multiserver: Multiserver,
-        incoming: Vec<IncomingEntry>,
+        connections: Connections,
         gate: IncomingGate,
         addresses: Arc<Addresses>,
     ) -> Listening {
         Listening {
-            multiserver,
-            incoming,
+            multiserver: RwLock::new(multiserver),
+            outgoing: connections.outgoing,
+            incoming: connections.incoming,
             gate,
             addresses,
             accept_tasks: TaskTracker::new(),
@@ -64,7 +68,41 @@ impl Listening {
 
     /// Dials `address` through the registry's outgoing suites.
     pub async fn dial(&self, address: &str) -> Result<Established, DialError> {
-        self.multiserver.connect(address).await
+        self.registry().connect(address).await
+    }
+
+    /// A snapshot of the registry (cheap: it holds its transports and transforms shared).
+    fn registry(&self) -> Multiserver {
+        // Every change is one push or one rebuild of the suites: never left half-made.
+        self.multiserver
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Registers a plugin's transport (see [`PluginInit::transport`](super::PluginInit::transport))
+    /// and the config's outgoing suites that name it.
+    pub fn add_transport<T: Transport>(&self, transport: T) -> Result<(), RegistryError> {
+        let mut ms = self.multiserver.write().unwrap_or_else(|e| e.into_inner());
+        ms.add_transport(transport)?;
+        ms.set_outgoing_known(&self.outgoing);
+        Ok(())
+    }
+
+    /// Registers a plugin's transform and the config's outgoing suites that name it.
+    pub fn add_transform<T: Transform>(&self, transform: T) -> Result<(), RegistryError> {
+        let mut ms = self.multiserver.write().unwrap_or_else(|e| e.into_inner());
+        ms.add_transform(transform)?;
+        ms.set_outgoing_known(&self.outgoing);
+        Ok(())
+    }
+
+    /// Once every plugin is made: sets the outgoing suites again, warning about the entries
+    /// whose transport or transform nobody registered.
+    pub fn finish_outgoing(&self) {
+        let mut ms = self.multiserver.write().unwrap_or_else(|e| e.into_inner());
+        ms.clear_outgoing();
+        ms.add_outgoing_entries(&self.outgoing);
     }
 
     /// The listeners' addresses.
@@ -102,10 +140,10 @@ async fn start(inner: &Arc<Inner>) -> bool {
     }
     let this = &inner.listening;
     let mut servers = Vec::new();
+    let registry = this.registry();
     for entry in &this.incoming {
         let suite = format!("{}~{}", entry.transport, entry.transform);
-        match this
-            .multiserver
+        match registry
             .listen_with(std::slice::from_ref(entry), this.gate.clone())
             .await
         {

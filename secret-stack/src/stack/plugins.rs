@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
 use crate::keys::{Keypair, PublicKey};
+use crate::multiserver::{RegistryError, Transform, Transport};
 use crate::plugin::{Plugin, permissions_of};
 use crate::rpc::{Manifest, MethodTable, PermissionTable};
 
@@ -286,6 +287,23 @@ impl PluginInit<'_> {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.app.inner.shutdown.add_hook(close_hook(hook)).keep();
+    }
+
+    /// Registers a transport from this plugin (JS `api.multiserver.transport({name, create})`):
+    /// its name, its addresses' parse and print ([`Transport::parse`],
+    /// [`Listener::address`](crate::multiserver::Listener::address)), its scopes, its client side
+    /// ([`Transport::connect`]) and its server side ([`Transport::listen`]). The app listens with
+    /// it for each `global.connections.incoming` entry that names it, so [`App::address`] then
+    /// includes its addresses in the scopes those serve, and dials with it for each outgoing
+    /// entry that names it. Fails when a transport of that name is registered already.
+    pub fn transport<T: Transport>(&self, transport: T) -> Result<(), RegistryError> {
+        self.app.inner.listening.add_transport(transport)
+    }
+
+    /// Registers a transform from this plugin (JS `api.multiserver.transform(…)`); used by the
+    /// `global.connections` entries that name it. Fails when one of that name is registered.
+    pub fn transform<T: Transform>(&self, transform: T) -> Result<(), RegistryError> {
+        self.app.inner.listening.add_transform(transform)
     }
 }
 

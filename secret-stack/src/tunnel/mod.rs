@@ -7,12 +7,20 @@
 //! stream, muxrpc — between client and endpoint, end to end encrypted, which the portal cannot
 //! read ([`DuplexBytes`]). Such a peer is reached at a [`TunnelAddress`].
 //!
-//! This module holds the pieces; the `tunnel` plugin that wires them into a node is built on them.
+//! The [`Tunnel`] plugin wires them into an app: portal, endpoint and client roles, each on by
+//! config, wire-compatible with JS `ssb-tunnel@2.0.0`.
 
 pub(crate) mod address;
 pub(crate) mod duplex_bytes;
 pub(crate) mod forward;
+pub(crate) mod plugin;
+pub(crate) mod transport;
 
 pub use address::{TUNNEL, TunnelAddress};
 pub use duplex_bytes::{DuplexBytes, DuplexBytesError, DuplexReader, DuplexWriter, MAX_ITEM};
 pub use forward::{HANGUP, forward};
+pub use plugin::{
+    DEFAULT_MAX_TUNNELS_PER_ENDPOINT, DEFAULT_PING_INTERVAL, Tunnel, TunnelConfig, TunnelError,
+    TunnelEvent,
+};
+pub use transport::TunnelTransport;
