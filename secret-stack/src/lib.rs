@@ -13,7 +13,7 @@
 //!
 //! | step | module | what happens there | where you plug in |
 //! |---|---|---|---|
-//! | 1. socket | [`multiserver`] | a transport opens a byte stream for an address such as `net:host:port~shs:KEY` (TCP `net`, `unix`, `ws`), or accepts one | your own [`multiserver::Transport`], with [`stack::Builder::transport`] |
+//! | 1. socket | [`multiserver`] | a transport opens a byte stream for an address such as `net:host:port~shs:KEY` (TCP `net`, `unix`, `ws`), or accepts one | your own [`multiserver::Transport`], with [`stack::Builder::transport`] or from a plugin's init ([`stack::PluginInit::transport`]) |
 //! | 2. handshake | [`handshake`] | the secret handshake proves both keys and derives the session keys (the `shs` transform) | a [`multiserver::Transform`] with [`stack::Builder::transform`]; who may connect, with [`stack::Builder::auth_hook`] |
 //! | 3. box stream | [`box_stream`] | every byte after the handshake is sealed in authenticated frames of up to 4 KiB | — |
 //! | 4. packet codec | [`rpc::PacketCodec`] | the plaintext is cut into muxrpc packets: 9-byte header, JSON, text or binary body | — |
