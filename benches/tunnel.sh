@@ -9,7 +9,7 @@
 #  1. runs `rtt1`, `rtt100` and `source` (examples/bench.rs) direct to the endpoint, through the
 #     JS portal and through the Rust portal, interleaved, N runs each (default 3), S seconds per
 #     figure (default 2), and reads each portal's CPU time (utime + stime) around its runs;
-#  2. opens N (default 50: under the Rust portal's default cap of 64 tunnels per endpoint) idle
+#  2. opens N (default 500; the Rust portal is started with a cap of N + 16 tunnels per endpoint) idle
 #     tunnels through each portal and reads the portal's VmRSS before and after;
 #  3. prints a markdown table of medians, and writes every raw JSON line to FILE (default
 #     benches/results/tunnel-<timestamp>.jsonl).
@@ -19,7 +19,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=3
 SECONDS_PER=2
-IDLE=50
+IDLE=500
 OUT=""
 BUILD=1
 while [ $# -gt 0 ]; do
@@ -84,7 +84,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 start_peer js-portal 5 node "$INTEROP/peer.js" --serve-portal --nodelay
 JS_PORTAL_PID=$PEER_PID
 JS_PORTAL=$(json "$WORK/js-portal.out" address)
-start_peer rust-portal 6 "$BIN/interop_peer" --serve-portal
+start_peer rust-portal 6 "$BIN/interop_peer" --serve-portal --max-tunnels $((IDLE + 16))
 RUST_PORTAL_PID=$PEER_PID
 RUST_PORTAL=$(json "$WORK/rust-portal.out" address)
 start_peer endpoint-js 7 "$BIN/interop_peer" --portal "$JS_PORTAL"

@@ -45,6 +45,10 @@ struct Args {
     /// connect, announce, and print `"tunnel"` (our address through it) once it took us.
     #[arg(long)]
     portal: Option<String>,
+    /// As a portal, the most tunnels to one endpoint (config `tunnel.maxTunnelsPerEndpoint`;
+    /// default 64).
+    #[arg(long, requires = "serve_portal")]
+    max_tunnels: Option<u32>,
 }
 
 #[tokio::main]
@@ -70,6 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let roles = TunnelRoles {
         serve_portal: args.serve_portal,
         portal: args.portal,
+        max_tunnels_per_endpoint: args.max_tunnels,
     };
     let peer = Peer::start_with(config, IncomingLimits::default(), roles).await?;
     // Caught before the address is printed: whoever reads it may signal at once.

@@ -158,7 +158,7 @@ async fn matrix(portal: Side, endpoint: Side, client: Side) {
         Side::Rust => {
             let roles = TunnelRoles {
                 serve_portal: true,
-                portal: None,
+                ..TunnelRoles::default()
             };
             rust_peer(RUST_PORTAL, roles).await
         }
@@ -168,8 +168,8 @@ async fn matrix(portal: Side, endpoint: Side, client: Side) {
         Side::Js => js_peer(&node, &["--portal", &portal_address]).await,
         Side::Rust => {
             let roles = TunnelRoles {
-                serve_portal: false,
                 portal: Some(portal_address.clone()),
+                ..TunnelRoles::default()
             };
             rust_peer(RUST_ENDPOINT, roles).await
         }

@@ -89,6 +89,9 @@ pub struct TunnelRoles {
     /// Be an endpoint through the portal at this address (`net:…~shs:<portal key>`): connect,
     /// announce, and be reachable at a `tunnel:` address in the public scope.
     pub portal: Option<String>,
+    /// As a portal, the most tunnels to one endpoint (`tunnel.maxTunnelsPerEndpoint`); `None`
+    /// keeps the plugin's default.
+    pub max_tunnels_per_endpoint: Option<u32>,
 }
 
 impl TunnelRoles {
@@ -100,6 +103,14 @@ impl TunnelRoles {
     /// through the portal (whose id is the key of the address's `shs` section), and the
     /// outgoing `tunnel` entry.
     fn apply(&self, config: Config) -> Result<Config, PeerError> {
+        let config = match self.max_tunnels_per_endpoint {
+            Some(max) => {
+                let mut json = config.to_json();
+                json["tunnel"]["maxTunnelsPerEndpoint"] = json!(max);
+                Config::from_json(json)?
+            }
+            None => config,
+        };
         let Some(portal) = &self.portal else {
             return Ok(config);
         };
