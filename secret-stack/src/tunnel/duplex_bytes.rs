@@ -206,12 +206,15 @@ impl Inbound {
 
     /// The writer's look: takes what has already arrived without waiting, keeping the binary
     /// items for the reader, and returns the error the items ended with, if they have. It polls
-    /// with the reader's waker, so a reader waiting meanwhile is still woken.
+    /// with the reader's waker, so a reader waiting meanwhile is still woken. It looks only while
+    /// the reader has nothing taken ahead left, so it never holds more than one receive queue.
     fn error_so_far(&mut self) -> Option<DuplexBytesError> {
-        let waker = self.reader_waker.clone().unwrap_or(Waker::noop().clone());
-        let mut cx = Context::from_waker(&waker);
-        while let Poll::Ready(Some(bytes)) = self.poll_received(&mut cx) {
-            self.ahead.push_back(bytes);
+        if self.ahead.is_empty() {
+            let waker = self.reader_waker.clone().unwrap_or(Waker::noop().clone());
+            let mut cx = Context::from_waker(&waker);
+            while let Poll::Ready(Some(bytes)) = self.poll_received(&mut cx) {
+                self.ahead.push_back(bytes);
+            }
         }
         self.end.clone().flatten()
     }
