@@ -18,11 +18,13 @@ use secret_stack::rpc::{Body, Caller, RpcError, Source};
 
 use secret_stack::multiserver::Scope;
 use secret_stack::stack::{App, Peer, SecretStack};
-use secret_stack::tunnel::Tunnel;
+use secret_stack::tunnel::{DuplexBytes, DuplexBytesError, Tunnel};
 use secret_stack_examples::test_client::TestClient;
 use secret_stack_examples::test_plugin::Test;
 use secret_stack_tests::stack_fixtures::{config, key, within};
+use secret_stack_tests::tunnel::duplex_error_in;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PORTAL: u8 = 41;
 const ENDPOINT: u8 = 42;
@@ -183,10 +185,14 @@ async fn the_portal_caps_tunnels_per_endpoint() {
     let refused = within(client.connect(&address))
         .await
         .expect_err("a second tunnel is over the cap");
-    let message = format!("{refused:?}");
+    // The portal's error end reaches the dial, however early it comes: as the reason the
+    // tunnel's byte stream failed, not a bare "closed".
+    let reason =
+        duplex_error_in(&refused).unwrap_or_else(|| panic!("no duplex error in {refused:?}"));
     assert!(
-        message.contains("maxTunnelsPerEndpoint"),
-        "the refusal names the cap: {message}"
+        matches!(reason, DuplexBytesError::Ended(RpcError::Remote(_)))
+            && reason.to_string().contains("tunnel.maxTunnelsPerEndpoint"),
+        "the refusal names the cap: {reason}"
     );
     within(first.close()).await;
     let second = tunnel_to(&client, &address).await;
@@ -196,6 +202,46 @@ async fn the_portal_caps_tunnels_per_endpoint() {
             .expect("a tunnel once the first closed"),
         "hello second"
     );
+    close_all([client, endpoint, portal]).await;
+}
+
+#[tokio::test]
+async fn writing_to_a_refused_tunnel_fails_with_the_portals_reason() {
+    let (portal, endpoint, client) = apps(Value::Null).await;
+    let to_portal = client.peers_with(&key(PORTAL)).pop().expect("the portal");
+    let stranger = key(99).id();
+    let mut refused = DuplexBytes::call(
+        &to_portal,
+        &["tunnel", "connect"],
+        vec![json!({"target": stranger, "instance": 0})],
+    );
+    // Nothing is read: the writer alone finds out, once the refusal has closed our half.
+    let written = within(async {
+        loop {
+            if let Err(e) = refused.write_all(b"hello").await {
+                break e;
+            }
+        }
+    })
+    .await;
+    let expected = format!("could not connect to:{stranger}");
+    for (half, error) in [
+        ("write", written),
+        ("read", {
+            let read = within(refused.read(&mut [0; 8])).await;
+            read.expect_err("the duplex ended with an error")
+        }),
+    ] {
+        match error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<DuplexBytesError>())
+        {
+            Some(DuplexBytesError::Ended(RpcError::Remote(e))) => {
+                assert!(e.message.contains(&expected), "{half}: {e}");
+            }
+            other => panic!("{half}: expected the portal's refusal, got {other:?}"),
+        }
+    }
     close_all([client, endpoint, portal]).await;
 }
 

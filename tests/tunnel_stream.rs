@@ -193,7 +193,7 @@ async fn the_endpoint_going_away_ends_the_clients_tunnel_with_unexpected_hangup(
         other => panic!("expected the portal's hangup error, got {other:?}"),
     }
     drop(endpoint_end);
-    // A write after the end fails instead of waiting for ever.
+    // A write after the end fails instead of waiting for ever, with the same reason.
     let written = within(async {
         loop {
             if let Err(e) = client_end.write_all(&[1; 1024]).await {
@@ -202,7 +202,14 @@ async fn the_endpoint_going_away_ends_the_clients_tunnel_with_unexpected_hangup(
         }
     })
     .await;
-    assert_eq!(written.kind(), std::io::ErrorKind::BrokenPipe);
+    assert_eq!(written.kind(), std::io::ErrorKind::ConnectionReset);
+    match written
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<DuplexBytesError>())
+    {
+        Some(DuplexBytesError::Ended(RpcError::Remote(e))) => assert_eq!(e.message, HANGUP),
+        other => panic!("expected the hangup error on writing, got {other:?}"),
+    }
     nodes.close().await;
 }
 

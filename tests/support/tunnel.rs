@@ -17,7 +17,7 @@ use secret_stack::rpc::{
     RpcConfig, RpcHandle,
 };
 use secret_stack::stack::WeakApp;
-use secret_stack::tunnel::{DuplexBytes, TunnelAddress, forward};
+use secret_stack::tunnel::{DuplexBytes, DuplexBytesError, TunnelAddress, forward};
 use secret_stack_examples::test_plugin;
 use serde_json::{Value, json};
 
@@ -26,6 +26,18 @@ use crate::stack_fixtures::{HandPlugin, method, value, within};
 /// The key pair seeded with `n`s (a test app configured with seed `n` has it).
 pub fn keys(n: u8) -> Keypair {
     Keypair::from_seed(&[n; 32])
+}
+
+/// The [`DuplexBytesError`] behind `err` (a failed dial through a tunnel, say): found in the
+/// first `io::Error` of its source chain that carries one.
+pub fn duplex_error_in<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a DuplexBytesError> {
+    std::iter::successors(Some(err), |e| e.source()).find_map(|e| {
+        e.downcast_ref::<std::io::Error>()?
+            .get_ref()?
+            .downcast_ref::<DuplexBytesError>()
+    })
 }
 
 /// An error-ended duplex answer, as a JS portal gives for an unknown target.

@@ -1,9 +1,10 @@
 //! [`DuplexBytes`]: a byte stream carried by one muxrpc duplex.
 
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll, ready};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Buf, Bytes};
 use futures::channel::mpsc;
@@ -74,8 +75,11 @@ impl DuplexBytesError {
 /// **Ends.** Shutting the writer down (or dropping it) ends our half of the duplex with a normal
 /// end; the peer's normal end reads as EOF. An error end from the peer, a lost connection or an
 /// item that is not binary makes reads fail with a [`DuplexBytesError`] inside the
-/// [`io::Error`]. A zero-length write sends nothing: a JS peer takes an empty item for the end of
-/// its whole connection.
+/// [`io::Error`]. When the peer's error end (or the connection's loss) also closes our half, a
+/// write fails with that same [`DuplexBytesError::Ended`], even if nothing has been read yet: a
+/// handshake that writes first learns why the peer refused, not only that the duplex is closed.
+/// A zero-length write sends nothing: a JS peer takes an empty item for the end of its whole
+/// connection.
 ///
 /// Use it whole (it is `AsyncRead + AsyncWrite`), split it into its public halves, or hand it to
 /// the stack as a [`ByteStream`] with [`DuplexBytes::into_byte_stream`].
@@ -95,27 +99,43 @@ impl std::fmt::Debug for DuplexBytes {
 impl DuplexBytes {
     /// Places the duplex call `path(args)` through `caller` and returns its byte stream.
     pub fn call<C: Caller + ?Sized>(caller: &C, path: &[&str], args: Vec<Value>) -> DuplexBytes {
-        let (writer, outgoing) = DuplexWriter::channel();
+        let (tx, outgoing) = mpsc::channel(0);
         // A caller's half can only end normally: an error given to `DuplexWriter::fail` ends it.
         let items = until_error(outgoing);
         let parking = Arc::new(Parking::default());
         let park = Arc::downgrade(&parking);
         let incoming = caller.duplex(path, args, Outgoing { items, parking }.boxed());
-        DuplexBytes {
-            reader: DuplexReader::new(incoming, park),
-            writer,
-        }
+        DuplexBytes::halves(incoming, tx, park)
     }
 
     /// The callee's side: the byte stream over a duplex method's `input`, and the output the
     /// method returns to the engine.
     pub fn answer(input: MethodInput) -> (DuplexBytes, MethodOutput) {
-        let (writer, outgoing) = DuplexWriter::channel();
-        let stream = DuplexBytes {
-            reader: DuplexReader::new(input.boxed(), Weak::new()),
-            writer,
-        };
+        let (tx, outgoing) = mpsc::channel(0);
+        let stream = DuplexBytes::halves(input.boxed(), tx, Weak::new());
         (stream, outgoing.boxed())
+    }
+
+    /// The two halves over the items received and the sender of ours (with room for one item in
+    /// between), sharing what has been received.
+    fn halves(items: Incoming, tx: Sender, park: Weak<Parking>) -> DuplexBytes {
+        let inbound = Arc::new(Mutex::new(Inbound {
+            items,
+            ahead: VecDeque::new(),
+            end: None,
+            reader_waker: None,
+        }));
+        DuplexBytes {
+            reader: DuplexReader {
+                inbound: Arc::clone(&inbound),
+                pending: Bytes::new(),
+                park,
+            },
+            writer: DuplexWriter {
+                items: Some(tx),
+                inbound,
+            },
+        }
     }
 
     /// The stream as a connection the transforms (`shs`) and the RPC engine take.
@@ -129,6 +149,80 @@ impl DuplexBytes {
 }
 
 type Incoming = BoxStream<'static, Result<Body, RpcError>>;
+type Sender = mpsc::Sender<Result<Body, RemoteError>>;
+
+/// What the peer sent, shared by the two halves. The reader takes it item by item; the writer
+/// looks into it only when it finds our half closed, to report the peer's error end (which the
+/// engine queues before it closes our half) instead of a bare "closed".
+struct Inbound {
+    items: Incoming,
+    /// Binary items the writer took while looking for the end; the reader reads them first.
+    ahead: VecDeque<Bytes>,
+    /// Set once the items are over: `None` inside for a normal end.
+    end: Option<Option<DuplexBytesError>>,
+    /// The task last waiting to read, so the writer's look ahead wakes the right one.
+    reader_waker: Option<Waker>,
+}
+
+impl Inbound {
+    /// The reader's next binary item, or `None` once the items are over (see `end`).
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if let Some(bytes) = self.ahead.pop_front() {
+            return Poll::Ready(Some(bytes));
+        }
+        let item = self.poll_received(cx);
+        if item.is_pending()
+            && !self
+                .reader_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            self.reader_waker = Some(cx.waker().clone());
+        }
+        item
+    }
+
+    /// The next binary item received, or `None` once the items are over, recording the end.
+    fn poll_received(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if self.end.is_some() {
+            return Poll::Ready(None);
+        }
+        let error = match ready!(self.items.poll_next_unpin(cx)) {
+            Some(Ok(Body::Binary(bytes))) => return Poll::Ready(Some(bytes)),
+            Some(Ok(Body::Text(_))) => DuplexBytesError::NotBinary { kind: "text" },
+            Some(Ok(Body::Json(_))) => DuplexBytesError::NotBinary { kind: "json" },
+            Some(Err(error)) => DuplexBytesError::Ended(error),
+            None => {
+                self.end = Some(None);
+                return Poll::Ready(None);
+            }
+        };
+        tracing::debug!(%error, "duplex byte stream: reading failed");
+        // Dropping the items tells the peer we stopped reading.
+        self.items = futures::stream::empty().boxed();
+        self.end = Some(Some(error));
+        Poll::Ready(None)
+    }
+
+    /// The writer's look: takes what has already arrived without waiting, keeping the binary
+    /// items for the reader, and returns the error the items ended with, if they have. It polls
+    /// with the reader's waker, so a reader waiting meanwhile is still woken. It looks only while
+    /// the reader has nothing taken ahead left, so it never holds more than one receive queue.
+    fn error_so_far(&mut self) -> Option<DuplexBytesError> {
+        if self.ahead.is_empty() {
+            let waker = self.reader_waker.clone().unwrap_or(Waker::noop().clone());
+            let mut cx = Context::from_waker(&waker);
+            while let Poll::Ready(Some(bytes)) = self.poll_received(&mut cx) {
+                self.ahead.push_back(bytes);
+            }
+        }
+        self.end.clone().flatten()
+    }
+}
+
+fn lock(inbound: &Mutex<Inbound>) -> MutexGuard<'_, Inbound> {
+    inbound.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Where a caller's incoming stream waits when its reader is dropped while our half is still
 /// open. Dropping a caller's incoming stream ends our half at once, and the items the engine has
@@ -171,40 +265,21 @@ impl Stream for Outgoing {
 ///
 /// Dropping it before the end tells the peer we stop reading, once our own half has ended.
 pub struct DuplexReader {
-    items: Incoming,
+    inbound: Arc<Mutex<Inbound>>,
     /// What is left of the last item received.
     pending: Bytes,
-    /// Set once the items are over: `None` inside for a normal end.
-    end: Option<Option<DuplexBytesError>>,
     /// A caller's parking, while the engine still has our items.
     park: Weak<Parking>,
-}
-
-impl DuplexReader {
-    fn new(items: Incoming, park: Weak<Parking>) -> DuplexReader {
-        DuplexReader {
-            items,
-            pending: Bytes::new(),
-            end: None,
-            park,
-        }
-    }
-
-    /// Ends reading with `error`; dropping the items tells the peer we stopped reading.
-    fn fail(&mut self, error: DuplexBytesError) {
-        tracing::debug!(%error, "duplex byte stream: reading failed");
-        self.items = futures::stream::empty().boxed();
-        self.end = Some(Some(error));
-    }
 }
 
 impl Drop for DuplexReader {
     fn drop(&mut self) {
         if let Some(parking) = self.park.upgrade() {
-            parking.park(std::mem::replace(
-                &mut self.items,
+            let items = std::mem::replace(
+                &mut lock(&self.inbound).items,
                 futures::stream::empty().boxed(),
-            ));
+            );
+            parking.park(items);
         }
     }
 }
@@ -213,7 +288,7 @@ impl std::fmt::Debug for DuplexReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DuplexReader")
             .field("pending", &self.pending.len())
-            .field("end", &self.end)
+            .field("end", &lock(&self.inbound).end)
             .finish_non_exhaustive()
     }
 }
@@ -227,34 +302,35 @@ impl AsyncRead for DuplexReader {
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
-        loop {
-            if !self.pending.is_empty() {
-                let n = buf.remaining().min(self.pending.len());
-                buf.put_slice(&self.pending[..n]);
-                self.pending.advance(n);
-                return Poll::Ready(Ok(()));
-            }
-            match &self.end {
-                Some(None) => return Poll::Ready(Ok(())),
-                Some(Some(error)) => return Poll::Ready(Err(error.clone().into_io())),
-                None => {}
-            }
+        let this = &mut *self;
+        if this.pending.is_empty() {
+            let mut inbound = lock(&this.inbound);
             // Zero-length items carry nothing: the loop simply reads the next one.
-            match ready!(self.items.poll_next_unpin(cx)) {
-                Some(Ok(Body::Binary(bytes))) => self.pending = bytes,
-                Some(Ok(Body::Text(_))) => self.fail(DuplexBytesError::NotBinary { kind: "text" }),
-                Some(Ok(Body::Json(_))) => self.fail(DuplexBytesError::NotBinary { kind: "json" }),
-                Some(Err(error)) => self.fail(DuplexBytesError::Ended(error)),
-                None => self.end = Some(None),
+            while this.pending.is_empty() {
+                match ready!(inbound.poll_item(cx)) {
+                    Some(bytes) => this.pending = bytes,
+                    None => {
+                        return Poll::Ready(match &inbound.end {
+                            Some(Some(error)) => Err(error.clone().into_io()),
+                            _ => Ok(()),
+                        });
+                    }
+                }
             }
         }
+        let n = buf.remaining().min(this.pending.len());
+        buf.put_slice(&this.pending[..n]);
+        this.pending.advance(n);
+        Poll::Ready(Ok(()))
     }
 }
 
 /// The writing half of a [`DuplexBytes`]: each write becomes one binary item.
 pub struct DuplexWriter {
     /// `None` once shut down.
-    items: Option<mpsc::Sender<Result<Body, RemoteError>>>,
+    items: Option<Sender>,
+    /// What the peer sent: where a write that finds our half closed looks for the reason.
+    inbound: Arc<Mutex<Inbound>>,
 }
 
 impl std::fmt::Debug for DuplexWriter {
@@ -266,12 +342,6 @@ impl std::fmt::Debug for DuplexWriter {
 }
 
 impl DuplexWriter {
-    /// A writer and the items it produces, with room for one item in between.
-    fn channel() -> (DuplexWriter, mpsc::Receiver<Result<Body, RemoteError>>) {
-        let (tx, rx) = mpsc::channel(0);
-        (DuplexWriter { items: Some(tx) }, rx)
-    }
-
     /// Ends our half with `error` instead of a normal end, once the items written before it are
     /// sent. On the callee's side the peer receives the error end; a caller's half cannot carry
     /// one (muxrpc callers end normally), so there it is a normal end.
@@ -280,6 +350,15 @@ impl DuplexWriter {
             // A closed duplex has nobody left to tell.
             let _ = items.send(Err(error)).await;
         }
+    }
+
+    /// Why a write cannot go on: the error the peer's items ended with (the engine queues it
+    /// before it closes our half), else [`DuplexBytesError::Closed`].
+    fn closed(&self) -> io::Error {
+        lock(&self.inbound)
+            .error_so_far()
+            .unwrap_or(DuplexBytesError::Closed)
+            .into_io()
     }
 }
 
@@ -296,13 +375,13 @@ impl AsyncWrite for DuplexWriter {
             return Poll::Ready(Err(DuplexBytesError::Closed.into_io()));
         };
         if ready!(items.poll_ready(cx)).is_err() {
-            return Poll::Ready(Err(DuplexBytesError::Closed.into_io()));
+            return Poll::Ready(Err(self.closed()));
         }
         let n = buf.len().min(MAX_ITEM);
         let item = Body::Binary(Bytes::copy_from_slice(&buf[..n]));
         match items.start_send(Ok(item)) {
             Ok(()) => Poll::Ready(Ok(n)),
-            Err(_) => Poll::Ready(Err(DuplexBytesError::Closed.into_io())),
+            Err(_) => Poll::Ready(Err(self.closed())),
         }
     }
 
@@ -313,7 +392,7 @@ impl AsyncWrite for DuplexWriter {
         };
         match ready!(items.poll_ready(cx)) {
             Ok(()) => Poll::Ready(Ok(())),
-            Err(_) => Poll::Ready(Err(DuplexBytesError::Closed.into_io())),
+            Err(_) => Poll::Ready(Err(self.closed())),
         }
     }
 
