@@ -39,14 +39,23 @@ pub struct CallContext {
     /// The connection the call came over: unique per connection within the process (the stack
     /// numbers them from 1), `0` for local calls. Plugins key per-connection state on it.
     pub connection: u64,
-    /// Where the connection comes from; `None` for local calls and bare sessions.
-    origin: Option<Arc<Origin>>,
+    /// Where the connection comes from and a handle to it, behind one `Arc` so that the context
+    /// a session clones for every call costs one more reference count, not two; `None` for
+    /// local calls and contexts no session has served.
+    link: Option<Arc<Link>>,
+}
+
+/// What a context knows of the connection it serves.
+#[derive(Debug, Clone, Default)]
+struct Link {
+    /// Where the connection comes from; `None` for bare sessions.
+    origin: Option<Origin>,
     /// The connection the call came over; `None` until a session serves this context.
     caller: Option<CallerHandle>,
 }
 
 /// What is known of a connection's other end (JS: `rpc.stream.address`, `rpc.meta`).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Origin {
     address: String,
     transport: String,
@@ -59,8 +68,7 @@ impl CallContext {
             remote,
             permissions: Arc::new(permissions),
             connection,
-            origin: None,
-            caller: None,
+            link: None,
         }
     }
 
@@ -68,10 +76,10 @@ impl CallContext {
     /// `net:127.0.0.1:53712~shs:<remote key>`), carried by the transport named `transport`
     /// (`net`, `ws`, `unix`…). The stack sets both for every connection.
     pub fn with_origin(mut self, address: impl Into<String>, transport: impl Into<String>) -> Self {
-        self.origin = Some(Arc::new(Origin {
+        self.link_mut().origin = Some(Origin {
             address: address.into(),
             transport: transport.into(),
-        }));
+        });
         self
     }
 
@@ -101,7 +109,7 @@ impl CallContext {
     /// [`RpcError::Closed`](crate::rpc::RpcError::Closed). Getting it allocates nothing.
     /// [`CallerHandle`] has an example.
     pub fn caller(&self) -> Option<CallerHandle> {
-        self.caller.clone()
+        self.link.as_ref().and_then(|l| l.caller.clone())
     }
 
     /// The calling connection's multiserver address (JS: `this.stream.address`), e.g.
@@ -110,18 +118,27 @@ impl CallContext {
     /// [`Peer::address`](crate::stack::Peer::address). `None` for local calls and for sessions
     /// started without an origin (see [`CallContext::with_origin`]).
     pub fn address(&self) -> Option<&str> {
-        self.origin.as_ref().map(|o| o.address.as_str())
+        self.origin().map(|o| o.address.as_str())
     }
 
     /// The name of the transport that carries the calling connection (`net`, `ws`, `unix`…), as
     /// [`Peer::transport`](crate::stack::Peer::transport). `None` when [`CallContext::address`]
     /// is.
     pub fn transport(&self) -> Option<&str> {
-        self.origin.as_ref().map(|o| o.transport.as_str())
+        self.origin().map(|o| o.transport.as_str())
+    }
+
+    fn origin(&self) -> Option<&Origin> {
+        self.link.as_ref().and_then(|l| l.origin.as_ref())
+    }
+
+    /// The link, made unique (set once per connection, before any call clones the context).
+    fn link_mut(&mut self) -> &mut Link {
+        Arc::make_mut(self.link.get_or_insert_with(Arc::default))
     }
 
     /// Points this context at the session that serves it.
     pub(crate) fn set_caller(&mut self, caller: CallerHandle) {
-        self.caller = Some(caller);
+        self.link_mut().caller = Some(caller);
     }
 }
