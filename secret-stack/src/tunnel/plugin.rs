@@ -240,7 +240,11 @@ impl Shared {
             RemoteError::new("tunnel.announce: only a connected peer can announce itself")
         })?;
         debug!(endpoint = %ctx.remote, "tunnel: endpoint announced");
-        lock(&self.endpoints).insert(ctx.remote, caller);
+        let mut endpoints = lock(&self.endpoints);
+        // Endpoints whose connection has ended are forgotten here, so that peers announcing
+        // under ever new keys and leaving cannot grow the table without bound.
+        endpoints.retain(|_, c| !c.is_closed());
+        endpoints.insert(ctx.remote, caller);
         Ok(json!(false))
     }
 
